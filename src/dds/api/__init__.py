@@ -1,0 +1,1 @@
+"""HTTP API: one router per DDS API group, wire names from the DDS reference."""

@@ -1,0 +1,57 @@
+"""`dds serve` runs the service; `dds admin ...` manages identity offline."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import typer
+from rich.console import Console
+
+from dds.settings import get_settings
+
+app = typer.Typer(help="Self-hosted Document Database Service (DDS API v3).", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Self-hosted Document Database Service (DDS API v3)."""
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="listen address (DDS_HOST)"),
+    port: int = typer.Option(None, help="listen port (DDS_PORT)"),
+) -> None:
+    """Run the API, job workers, scheduler and engine supervisor."""
+    import uvicorn
+
+    from dds.api.app import create_app
+    from dds.runtime import Runtime
+
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = Runtime(settings)
+    api = create_app(runtime)
+    url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]DDS[/bold] on {url}  data: {settings.data_dir.resolve()}")
+    console.print(
+        f"Authenticate with header [cyan]X-Auth-Token: {settings.dev_token}[/cyan] "
+        "(development token, project 'demo'; see README: Authentication)."
+    )
+    # uvicorn turns SIGTERM into a graceful shutdown, which stops every engine we started.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", access_log=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

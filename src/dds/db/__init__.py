@@ -1,0 +1,1 @@
+"""Metadata store: SQLAlchemy models, sessions and Alembic migrations."""

@@ -1,0 +1,102 @@
+"""Metadata rows. Domain names, not wire names: the API's views translate."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Instance(Base):
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    datastore_type: Mapped[str] = mapped_column(String(32))
+    datastore_version: Mapped[str] = mapped_column(String(16))
+    engine_version: Mapped[str] = mapped_column(String(32), default="")
+    spec_code: Mapped[str] = mapped_column(String(64))
+    storage_type: Mapped[str] = mapped_column(String(32))
+    volume_gb: Mapped[int] = mapped_column(Integer)
+    port: Mapped[int] = mapped_column(Integer)
+    read_only: Mapped[bool] = mapped_column(default=False)
+    remark: Mapped[str] = mapped_column(Text, default="")
+    region: Mapped[str] = mapped_column(String(64))
+    availability_zone: Mapped[str] = mapped_column(String(128))
+    vpc_id: Mapped[str] = mapped_column(String(64), default="")
+    subnet_id: Mapped[str] = mapped_column(String(64), default="")
+    security_group_id: Mapped[str] = mapped_column(String(64), default="")
+    ssl_option: Mapped[str] = mapped_column(String(4), default="0")
+    backup_keep_days: Mapped[int] = mapped_column(Integer, default=7)
+    backup_start_time: Mapped[str] = mapped_column(String(16), default="00:00-01:00")
+    backup_period: Mapped[str] = mapped_column(String(32), default="1,2,3,4,5,6,7")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    updated: Mapped[datetime] = mapped_column(DateTime)
+
+    nodes: Mapped[list[Node]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan", order_by="Node.name"
+    )
+
+
+class Node(Base):
+    """One engine process. `host`/`port` is what clients are given; `engine_*` is
+    where the engine itself listens, so a gateway can later sit in between."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    host: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int] = mapped_column(Integer)
+    engine_host: Mapped[str] = mapped_column(String(64))
+    engine_port: Mapped[int] = mapped_column(Integer)
+    debug_port: Mapped[int] = mapped_column(Integer)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+
+    instance: Mapped[Instance] = relationship(back_populates="nodes")
+
+
+class Job(Base):
+    """A durable unit of work; `step` counts the steps already done so a
+    resumed job continues where it stopped."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    instance_name: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    fail_reason: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ended: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

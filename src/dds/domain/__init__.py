@@ -1,0 +1,1 @@
+"""Domain vocabulary: states, catalog, validation rules."""

@@ -1,0 +1,1 @@
+"""Engine adapters: how to run and talk to one kind of database process."""

@@ -1,0 +1,1 @@
+"""Durable jobs: rows in the metadata store, run by worker threads in steps."""

@@ -1,0 +1,1 @@
+"""Provisioners: where engine processes run."""

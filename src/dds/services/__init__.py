@@ -1,0 +1,1 @@
+"""Service layer: validates requests, writes metadata and jobs, runs engine steps."""

@@ -1,0 +1,349 @@
+"""Instance operations: validate, write rows and the job in one transaction."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dds import ids
+from dds.db.models import Instance, Job, Node
+from dds.domain import catalog, rules
+from dds.domain.rules import check_paging
+from dds.domain.states import ALLOWED, InstanceStatus, NodeStatus
+from dds.errors import (
+    Conflict,
+    InstanceNotFound,
+    InvalidParameter,
+    PortInUse,
+    Unsupported,
+)
+from dds.jobs import instance_jobs
+from dds.jobs.store import enqueue
+from dds.provision import ports
+from dds.runtime import Runtime
+from dds.services import nodes
+
+_allocation = threading.Lock()  # port choice and its commit happen together
+
+
+@dataclass
+class CreateRequest:
+    """The fields of a DDS create-instance body that mean something here; the rest is kept."""
+
+    name: str | None
+    password: str | None
+    mode: str | None
+    datastore: dict[str, Any]
+    flavor: list[dict[str, Any]]
+    port: str | int | None = None
+    region: str | None = None
+    availability_zone: str | None = None
+    vpc_id: str | None = None
+    subnet_id: str | None = None
+    security_group_id: str | None = None
+    ssl_option: str | None = None
+    backup_strategy: dict[str, Any] | None = None
+    tags: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def get(s: Session, project_id: str, instance_id: str) -> Instance:
+    """The project's instance, or 404 as if others' did not exist."""
+    inst = s.get(Instance, instance_id)
+    if inst is None or inst.project_id != project_id:
+        raise InstanceNotFound()
+    return inst
+
+
+def require(inst: Instance, action: str) -> None:
+    if inst.status not in ALLOWED[action]:
+        raise Conflict(f"The DB instance status ({inst.status}) does not allow this operation.")
+
+
+def _flavor(req: CreateRequest) -> tuple[catalog.Flavor, str, int]:
+    if req.mode == "Sharding":
+        raise Unsupported("Cluster (Sharding) instances are not supported by the bundled engine (FerretDB).")
+    if req.mode not in catalog.MODE_FLAVOR_TYPE:
+        raise InvalidParameter("Invalid DB instance mode. Valid values: ReplicaSet, Single.", code="DBS.280342")
+    want = catalog.MODE_FLAVOR_TYPE[req.mode]
+    if not req.flavor or len(req.flavor) != 1:
+        raise InvalidParameter(f"Mode {req.mode} takes exactly one flavor of type {want}.", code="DBS.280327")
+    f = req.flavor[0]
+    if f.get("type") != want:
+        raise InvalidParameter(f"Invalid node type for mode {req.mode}: expected {want}.", code="DBS.280327")
+    flavor = catalog.FLAVORS.get(str(f.get("spec_code")))
+    if flavor is None or flavor.type != want:
+        raise InvalidParameter(f"Invalid specifications {f.get('spec_code')!r}.", code="DBS.280239")
+    storage = str(f.get("storage") or catalog.STORAGE_TYPES[0])
+    if storage not in catalog.STORAGE_TYPES:
+        raise InvalidParameter(f"Invalid storage type {storage!r}.", code="DBS.280241")
+    size = _volume(f.get("size"), want)
+    # OTC sends num 1 for a replica set, Huawei 3/5/7; FerretDB has no replication, so one node runs.
+    if str(f.get("num", "1")) not in (("1", "3", "5", "7") if want == "replica" else ("1",)):
+        raise InvalidParameter("Invalid node number.", code="DBS.280123")
+    return flavor, storage, size
+
+
+def _volume(value: Any, flavor_type: str, current: int = 0) -> int:
+    size = rules.parse_int(value, "volume size")
+    low, high = catalog.VOLUME_LIMITS_GB[flavor_type]
+    if size % 10:
+        raise InvalidParameter("The storage space must be a multiple of 10.", code="DBS.200302")
+    if not low <= size <= high:
+        raise InvalidParameter(f"The storage space is out of range ({low}-{high} GB).", code="DBS.280242")
+    return size
+
+
+def _taken_ports(s: Session) -> set[int]:
+    taken: set[int] = set()
+    for port, eport, dport in s.execute(select(Node.port, Node.engine_port, Node.debug_port)):
+        taken.update((port, eport, dport))
+    return taken
+
+
+def _check_port_free(rt: Runtime, s: Session, port: int) -> None:
+    if port in _taken_ports(s) or not ports.is_free(rt.settings.engine_host, port):
+        raise PortInUse(f"The port {port} is already in use.")
+
+
+def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, Job]:
+    """Validate everything first; then instance, node and job commit together."""
+    name = rules.check_instance_name(req.name)
+    password = rules.check_password(req.password)
+    flavor, storage, size = _flavor(req)
+    ds = req.datastore or {}
+    if ds.get("type") != catalog.DATASTORE:
+        raise InvalidParameter(f"Invalid DB engine. Valid value: {catalog.DATASTORE}.", code="DBS.280235")
+    if str(ds.get("version")) not in catalog.VERSIONS:
+        raise InvalidParameter(
+            f"Invalid database version. Valid values: {', '.join(catalog.VERSIONS)}.", code="DBS.280236"
+        )
+    requested_port = rules.check_port(req.port)
+    keep_days, start_time = _backup_strategy(req.backup_strategy)
+    now = rt.clock.now()
+    low, high = rt.settings.port_bounds
+    with _allocation, rt.db.session() as s:
+        taken = _taken_ports(s)
+        if requested_port is not None:
+            _check_port_free(rt, s, requested_port)
+            picked = ports.pick(rt.settings.engine_host, low, high, taken | {requested_port}, 1)
+            chosen = [requested_port, *picked]
+        else:
+            chosen = ports.pick(rt.settings.engine_host, low, high, taken, 2)
+        if len(chosen) != 2:
+            raise Conflict("No free port is left in the configured range.")
+        port, debug_port = chosen
+        inst = Instance(
+            id=ids.instance_id(),
+            project_id=project_id,
+            name=name,
+            mode=req.mode,
+            status=InstanceStatus.CREATING,
+            datastore_type=catalog.DATASTORE,
+            datastore_version=str(ds["version"]),
+            spec_code=flavor.spec_code,
+            storage_type=storage,
+            volume_gb=size,
+            port=port,
+            region=req.region or rt.settings.region,
+            availability_zone=req.availability_zone or rt.settings.availability_zone,
+            vpc_id=req.vpc_id or "",
+            subnet_id=req.subnet_id or "",
+            security_group_id=req.security_group_id or "",
+            ssl_option=str(req.ssl_option or "0"),
+            backup_keep_days=keep_days,
+            backup_start_time=start_time,
+            tags=req.tags or [],
+            extra=req.extra,
+            created=now,
+            updated=now,
+        )
+        role_type = catalog.MODE_FLAVOR_TYPE[str(req.mode)]
+        inst.nodes.append(
+            Node(
+                id=ids.node_id(),
+                name=f"{name}_{role_type}_node_1",
+                role="Primary",
+                status=NodeStatus.CREATING,
+                host=rt.settings.client_host,
+                port=port,
+                engine_host=rt.settings.engine_host,
+                engine_port=port,
+                debug_port=debug_port,
+            )
+        )
+        s.add(inst)
+        job = enqueue(
+            s, name=instance_jobs.CREATE.name, project_id=project_id, now=now,
+            instance_id=inst.id, instance_name=name,
+        )
+        # The password reaches the job through a 0600 file, never the job row.
+        pending = nodes.instance_dir(rt, inst.id) / instance_jobs.PENDING_PASSWORD
+        nodes.write_secret(pending, password)
+        try:
+            s.flush()
+        except Exception:
+            nodes.remove_instance_files(rt, inst.id)
+            raise
+    _wake(rt)
+    return inst, job
+
+
+def _backup_strategy(value: dict[str, Any] | None) -> tuple[int, str]:
+    from dds.domain.backup_policy import parse_keep_days, parse_window
+
+    value = value or {}
+    keep = parse_keep_days(value.get("keep_days", 7))
+    start = parse_window(value.get("start_time") or "00:00-01:00")
+    return keep, start
+
+
+def _wake(rt: Runtime) -> None:
+    if rt.workers is not None:
+        rt.workers.wake()
+
+
+def listing(
+    rt: Runtime, project_id: str, *, id: str | None = None, name: str | None = None, mode: str | None = None,
+    datastore_type: str | None = None, vpc_id: str | None = None, subnet_id: str | None = None,
+    offset: int = 0, limit: int = 100,
+) -> tuple[list[Instance], int]:
+    check_paging(offset, limit)
+    q = select(Instance).where(Instance.project_id == project_id)
+    for col, val in (
+        (Instance.id, id), (Instance.mode, mode), (Instance.datastore_type, datastore_type),
+        (Instance.vpc_id, vpc_id), (Instance.subnet_id, subnet_id),
+    ):
+        if val:
+            q = q.where(col == val)
+    if name:
+        q = q.where(Instance.name.contains(name))
+    with rt.db.session() as s:
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        rows = s.scalars(q.order_by(Instance.created.desc()).offset(offset).limit(limit)).unique().all()
+        for r in rows:
+            _ = r.nodes
+        return list(rows), total
+
+
+def _job(rt: Runtime, s: Session, inst: Instance, kind: str, status: InstanceStatus,
+         payload: dict[str, Any] | None = None) -> Job:
+    inst.status = status
+    inst.updated = rt.clock.now()
+    return enqueue(
+        s, name=kind, project_id=inst.project_id, now=rt.clock.now(),
+        instance_id=inst.id, instance_name=inst.name, payload=payload,
+    )
+
+
+def delete(rt: Runtime, project_id: str, instance_id: str) -> Job:
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        require(inst, "delete")
+        job = _job(rt, s, inst, instance_jobs.DELETE.name, InstanceStatus.DELETING)
+    _wake(rt)
+    return job
+
+
+def restart(rt: Runtime, project_id: str, instance_id: str, target_id: str | None = None) -> Job:
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        valid_targets = {inst.id, *(n.id for n in inst.nodes)}
+        if target_id and target_id not in valid_targets:
+            raise InvalidParameter(f"Invalid target_id {target_id!r}.")
+        require(inst, "restart")
+        job = _job(rt, s, inst, instance_jobs.RESTART.name, InstanceStatus.REBOOTING)
+    _wake(rt)
+    return job
+
+
+def rename(rt: Runtime, project_id: str, instance_id: str, new_name: str | None) -> None:
+    name = rules.check_instance_name(new_name)
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        require(inst, "rename")
+        inst.name = name
+        inst.updated = rt.clock.now()
+
+
+def set_remark(rt: Runtime, project_id: str, instance_id: str, remark: str | None) -> None:
+    if remark is None or len(remark) > 64 or any(c in remark for c in "><\"'&"):
+        raise InvalidParameter("The remark may have at most 64 characters and none of > < \" ' &.")
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        require(inst, "remark")
+        inst.remark = remark
+        inst.updated = rt.clock.now()
+
+
+def modify_port(rt: Runtime, project_id: str, instance_id: str, port: Any) -> tuple[Job, int]:
+    new_port = rules.check_port(port)
+    if new_port is None:
+        raise InvalidParameter("The port is required.")
+    with _allocation, rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        require(inst, "modify_port")
+        if new_port == inst.port:
+            raise InvalidParameter("The new port is the same as the current port.")
+        _check_port_free(rt, s, new_port)
+        job = _job(rt, s, inst, instance_jobs.MODIFY_PORT.name, InstanceStatus.RESIZING, {"port": new_port})
+    _wake(rt)
+    return job, new_port
+
+
+def enlarge_volume(rt: Runtime, project_id: str, instance_id: str, size: Any) -> Job:
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        flavor_type = catalog.MODE_FLAVOR_TYPE[inst.mode]
+        new_size = _volume(size, flavor_type)
+        if new_size <= inst.volume_gb:
+            raise InvalidParameter("The new volume size must be larger than the current size.", code="DBS.200306")
+        require(inst, "enlarge_volume")
+        job = _job(rt, s, inst, instance_jobs.ENLARGE.name, InstanceStatus.RESIZING, {"volume_gb": new_size})
+    _wake(rt)
+    return job
+
+
+def resize(rt: Runtime, project_id: str, instance_id: str, spec_code: Any) -> Job:
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        flavor = catalog.FLAVORS.get(str(spec_code))
+        if flavor is None or flavor.type != catalog.MODE_FLAVOR_TYPE[inst.mode]:
+            raise InvalidParameter(f"Invalid specifications {spec_code!r}.", code="DBS.280239")
+        if flavor.spec_code == inst.spec_code:
+            raise InvalidParameter("The new flavor is the same as the current flavor.", code="DBS.280267")
+        require(inst, "resize")
+        job = _job(rt, s, inst, instance_jobs.RESIZE.name, InstanceStatus.RESIZING, {"spec_code": flavor.spec_code})
+    _wake(rt)
+    return job
+
+
+def reset_password(rt: Runtime, project_id: str, instance_id: str, user: str | None, password: str | None,
+                   db_name: str | None = None) -> None:
+    """Synchronous, as DDS documents: the engine user's password changes at once."""
+    pw = rules.check_password(password)
+    user = user or "rwuser"
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        require(inst, "reset_password")
+        if user == nodes.SERVICE_USER:
+            raise InvalidParameter(f"Invalid username {user!r}.", code="DBS.280292")
+        with nodes.admin_client(rt, inst) as client:
+            db = client[db_name or "admin"]
+            known = {u["user"] for u in db.command("usersInfo")["users"]}
+            if user not in known:
+                raise InvalidParameter(
+                    f"The user {user!r} does not exist in database {db.name!r}.", code="DBS.280292"
+                )
+            db.command("updateUser", user, pwd=pw)
+
+
+def disk_usage(rt: Runtime, project_id: str, instance_id: str) -> tuple[Instance, int]:
+    with rt.db.session() as s:
+        inst = get(s, project_id, instance_id)
+        _ = inst.nodes
+        return inst, nodes.data_bytes(rt, inst)
