@@ -58,7 +58,7 @@ class Database:
         cfg.attributes["connection"] = None
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")  # one head per feature branch of the schema
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from dds.db.models import Base
+from dds.db.all_models import Base
 
 config = context.config
 connection = config.attributes.get("connection")

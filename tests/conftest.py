@@ -1,0 +1,156 @@
+"""Shared fixtures: a real service (real HTTP, real engine processes) per test session."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from dds.api.app import create_app
+from dds.clock import Clock
+from dds.runtime import Runtime
+from dds.services import iam
+from dds.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "Test#Pass_01"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_range(size: int = 200) -> str:
+    """A block of ports nobody listens on, so parallel services never collide."""
+    base = 20000 + (os.getpid() * 7919 + int(time.time() * 1000)) % 30000
+    return f"{base}-{base + size - 1}"
+
+
+@dataclass
+class Service:
+    """A running service the tests reach over real HTTP."""
+
+    url: str
+    runtime: Runtime
+    project_id: str
+    token: str
+    clock: Clock
+
+    def client(self, **headers: str) -> httpx.Client:
+        h = {"X-Auth-Token": self.token, **headers}
+        return httpx.Client(base_url=self.url, headers=h, timeout=60)
+
+    def path(self, rest: str) -> str:
+        return f"/v3/{self.project_id}{rest}"
+
+    def wait_job(self, job_id: str, timeout: float = 90) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.client() as c:
+            while time.monotonic() < deadline:
+                r = c.get(self.path("/jobs"), params={"id": job_id})
+                assert r.status_code == 200, r.text
+                job = r.json()["job"]
+                if job["status"] != "Running":
+                    return job  # type: ignore[no-any-return]
+                time.sleep(0.1)
+        raise AssertionError(f"job {job_id} still running after {timeout}s")
+
+    def create_instance(self, name: str, mode: str = "ReplicaSet", size: str = "10", **extra: Any) -> dict[str, Any]:
+        ftype, suffix = ("replica", "repset") if mode == "ReplicaSet" else ("single", "single")
+        body = {
+            "name": name,
+            "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
+            "region": "local-1", "availability_zone": "local-1a",
+            "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961",
+            "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
+            "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58",
+            "password": PASSWORD, "mode": mode,
+            "flavor": [{"type": ftype, "num": 1, "storage": "ULTRAHIGH", "size": size,
+                        "spec_code": f"dds.mongodb.s2.medium.4.{suffix}"}],
+            **extra,
+        }
+        with self.client() as c:
+            r = c.post(self.path("/instances"), json=body)
+        assert r.status_code == 202, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def instance(self, instance_id: str) -> dict[str, Any]:
+        with self.client() as c:
+            r = c.get(self.path("/instances"), params={"id": instance_id})
+        assert r.status_code == 200, r.text
+        items = r.json()["instances"]
+        assert len(items) == 1, items
+        return items[0]  # type: ignore[no-any-return]
+
+    def delete_instance(self, instance_id: str) -> None:
+        with self.client() as c:
+            r = c.delete(self.path(f"/instances/{instance_id}"))
+        assert r.status_code == 202, r.text
+        assert self.wait_job(r.json()["job_id"])["status"] == "Completed"
+
+
+def test_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        port=free_port(),
+        port_range=free_range(),
+        engine_bin=ROOT / "bin" / "ferretdb",
+        supervise_interval=0.3,
+        **overrides,
+    )
+
+
+def run_service(settings: Settings) -> tuple[Service, Any]:
+    """Start an in-process service (uvicorn on a real port); returns it and its stopper."""
+    clock = Clock()
+    runtime = Runtime(settings, clock=clock)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=settings.port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "service did not start"
+        time.sleep(0.05)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(60)
+
+    url = f"http://127.0.0.1:{settings.port}"
+    return Service(url, runtime, iam.demo_project_id(runtime), settings.dev_token, clock), stop
+
+
+@pytest.fixture
+def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Factory for services with their own settings; all stopped at teardown."""
+    stoppers: list[Any] = []
+
+    def start(**overrides: Any) -> Service:
+        svc, stop = run_service(test_settings(tmp_path_factory.mktemp("dds"), **overrides))
+        stoppers.append(stop)
+        return svc
+
+    yield start
+    for stop in stoppers:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One shared service for tests that need no special settings."""
+    svc, stop = run_service(test_settings(tmp_path_factory.mktemp("dds-shared")))
+    yield svc
+    stop()
