@@ -1,0 +1,175 @@
+"""Crashes and limits: the service, its engines and its volumes under stress."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from pymongo.errors import OperationFailure, PyMongoError
+
+from tests.conftest import PASSWORD, ROOT, Service, free_port, free_range
+from tests.helpers import connect, engine_pids
+
+
+class ServiceProcess:
+    """`dds serve` as a real child process, so it can be killed with SIGKILL."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DDS_DATA_DIR": str(data_dir),
+            "DDS_PORT": str(self.port),
+            "DDS_PORT_RANGE": free_range(),
+            "DDS_ENGINE_BIN": str(ROOT / "bin" / "ferretdb"),
+            "DDS_SUPERVISE_INTERVAL": "0.3",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = open(self.data_dir / "service.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dds.cli.main", "serve"], env=self.env, stdout=log, stderr=log,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("service did not start: " + (self.data_dir / "service.log").read_text()[-2000:])
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+    def project(self) -> str:
+        with sqlite3.connect(self.data_dir / "meta.db") as db:
+            return str(db.execute("select id from projects where name='demo'").fetchone()[0])
+
+    def node_pids(self) -> set[int]:
+        pids = set()
+        for pidfile in (self.data_dir / "instances").glob("*/*/engine.pid"):
+            pids.add(int(pidfile.read_text()))
+        return pids
+
+
+def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> None:
+    svc = ServiceProcess(tmp_path)
+    svc.start()
+    try:
+        project = svc.project()
+        headers = {"X-Auth-Token": "dds-dev-token"}
+        body = {
+            "name": "crash-1", "mode": "ReplicaSet", "password": PASSWORD,
+            "datastore": {"type": "DDS-Community", "version": "4.2", "storage_engine": "wiredTiger"},
+            "region": "r", "availability_zone": "az", "vpc_id": "v", "subnet_id": "s", "security_group_id": "g",
+            "flavor": [{"type": "replica", "num": 1, "size": "10", "spec_code": "dds.mongodb.s6.large.2.repset"}],
+        }
+        r = httpx.post(f"{svc.url}/v3/{project}/instances", json=body, headers=headers)
+        assert r.status_code == 202, r.text
+        job_id, iid = r.json()["job_id"], r.json()["id"]
+        # Kill the service once the engine process exists but before the job can finish.
+        deadline = time.monotonic() + 20
+        while not list((tmp_path / "instances").glob("*/*/engine.pid")) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        svc.kill9()
+        with sqlite3.connect(tmp_path / "meta.db") as db:
+            status = db.execute("select status from jobs where id=?", (job_id,)).fetchone()[0]
+        assert status == "Running"  # the job really was interrupted
+
+        svc.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{svc.url}/v3/{project}/jobs", params={"id": job_id}, headers=headers).json()["job"]
+            if job["status"] != "Running":
+                break
+            time.sleep(0.1)
+        assert job["status"] in ("Completed", "Failed"), job
+        # Every engine running under this data directory is one the metadata knows.
+        running = engine_pids(tmp_path)
+        assert running == svc.node_pids()
+        if job["status"] == "Completed":
+            inst = httpx.get(f"{svc.url}/v3/{project}/instances", params={"id": iid}, headers=headers).json()
+            with connect(inst["instances"][0], PASSWORD) as client:
+                client.t.c.insert_one({"ok": 1})
+                assert client.t.c.count_documents({}) == 1
+            assert len(running) == 1
+    finally:
+        svc.stop()
+    assert engine_pids(tmp_path) == set()  # a graceful stop stops every engine
+
+
+def test_killed_engine_is_restarted_with_its_data(service: Service) -> None:
+    created = service.create_instance("phoenix-1")
+    assert service.wait_job(created["job_id"])["status"] == "Completed"
+    inst = service.instance(created["id"])
+    with connect(inst, PASSWORD) as client:
+        client.keep.docs.insert_many([{"i": i} for i in range(100)])
+    before = engine_pids(service.runtime.settings.instances_dir / created["id"])
+    assert len(before) == 1
+    os.kill(before.pop(), signal.SIGKILL)
+
+    deadline = time.monotonic() + 30
+    after: set[int] = set()
+    while time.monotonic() < deadline:
+        after = engine_pids(service.runtime.settings.instances_dir / created["id"])
+        if after and service.instance(created["id"])["status"] == "normal":
+            break
+        time.sleep(0.1)
+    assert after, "engine was not restarted"
+    with connect(service.instance(created["id"]), PASSWORD) as client:
+        assert client.keep.docs.count_documents({}) == 100
+    service.delete_instance(created["id"])
+
+
+def test_full_volume_refuses_writes_until_enlarged(make_service) -> None:  # type: ignore[no-untyped-def]
+    # One "GB" of volume is 1 MiB here, so a 10 GB volume fills with 10 MiB of data.
+    svc: Service = make_service(volume_unit_bytes=1024**2)
+    created = svc.create_instance("fill-1", size="10")
+    iid = created["id"]
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    blob = "x" * 100_000
+    with connect(svc.instance(iid), PASSWORD) as client:
+        refused = None
+        for i in range(400):  # at most ~40 MB
+            try:
+                client.big.blobs.insert_one({"i": i, "blob": blob})
+            except PyMongoError as exc:
+                refused = exc
+                break
+            if i % 10 == 0 and svc.instance(iid)["status"] == "data_disk_full":
+                time.sleep(0.5)  # the engine restarts read-only; the next write must fail
+        assert refused is not None, "writes were never refused"
+    assert svc.instance(iid)["status"] == "data_disk_full"
+    with connect(svc.instance(iid), PASSWORD) as client:
+        assert client.big.blobs.count_documents({}) > 0  # reads still work
+        with pytest.raises(OperationFailure):
+            client.big.blobs.insert_one({"late": True})
+
+    with svc.client() as c:
+        r = c.post(svc.path(f"/instances/{iid}/enlarge-volume"), json={"volume": {"size": 100}})
+        assert r.status_code == 202, r.text
+        assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
+    inst = svc.instance(iid)
+    assert inst["status"] == "normal" and inst["groups"][0]["volume"]["size"] == "100"
+    with connect(inst, PASSWORD) as client:
+        client.big.blobs.insert_one({"after": "enlarge"})
+        assert client.big.blobs.find_one({"after": "enlarge"}) is not None
