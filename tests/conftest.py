@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,21 +18,9 @@ from dds.clock import Clock
 from dds.runtime import Runtime
 from dds.services import iam
 from dds.settings import Settings
+from tests.helpers import ROOT, free_port, free_range
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Test#Pass_01"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def free_range(size: int = 200) -> str:
-    """A block of ports nobody listens on, so parallel services never collide."""
-    base = 20000 + (os.getpid() * 7919 + int(time.time() * 1000)) % 30000
-    return f"{base}-{base + size - 1}"
 
 
 @dataclass
@@ -71,13 +57,22 @@ class Service:
         body = {
             "name": name,
             "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-            "region": "local-1", "availability_zone": "local-1a",
+            "region": "local-1",
+            "availability_zone": "local-1a",
             "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961",
             "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
             "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58",
-            "password": PASSWORD, "mode": mode,
-            "flavor": [{"type": ftype, "num": 1, "storage": "ULTRAHIGH", "size": size,
-                        "spec_code": f"dds.mongodb.s2.medium.4.{suffix}"}],
+            "password": PASSWORD,
+            "mode": mode,
+            "flavor": [
+                {
+                    "type": ftype,
+                    "num": 1,
+                    "storage": "ULTRAHIGH",
+                    "size": size,
+                    "spec_code": f"dds.mongodb.s2.medium.4.{suffix}",
+                }
+            ],
             **extra,
         }
         with self.client() as c:

@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+import httpx
 from pymongo import MongoClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_range(size: int = 200) -> str:
+    """A block of ports nobody listens on, so parallel services never collide."""
+    base = 20000 + (os.getpid() * 7919 + int(time.time() * 1000)) % 30000
+    return f"{base}-{base + size - 1}"
 
 
 def connect(instance: dict[str, Any], password: str, user: str = "rwuser", timeout_ms: int = 5000) -> MongoClient:  # type: ignore[type-arg]
@@ -47,3 +67,59 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+class ServiceProcess:
+    """`dds serve` as a real child process, so it can be killed with SIGKILL."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "DDS_DATA_DIR": str(data_dir),
+            "DDS_PORT": str(self.port),
+            "DDS_PORT_RANGE": free_range(),
+            "DDS_ENGINE_BIN": str(ROOT / "bin" / "ferretdb"),
+            "DDS_SUPERVISE_INTERVAL": "0.3",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = open(self.data_dir / "service.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dds.cli.main", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("service did not start: " + (self.data_dir / "service.log").read_text()[-2000:])
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+
+    def project(self) -> str:
+        with sqlite3.connect(self.data_dir / "meta.db") as db:
+            return str(db.execute("select id from projects where name='demo'").fetchone()[0])
+
+    def node_pids(self) -> set[int]:
+        pids = set()
+        for pidfile in (self.data_dir / "instances").glob("*/*/engine.pid"):
+            pids.add(int(pidfile.read_text()))
+        return pids

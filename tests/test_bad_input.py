@@ -13,10 +13,22 @@ from tests.helpers import engine_pids
 GOOD: dict[str, Any] = {
     "name": "badinput-ok",
     "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-    "region": "r", "availability_zone": "az", "vpc_id": "v", "subnet_id": "s", "security_group_id": "g",
-    "password": PASSWORD, "mode": "ReplicaSet",
-    "flavor": [{"type": "replica", "num": 1, "storage": "ULTRAHIGH", "size": "10",
-                "spec_code": "dds.mongodb.s2.medium.4.repset"}],
+    "region": "r",
+    "availability_zone": "az",
+    "vpc_id": "v",
+    "subnet_id": "s",
+    "security_group_id": "g",
+    "password": PASSWORD,
+    "mode": "ReplicaSet",
+    "flavor": [
+        {
+            "type": "replica",
+            "num": 1,
+            "storage": "ULTRAHIGH",
+            "size": "10",
+            "spec_code": "dds.mongodb.s2.medium.4.repset",
+        }
+    ],
 }
 
 
@@ -113,8 +125,10 @@ def test_state_conflicts_and_port_in_use(service: Service) -> None:
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.200052"
         r = c.post(service.path(f"/instances/{a['id']}/enlarge-volume"), json={"volume": {"size": 10}})
         assert r.status_code == 400
-        r = c.post(service.path(f"/instances/{a['id']}/resize"),
-                   json={"resize": {"target_id": a["id"], "target_spec_code": "dds.mongodb.s2.medium.4.single"}})
+        r = c.post(
+            service.path(f"/instances/{a['id']}/resize"),
+            json={"resize": {"target_id": a["id"], "target_spec_code": "dds.mongodb.s2.medium.4.single"}},
+        )
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.280239"
         r = c.delete(service.path(f"/instances/{a['id']}"))
         assert r.status_code == 202

@@ -56,8 +56,12 @@ def test_anonymous_access_is_refused(service: Service) -> None:
     assert service.wait_job(created["job_id"])["status"] == "Completed"
     inst = service.instance(created["id"])
     assert inst["groups"][0]["type"] == "single"
-    with MongoClient(f"mongodb://127.0.0.1:{inst['port']}/?directConnection=true",
-                     serverSelectionTimeoutMS=3000) as anon, pytest.raises(OperationFailure) as err:
+    with (
+        MongoClient(
+            f"mongodb://127.0.0.1:{inst['port']}/?directConnection=true", serverSelectionTimeoutMS=3000
+        ) as anon,
+        pytest.raises(OperationFailure) as err,
+    ):
         anon.db.c.find_one()
     assert err.value.code == 13  # Unauthorized
     service.delete_instance(created["id"])
@@ -72,7 +76,9 @@ def test_operations_on_a_running_instance(service: Service) -> None:
         client.app.items.insert_many([{"n": i} for i in range(50)])
 
     with service.client() as c:
-        assert c.put(service.path(f"/instances/{iid}/modify-name"), json={"new_instance_name": "ops-renamed"}).json() == {}
+        assert (
+            c.put(service.path(f"/instances/{iid}/modify-name"), json={"new_instance_name": "ops-renamed"}).json() == {}
+        )
         assert c.put(service.path(f"/instances/{iid}/remark"), json={"remark": "for tests"}).json() == {}
         r = c.post(service.path(f"/instances/{iid}/restart"), json={"target_id": iid})
         assert r.status_code == 202
@@ -87,8 +93,10 @@ def test_operations_on_a_running_instance(service: Service) -> None:
         r = c.put(service.path(f"/instances/{iid}/reset-password"), json={"user_pwd": "Other#Pass_22"})
         assert r.status_code == 200, r.text
 
-        r = c.post(service.path(f"/instances/{iid}/resize"),
-                   json={"resize": {"target_id": iid, "target_spec_code": "dds.mongodb.s2.large.4.repset"}})
+        r = c.post(
+            service.path(f"/instances/{iid}/resize"),
+            json={"resize": {"target_id": iid, "target_spec_code": "dds.mongodb.s2.large.4.repset"}},
+        )
         assert r.status_code == 202, r.text
         assert service.wait_job(r.json()["job_id"])["status"] == "Completed"
 

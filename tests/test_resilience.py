@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,61 +12,8 @@ import httpx
 import pytest
 from pymongo.errors import OperationFailure, PyMongoError
 
-from tests.conftest import PASSWORD, ROOT, Service, free_port, free_range
-from tests.helpers import connect, engine_pids
-
-
-class ServiceProcess:
-    """`dds serve` as a real child process, so it can be killed with SIGKILL."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "DDS_DATA_DIR": str(data_dir),
-            "DDS_PORT": str(self.port),
-            "DDS_PORT_RANGE": free_range(),
-            "DDS_ENGINE_BIN": str(ROOT / "bin" / "ferretdb"),
-            "DDS_SUPERVISE_INTERVAL": "0.3",
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        log = open(self.data_dir / "service.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dds.cli.main", "serve"], env=self.env, stdout=log, stderr=log,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("service did not start: " + (self.data_dir / "service.log").read_text()[-2000:])
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(60)
-
-    def project(self) -> str:
-        with sqlite3.connect(self.data_dir / "meta.db") as db:
-            return str(db.execute("select id from projects where name='demo'").fetchone()[0])
-
-    def node_pids(self) -> set[int]:
-        pids = set()
-        for pidfile in (self.data_dir / "instances").glob("*/*/engine.pid"):
-            pids.add(int(pidfile.read_text()))
-        return pids
+from tests.conftest import PASSWORD, Service
+from tests.helpers import ServiceProcess, connect, engine_pids
 
 
 def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> None:
@@ -78,9 +23,15 @@ def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> 
         project = svc.project()
         headers = {"X-Auth-Token": "dds-dev-token"}
         body = {
-            "name": "crash-1", "mode": "ReplicaSet", "password": PASSWORD,
+            "name": "crash-1",
+            "mode": "ReplicaSet",
+            "password": PASSWORD,
             "datastore": {"type": "DDS-Community", "version": "4.2", "storage_engine": "wiredTiger"},
-            "region": "r", "availability_zone": "az", "vpc_id": "v", "subnet_id": "s", "security_group_id": "g",
+            "region": "r",
+            "availability_zone": "az",
+            "vpc_id": "v",
+            "subnet_id": "s",
+            "security_group_id": "g",
             "flavor": [{"type": "replica", "num": 1, "size": "10", "spec_code": "dds.mongodb.s6.large.2.repset"}],
         }
         r = httpx.post(f"{svc.url}/v3/{project}/instances", json=body, headers=headers)

@@ -137,9 +137,7 @@ def _reopen_if_needed(ctx: JobContext) -> None:
         start_nodes(ctx)
 
 
-CREATE = register(
-    JobKind("CreateMongoDB", (start_nodes, _init_engine, _finish_create), on_failure=_create_failed)
-)
+CREATE = register(JobKind("CreateMongoDB", (start_nodes, _init_engine, _finish_create), on_failure=_create_failed))
 DELETE = register(JobKind("DeleteMongoDB", (stop_nodes, _delete_rows)))
 RESTART = register(JobKind("RestartInstance", (stop_nodes, start_nodes, settle), on_failure=_restore_status))
 MODIFY_PORT = register(

@@ -178,8 +178,12 @@ def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, 
         )
         s.add(inst)
         job = enqueue(
-            s, name=instance_jobs.CREATE.name, project_id=project_id, now=now,
-            instance_id=inst.id, instance_name=name,
+            s,
+            name=instance_jobs.CREATE.name,
+            project_id=project_id,
+            now=now,
+            instance_id=inst.id,
+            instance_name=name,
         )
         # The password reaches the job through a 0600 file, never the job row.
         pending = nodes.instance_dir(rt, inst.id) / instance_jobs.PENDING_PASSWORD
@@ -208,15 +212,26 @@ def _wake(rt: Runtime) -> None:
 
 
 def listing(
-    rt: Runtime, project_id: str, *, id: str | None = None, name: str | None = None, mode: str | None = None,
-    datastore_type: str | None = None, vpc_id: str | None = None, subnet_id: str | None = None,
-    offset: int = 0, limit: int = 100,
+    rt: Runtime,
+    project_id: str,
+    *,
+    id: str | None = None,
+    name: str | None = None,
+    mode: str | None = None,
+    datastore_type: str | None = None,
+    vpc_id: str | None = None,
+    subnet_id: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
 ) -> tuple[list[Instance], int]:
     check_paging(offset, limit)
     q = select(Instance).where(Instance.project_id == project_id)
     for col, val in (
-        (Instance.id, id), (Instance.mode, mode), (Instance.datastore_type, datastore_type),
-        (Instance.vpc_id, vpc_id), (Instance.subnet_id, subnet_id),
+        (Instance.id, id),
+        (Instance.mode, mode),
+        (Instance.datastore_type, datastore_type),
+        (Instance.vpc_id, vpc_id),
+        (Instance.subnet_id, subnet_id),
     ):
         if val:
             q = q.where(col == val)
@@ -230,13 +245,19 @@ def listing(
         return list(rows), total
 
 
-def _job(rt: Runtime, s: Session, inst: Instance, kind: str, status: InstanceStatus,
-         payload: dict[str, Any] | None = None) -> Job:
+def _job(
+    rt: Runtime, s: Session, inst: Instance, kind: str, status: InstanceStatus, payload: dict[str, Any] | None = None
+) -> Job:
     inst.status = status
     inst.updated = rt.clock.now()
     return enqueue(
-        s, name=kind, project_id=inst.project_id, now=rt.clock.now(),
-        instance_id=inst.id, instance_name=inst.name, payload=payload,
+        s,
+        name=kind,
+        project_id=inst.project_id,
+        now=rt.clock.now(),
+        instance_id=inst.id,
+        instance_name=inst.name,
+        payload=payload,
     )
 
 
@@ -322,8 +343,9 @@ def resize(rt: Runtime, project_id: str, instance_id: str, spec_code: Any) -> Jo
     return job
 
 
-def reset_password(rt: Runtime, project_id: str, instance_id: str, user: str | None, password: str | None,
-                   db_name: str | None = None) -> None:
+def reset_password(
+    rt: Runtime, project_id: str, instance_id: str, user: str | None, password: str | None, db_name: str | None = None
+) -> None:
     """Synchronous, as DDS documents: the engine user's password changes at once."""
     pw = rules.check_password(password)
     user = user or "rwuser"
@@ -336,9 +358,7 @@ def reset_password(rt: Runtime, project_id: str, instance_id: str, user: str | N
             db = client[db_name or "admin"]
             known = {u["user"] for u in db.command("usersInfo")["users"]}
             if user not in known:
-                raise InvalidParameter(
-                    f"The user {user!r} does not exist in database {db.name!r}.", code="DBS.280292"
-                )
+                raise InvalidParameter(f"The user {user!r} does not exist in database {db.name!r}.", code="DBS.280292")
             db.command("updateUser", user, pwd=pw)
 
 
