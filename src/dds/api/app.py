@@ -26,8 +26,9 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
             if manage_runtime:
                 runtime.stop()
 
-    app = FastAPI(title="Document Database Service", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="Document Database Service", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
+    )
     app.state.runtime = runtime
     errors.install(app)
     for module in (catalog, instances, jobs):

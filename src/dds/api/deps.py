@@ -27,9 +27,7 @@ def caller_project(request: Request, rt: RuntimeDep) -> str:
     return project
 
 
-def current_project(
-    project_id: Annotated[str, Path()], caller: Annotated[str, Depends(caller_project)]
-) -> str:
+def current_project(project_id: Annotated[str, Path()], caller: Annotated[str, Depends(caller_project)]) -> str:
     """The path's project, which must be the caller's (403 otherwise)."""
     if project_id != caller:
         raise Forbidden("The project ID in the URL does not match the credentials.")

@@ -37,8 +37,12 @@ def list_flavors(
 
 @router.get("/v3.1/{project_id}/flavors")
 def list_flavor_infos(
-    _: ProjectDep, rt: RuntimeDep, engine_name: str | None = None, engine_version: str | None = None,
-    offset: int = 0, limit: int = 100,
+    _: ProjectDep,
+    rt: RuntimeDep,
+    engine_name: str | None = None,
+    engine_version: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
 ) -> dict[str, Any]:
     _engine(engine_name)
     check_paging(offset, limit)

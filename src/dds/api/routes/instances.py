@@ -24,16 +24,24 @@ from dds.services.nodes import data_bytes
 router = APIRouter(tags=["DB instance management"])
 
 
-
 def _request(body: CreateInstanceBody) -> instances.CreateRequest:
     extra = {k: v for k, v in body.model_dump().items() if k not in {"password", "restore_point"}}
     return instances.CreateRequest(
-        name=body.name, password=body.password, mode=body.mode, datastore=body.datastore or {},
-        flavor=body.flavor or [], port=body.port, region=body.region,
-        availability_zone=body.availability_zone, vpc_id=body.vpc_id, subnet_id=body.subnet_id,
+        name=body.name,
+        password=body.password,
+        mode=body.mode,
+        datastore=body.datastore or {},
+        flavor=body.flavor or [],
+        port=body.port,
+        region=body.region,
+        availability_zone=body.availability_zone,
+        vpc_id=body.vpc_id,
+        subnet_id=body.subnet_id,
         security_group_id=body.security_group_id,
         ssl_option=None if body.ssl_option is None else str(body.ssl_option),
-        backup_strategy=body.backup_strategy, tags=body.tags or [], extra=extra,
+        backup_strategy=body.backup_strategy,
+        tags=body.tags or [],
+        extra=extra,
     )
 
 
@@ -51,13 +59,28 @@ def create_instance(body: CreateInstanceBody, project_id: ProjectDep, rt: Runtim
 
 @router.get("/v3/{project_id}/instances")
 def list_instances(
-    project_id: ProjectDep, rt: RuntimeDep, id: str | None = None, name: str | None = None,
-    mode: str | None = None, datastore_type: str | None = None, vpc_id: str | None = None,
-    subnet_id: str | None = None, offset: int = 0, limit: int = 100,
+    project_id: ProjectDep,
+    rt: RuntimeDep,
+    id: str | None = None,
+    name: str | None = None,
+    mode: str | None = None,
+    datastore_type: str | None = None,
+    vpc_id: str | None = None,
+    subnet_id: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
 ) -> dict[str, Any]:
     rows, total = instances.listing(
-        rt, project_id, id=id, name=name, mode=mode, datastore_type=datastore_type,
-        vpc_id=vpc_id, subnet_id=subnet_id, offset=offset, limit=limit,
+        rt,
+        project_id,
+        id=id,
+        name=name,
+        mode=mode,
+        datastore_type=datastore_type,
+        vpc_id=vpc_id,
+        subnet_id=subnet_id,
+        offset=offset,
+        limit=limit,
     )
     unit = rt.settings.volume_unit_bytes
     return {"instances": [views.instance(i, data_bytes(rt, i), unit) for i in rows], "total_count": total}
@@ -101,9 +124,7 @@ def update_instance_remark(
 
 
 @router.put("/v3/{project_id}/instances/{instance_id}/reset-password")
-def reset_password(
-    instance_id: str, body: ResetPasswordBody, project_id: ProjectDep, rt: RuntimeDep
-) -> dict[str, Any]:
+def reset_password(instance_id: str, body: ResetPasswordBody, project_id: ProjectDep, rt: RuntimeDep) -> dict[str, Any]:
     instances.reset_password(rt, project_id, instance_id, body.user_name, body.user_pwd, body.db_name)
     return {}
 
@@ -117,9 +138,7 @@ def resize_instance_volume(
 
 
 @router.post("/v3/{project_id}/instances/{instance_id}/resize", status_code=202)
-def resize_instance(
-    instance_id: str, body: ResizeBody, project_id: ProjectDep, rt: RuntimeDep
-) -> dict[str, Any]:
+def resize_instance(instance_id: str, body: ResizeBody, project_id: ProjectDep, rt: RuntimeDep) -> dict[str, Any]:
     job = instances.resize(rt, project_id, instance_id, body.resize.target_spec_code)
     return {"job_id": job.id, "order_id": ""}
 

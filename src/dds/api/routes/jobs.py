@@ -45,9 +45,15 @@ def _when(value: str | None, field: str) -> datetime | None:
 
 @router.get("/v3.1/{project_id}/jobs")
 def list_tasks(
-    project_id: ProjectDep, rt: RuntimeDep, id: str | None = None, name: str | None = None,
-    status: str | None = None, start_time: str | None = None, end_time: str | None = None,
-    offset: int = 0, limit: int = 100,
+    project_id: ProjectDep,
+    rt: RuntimeDep,
+    id: str | None = None,
+    name: str | None = None,
+    status: str | None = None,
+    start_time: str | None = None,
+    end_time: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
 ) -> dict[str, Any]:
     check_paging(offset, limit)
     if status and status not in {s.value for s in JobStatus}:

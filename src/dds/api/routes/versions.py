@@ -12,8 +12,14 @@ router = APIRouter(tags=["API versions"])
 
 _VERSIONS = [
     {"id": "v3", "links": [], "status": "CURRENT", "version": "", "min_version": "", "updated": "2017-02-07T17:34:02Z"},
-    {"id": "v3.1", "links": [], "status": "CURRENT", "version": "", "min_version": "",
-     "updated": "2021-07-12T00:00:00Z"},
+    {
+        "id": "v3.1",
+        "links": [],
+        "status": "CURRENT",
+        "version": "",
+        "min_version": "",
+        "updated": "2021-07-12T00:00:00Z",
+    },
 ]
 
 
