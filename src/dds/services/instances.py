@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from dds import ids
 from dds.db.models import Instance, Job, Node
@@ -110,8 +110,24 @@ def _check_port_free(rt: Runtime, s: Session, port: int) -> None:
         raise PortInUse(f"The port {port} is already in use.")
 
 
-def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, Job]:
-    """Validate everything first; then instance, node and job commit together."""
+@dataclass
+class ValidCreate:
+    """A create request that passed every check; what `provision` needs."""
+
+    name: str
+    password: str
+    mode: str
+    flavor: catalog.Flavor
+    storage: str
+    size: int
+    version: str
+    port: int | None
+    keep_days: int
+    start_time: str
+
+
+def validate_create(req: CreateRequest) -> ValidCreate:
+    """Every create rule (also used by restore-to-new, which fills mode and datastore)."""
     name = rules.check_instance_name(req.name)
     password = rules.check_password(req.password)
     flavor, storage, size = _flavor(req)
@@ -124,6 +140,20 @@ def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, 
         )
     requested_port = rules.check_port(req.port)
     keep_days, start_time = _backup_strategy(req.backup_strategy)
+    return ValidCreate(name, password, str(req.mode), flavor, storage, size, str(ds["version"]),
+                       requested_port, keep_days, start_time)
+
+
+def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, Job]:
+    """Validate everything first; then instance, node and job commit together."""
+    return provision(rt, project_id, req, validate_create(req), job_name=instance_jobs.CREATE.name)
+
+
+def provision(rt: Runtime, project_id: str, req: CreateRequest, v: ValidCreate, *, job_name: str,
+              payload: dict[str, Any] | None = None) -> tuple[Instance, Job]:
+    """Instance, node and job (`job_name`, e.g. create or restore-to-new) in one transaction."""
+    name, password, flavor, storage, size = v.name, v.password, v.flavor, v.storage, v.size
+    requested_port, keep_days, start_time = v.port, v.keep_days, v.start_time
     now = rt.clock.now()
     low, high = rt.settings.port_bounds
     with _allocation, rt.db.session() as s:
@@ -141,10 +171,10 @@ def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, 
             id=ids.instance_id(),
             project_id=project_id,
             name=name,
-            mode=req.mode,
+            mode=v.mode,
             status=InstanceStatus.CREATING,
             datastore_type=catalog.DATASTORE,
-            datastore_version=str(ds["version"]),
+            datastore_version=v.version,
             spec_code=flavor.spec_code,
             storage_type=storage,
             volume_gb=size,
@@ -162,7 +192,7 @@ def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, 
             created=now,
             updated=now,
         )
-        role_type = catalog.MODE_FLAVOR_TYPE[str(req.mode)]
+        role_type = catalog.MODE_FLAVOR_TYPE[v.mode]
         inst.nodes.append(
             Node(
                 id=ids.node_id(),
@@ -239,10 +269,8 @@ def listing(
         q = q.where(Instance.name.contains(name))
     with rt.db.session() as s:
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.scalars(q.order_by(Instance.created.desc()).offset(offset).limit(limit)).unique().all()
-        for r in rows:
-            _ = r.nodes
-        return list(rows), total
+        page = q.options(selectinload(Instance.nodes)).order_by(Instance.created.desc()).offset(offset).limit(limit)
+        return list(s.scalars(page).all()), total
 
 
 def _job(
