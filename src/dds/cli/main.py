@@ -29,6 +29,7 @@ def serve(
 
     from dds.api.app import create_app
     from dds.runtime import Runtime
+    from dds.services import iam
 
     settings = get_settings()
     if host:
@@ -37,13 +38,17 @@ def serve(
         settings.port = port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = Runtime(settings)
+    runtime.db.migrate()
+    project = iam.demo_project_id(runtime)
     api = create_app(runtime)
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]DDS[/bold] on {url}  data: {settings.data_dir.resolve()}")
-    console.print(
-        f"Authenticate with header [cyan]X-Auth-Token: {settings.dev_token}[/cyan] "
-        "(development token, project 'demo'; see README: Authentication)."
-    )
+    console.print(f"Project 'demo': [cyan]{project}[/cyan] (the {{project_id}} in every path)")
+    if settings.dev_token:
+        console.print(
+            f"Development token: header [cyan]X-Auth-Token: {settings.dev_token}[/cyan] "
+            "(set DDS_DEV_TOKEN= to disable; see README: Authentication)."
+        )
     # uvicorn turns SIGTERM into a graceful shutdown, which stops every engine we started.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", access_log=False)
