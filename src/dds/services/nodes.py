@@ -73,7 +73,7 @@ def start_node(rt: Runtime, inst: Instance, node: Node) -> int:
             return pid
         if rt.provisioner.running_pid(spec.node_dir) is None:
             raise InternalError(f"The engine of node {node.name} exited during start: {_log_tail(spec.log_path)}")
-        time.sleep(0.05)
+        time.sleep(0.01)
     rt.provisioner.stop(spec.node_dir)
     raise InternalError(f"The engine of node {node.name} did not become ready in time.")
 
