@@ -22,7 +22,7 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

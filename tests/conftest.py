@@ -149,3 +149,31 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     svc, stop = run_service(test_settings(tmp_path_factory.mktemp("dds-shared")))
     yield svc
     stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict[str, str]]:
+    """A real S3-compatible server (moto in server mode) on 127.0.0.1; settings overrides to use it."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield {
+        "backup_store": "s3",
+        "s3_endpoint_url": f"http://127.0.0.1:{port}",
+        "s3_bucket": "dds-test-backups",
+        "s3_access_key": "testing",
+        "s3_secret_key": "testing",
+        "s3_region": "us-east-1",
+    }
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def other_tenant(service: Service) -> Any:
+    """A second project on the shared service, with an AK/SK pair and a password user
+    (`tests.iam_helpers.Tenant`: `.token_client()`, `.path()`, signed requests via `iam_helpers.signed`)."""
+    from tests.iam_helpers import add_tenant
+
+    return add_tenant(service, "other-tenant")

@@ -7,6 +7,9 @@ reference's error-code appendix.
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 
 class DDSError(Exception):
     """Base of all client-visible errors."""
@@ -20,6 +23,10 @@ class DDSError(Exception):
         if code:
             self.code = code
         super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        """The response body; every error has `error_code` and `error_msg`."""
+        return {"error_code": self.code, "error_msg": self.message}
 
 
 class InvalidParameter(DDSError):
@@ -52,9 +59,43 @@ class Unsupported(DDSError):
 
 
 class Unauthorized(DDSError):
+    """A token that is unknown, revoked or expired (DDS's own 401)."""
+
     code = "DBS.280056"
     status = 401
     message = "Invalid token."
+
+
+class TokenExpired(Unauthorized):
+    message = "Invalid token: the token has expired."
+
+
+class AuthenticationFailed(Unauthorized):
+    """Missing credentials or a bad AK/SK signature.
+
+    On the cloud the API gateway rejects these before DDS sees them, with
+    APIGW.0301 and an "Incorrect IAM authentication information: ..." message
+    and a request id; clients see the same here.
+    """
+
+    code = "APIGW.0301"
+    message = "x-auth-token not found"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(f"Incorrect IAM authentication information: {message or self.message}", code=code)
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "request_id": uuid.uuid4().hex}
+
+
+class IdentityUnauthorized(AuthenticationFailed):
+    """POST /v3/auth/tokens refused: also carries Keystone's `error` object for keystoneauth."""
+
+    message = "The username or password is wrong."
+
+    def body(self) -> dict[str, Any]:
+        keystone = {"code": 401, "title": "Unauthorized", "message": self.message}
+        return {**super().body(), "error": keystone}
 
 
 class Forbidden(DDSError):
@@ -80,8 +121,53 @@ class JobNotFound(NotFound):
 
 
 class BackupNotFound(NotFound):
+    # DDS documents this code as 400; we answer 404 so other projects' backups look absent.
     code = "DBS.201204"
     message = "The backup file does not exist."
+
+
+class BackupInvalid(DDSError):
+    """The backup exists but cannot be used for this (wrong type, state or project)."""
+
+    code = "DBS.280124"
+    status = 400
+    message = "Invalid backup."
+
+
+class BackupExists(DDSError):
+    code = "DBS.201201"
+    status = 400
+    message = "The backup already exists."
+
+
+class BackupRestoring(DDSError):
+    code = "DBS.201319"
+    status = 400
+    message = (
+        "Deleting backup file is not allowed because a restoration task is currently in progress. Please wait."
+    )
+
+
+class BackupCorrupt(DDSError):
+    """A backup file failed its checksum or is missing; nothing was restored."""
+
+    code = "DBS.280124"
+    status = 400
+    message = "The backup file is damaged or missing."
+
+
+class LinkRefused(DDSError):
+    """A download link that expired, was altered, or belongs to another project."""
+
+    code = "DBS.280032"
+    status = 403
+    message = "The download link is invalid or has expired."
+
+
+class RangeNotSatisfiable(DDSError):
+    code = "DBS.200001"
+    status = 416
+    message = "The requested range is not satisfiable."
 
 
 class Conflict(DDSError):
@@ -108,3 +194,19 @@ class InternalError(DDSError):
     code = "DBS.280005"
     status = 500
     message = "Internal error. Try again later."
+
+
+def error_table() -> list[tuple[type[DDSError], str, int, str]]:
+    """The one table: every error type with its DDS error code, HTTP status and default message.
+
+    Read from the classes themselves so it cannot drift from what is rendered;
+    tests check it against the DDS API reference's error-code appendix.
+    """
+    seen: list[type[DDSError]] = []
+    stack: list[type[DDSError]] = [DDSError]
+    while stack:
+        cls = stack.pop(0)
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return [(c, c.code, c.status, c.message) for c in seen]

@@ -30,6 +30,7 @@ class Runtime:
         self._locks_guard = threading.Lock()
         self.workers = None  # type: ignore[assignment]
         self.supervisor = None  # type: ignore[assignment]
+        self.scheduler = None  # type: ignore[assignment]
         self.background: list[object] = []
 
     def instance_lock(self, instance_id: str) -> threading.RLock:
@@ -39,10 +40,11 @@ class Runtime:
 
     def start(self, *, background: bool = True) -> None:
         """Migrate, reconcile engines left by a previous run, start workers and supervisor."""
-        from dds.jobs import instance_jobs  # noqa: F401  (registers job kinds)
+        from dds.jobs import backup_jobs, instance_jobs  # noqa: F401  (registers job kinds)
         from dds.jobs.store import release_orphans
         from dds.jobs.worker import WorkerPool
         from dds.services import iam
+        from dds.services.scheduler import Scheduler
         from dds.services.supervisor import Supervisor
 
         self.db.migrate()
@@ -51,15 +53,22 @@ class Runtime:
             released = release_orphans(s)
         if released:
             log.info("resuming %d interrupted job(s)", released)
+        failed = backup_jobs.fail_orphaned_backups(self)
+        if failed:
+            log.info("marked %d backup(s) without a job as FAILED", failed)
         self.workers = WorkerPool(self, self.settings.worker_threads)
         self.supervisor = Supervisor(self)
         self.supervisor.reconcile()
+        self.scheduler = Scheduler(self)
         if background:
             self.workers.start()
             self.supervisor.start()
+            self.scheduler.start()
 
     def stop(self) -> None:
         """Stop background threads, then every engine this process started."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self.supervisor is not None:
             self.supervisor.stop()
         if self.workers is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,7 +34,30 @@ class Settings(BaseSettings):
     worker_threads: int = 4
     job_max_attempts: int = 3
 
-    dev_token: str = Field(default="dds-dev-token", description="development token until IAM lands")
+    dev_token: str = Field(
+        default="dds-dev-token",
+        description="development convenience: this X-Auth-Token acts for the demo project; empty disables it",
+    )
+    token_lifetime: timedelta = Field(default=timedelta(hours=24), description="validity of issued tokens")
+    identity_key_file: Path | None = Field(
+        default=None, description="key that encrypts AK/SK secrets; data_dir/identity.key if unset"
+    )
+    auth_cache_seconds: float = Field(
+        default=30.0, description="how long a validated token or access key is trusted without a lookup"
+    )
+    identity_domain: str = Field(default="Default", description="the one Keystone domain users belong to")
+
+    backup_store: str = Field(default="local", description="where backups live: local | s3")
+    backup_local_dir: Path | None = Field(default=None, description="local store root; data_dir/backups/store")
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint; AWS if unset")
+    s3_bucket: str = "dds-backups"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    link_secret: str | None = Field(default=None, description="download-link HMAC key; generated if unset")
+    link_ttl_seconds: int = Field(default=900, description="download links are valid 15 minutes (DDS)")
+    backup_compress_level: int = Field(default=1, description="gzip level of backup archives (1 = fast)")
+    scheduler_interval: float = Field(default=30.0, description="seconds between automated-backup checks")
 
     @property
     def metadata_url(self) -> str:
@@ -48,10 +72,32 @@ class Settings(BaseSettings):
         return self.data_dir / "backups"
 
     @property
+    def backup_staging_dir(self) -> Path:
+        """Scratch space for dumps and verified restores; never served."""
+        return self.backups_dir / "staging"
+
+    @property
+    def backup_store_dir(self) -> Path:
+        return self.backup_local_dir or self.backups_dir / "store"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def engine_path(self) -> Path:
         if self.engine_bin:
             return self.engine_bin
         return Path(__file__).resolve().parents[2] / "bin" / "ferretdb"
+
+    @property
+    def key_file(self) -> Path:
+        return self.identity_key_file or self.data_dir / "identity.key"
+
+    @property
+    def api_url(self) -> str:
+        """Where clients reach this service (the catalog points here)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def client_host(self) -> str:

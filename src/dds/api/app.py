@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from dds import __version__
 from dds.api import errors
-from dds.api.routes import catalog, instances, jobs, versions
+from dds.api.routes import backups, catalog, identity, instances, jobs, versions
 from dds.runtime import Runtime
 
 
@@ -31,7 +31,9 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
-    for module in (catalog, instances, jobs):
+    app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
+    # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}
+    for module in (backups, catalog, instances, jobs):
         app.include_router(module.router)
     app.include_router(versions.router)  # last: `/{version}` must not shadow other routes
     return app

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
 
-from dds.errors import Forbidden, Unauthorized
+from dds.errors import AuthenticationFailed, Forbidden
+from dds.iam.signature import is_signed
 from dds.runtime import Runtime
 
 
@@ -17,21 +19,34 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def caller_project(request: Request, rt: RuntimeDep) -> str:
-    """The project the credentials belong to (401 if none are valid)."""
+async def caller_project(request: Request, rt: RuntimeDep) -> str:
+    """The project the credentials belong to (401 if none are valid).
+
+    A signed request's signature covers the body, so the body is read here
+    (Starlette caches it for the route) before the check runs off the event loop.
+    """
     from dds.services import iam
 
-    project = iam.authenticate(rt, request)
+    if is_signed(request.headers.get("authorization")):
+        request.state.raw_body = await request.body()
+    project = await run_in_threadpool(iam.authenticate, rt, request)
     if project is None:
-        raise Unauthorized()
+        raise AuthenticationFailed()
     return project
 
 
-def current_project(project_id: Annotated[str, Path()], caller: Annotated[str, Depends(caller_project)]) -> str:
-    """The path's project, which must be the caller's (403 otherwise)."""
+def current_project(
+    project_id: Annotated[str, Path()], caller: Annotated[str, Depends(caller_project)]
+) -> str:
+    """The path's project, which must be the caller's (403 otherwise).
+
+    Resources of other projects are then invisible: services look rows up by
+    (project_id, id) and answer 404 for anything outside the caller's project.
+    """
     if project_id != caller:
         raise Forbidden("The project ID in the URL does not match the credentials.")
     return project_id
 
 
 ProjectDep = Annotated[str, Depends(current_project)]
+CallerDep = Annotated[str, Depends(caller_project)]

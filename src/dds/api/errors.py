@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def body(exc: DDSError) -> JSONResponse:
-    return JSONResponse({"error_code": exc.code, "error_msg": exc.message}, status_code=exc.status)
+    return JSONResponse(exc.body(), status_code=exc.status)
 
 
 def install(app: FastAPI) -> None:

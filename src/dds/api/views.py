@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dds.clock import iso, iso_z
+from dds.db.backups import Backup
 from dds.db.models import Instance, Job
 from dds.domain.catalog import FLAVORS, MODE_FLAVOR_TYPE
 from dds.domain.states import InstanceStatus, JobStatus
@@ -168,3 +169,23 @@ def flavor(code: str, az: str, versions: list[str] | None = None) -> dict[str, A
     if versions is not None:
         out["engine_versions"] = versions
     return out
+
+
+def backup(b: Backup) -> dict[str, Any]:
+    """A row of GET /backups: times `yyyy-mm-dd hh:mm:ss` UTC, size in KB."""
+    return {
+        "id": b.id,
+        "name": b.name,
+        "instance_id": b.instance_id,
+        "instance_name": b.instance_name,
+        "datastore": {"type": b.datastore_type, "version": b.datastore_version},
+        "type": b.type,
+        "begin_time": b.begin_time.strftime("%Y-%m-%d %H:%M:%S"),
+        "end_time": b.end_time.strftime("%Y-%m-%d %H:%M:%S") if b.end_time else "",
+        "status": b.status,
+        "size": (b.size_bytes + 1023) // 1024,
+        "description": b.description,
+        "instance_mode": b.instance_mode,
+        "backup_method": "Logical",
+        "deletable": b.type == "Manual" and b.status in ("COMPLETED", "FAILED"),
+    }

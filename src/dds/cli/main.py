@@ -8,9 +8,11 @@ import signal
 import typer
 from rich.console import Console
 
+from dds.cli import admin
 from dds.settings import get_settings
 
 app = typer.Typer(help="Self-hosted Document Database Service (DDS API v3).", no_args_is_help=True)
+app.add_typer(admin.app, name="admin")
 console = Console(stderr=True)
 
 
@@ -44,6 +46,12 @@ def serve(
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]DDS[/bold] on {url}  data: {settings.data_dir.resolve()}")
     console.print(f"Project 'demo': [cyan]{project}[/cyan] (the {{project_id}} in every path)")
+    console.print(
+        "Credentials for it (see docs/authentication.md):\n"
+        "  AK/SK:    [cyan]dds admin credentials create --project demo --output json[/cyan]\n"
+        "  password: [cyan]dds admin user create --project demo --name demo --password-stdin[/cyan]"
+        f"  (Keystone auth_url {settings.api_url}/identity/v3, user domain {settings.identity_domain})"
+    )
     if settings.dev_token:
         console.print(
             f"Development token: header [cyan]X-Auth-Token: {settings.dev_token}[/cyan] "

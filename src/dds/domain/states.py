@@ -31,6 +31,20 @@ class JobStatus(StrEnum):
     FAILED = "Failed"  # a step failed for good; fail_reason says why
 
 
+class BackupStatus(StrEnum):
+    BUILDING = "BUILDING"  # the backup job is dumping or uploading
+    COMPLETED = "COMPLETED"  # archive stored and checksummed; restorable
+    FAILED = "FAILED"  # the job failed for good; no usable archive
+    DISABLED = "DISABLED"  # being deleted
+
+
+class BackupType(StrEnum):
+    AUTO = "Auto"  # taken by the scheduler, pruned after keep_days, deleted with the instance
+    MANUAL = "Manual"  # taken on request, kept until deleted (also after the instance is deleted)
+
+
+TERMINAL_BACKUP = frozenset({BackupStatus.COMPLETED, BackupStatus.FAILED})
+
 TERMINAL_JOB = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 
 # Which instance states allow which action. Anything else answers 409 (DDS: "status does not allow").
@@ -46,4 +60,12 @@ ALLOWED: dict[str, frozenset[InstanceStatus]] = {
     "delete": frozenset(InstanceStatus) - {InstanceStatus.DELETING},
     "backup": frozenset({InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL}),
     "restore_target": frozenset({InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL}),
+    "backup_policy": frozenset(InstanceStatus) - {InstanceStatus.DELETING, InstanceStatus.CREATING},
+}
+
+# Backup states a backup may be in for each action on it.
+BACKUP_ALLOWED: dict[str, frozenset[BackupStatus]] = {
+    "delete": frozenset({BackupStatus.COMPLETED, BackupStatus.FAILED}),
+    "restore": frozenset({BackupStatus.COMPLETED}),
+    "download": frozenset({BackupStatus.COMPLETED}),
 }

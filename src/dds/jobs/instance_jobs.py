@@ -101,6 +101,13 @@ def _delete_rows(ctx: JobContext) -> None:
             s.delete(inst)
 
 
+def _drop_automated_backups(ctx: JobContext) -> None:
+    """DDS deletes an instance's automated backups with it; manual backups are kept."""
+    from dds.jobs.backup_jobs import drop_automated
+
+    drop_automated(ctx.runtime, ctx.instance_id)
+
+
 def _restore_status(ctx: JobContext, reason: str) -> None:
     """A failed maintenance job leaves the instance running as it was, or abnormal."""
     rt = ctx.runtime
@@ -137,11 +144,25 @@ def _reopen_if_needed(ctx: JobContext) -> None:
         start_nodes(ctx)
 
 
+def _revert_port(ctx: JobContext, reason: str) -> None:
+    """A port change that could not start leaves the instance on its old port, serving."""
+    old = ctx.payload.get("old_port")
+    if old is not None:
+        ctx.payload["port"] = old
+        try:
+            stop_nodes(ctx)
+            _apply_payload(ctx)
+            start_nodes(ctx)
+        except Exception:  # noqa: BLE001 - the status below tells what is left
+            pass
+    _restore_status(ctx, reason)
+
+
 CREATE = register(JobKind("CreateMongoDB", (start_nodes, _init_engine, _finish_create), on_failure=_create_failed))
-DELETE = register(JobKind("DeleteMongoDB", (stop_nodes, _delete_rows)))
+DELETE = register(JobKind("DeleteMongoDB", (stop_nodes, _drop_automated_backups, _delete_rows)))
 RESTART = register(JobKind("RestartInstance", (stop_nodes, start_nodes, settle), on_failure=_restore_status))
 MODIFY_PORT = register(
-    JobKind("ModifyPort", (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_restore_status)
+    JobKind("ModifyPort", (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_revert_port)
 )
 RESIZE = register(
     JobKind("ResizeInstance", (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_restore_status)

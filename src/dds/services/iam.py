@@ -1,28 +1,46 @@
-"""Projects and caller identity (development token until full IAM lands)."""
+"""Caller identity: which project a request acts for, and Keystone token issue.
+
+Credentials accepted on every DDS route, in this order:
+1. `Authorization: SDK-HMAC-SHA256 ...` — AK/SK signed request (Huawei SDK);
+2. `X-Auth-Token` — a token from `POST /v3/auth/tokens`, or the development
+   token `settings.dev_token` (acts for the demo project; empty disables it).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hmac
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dds import ids
+from dds.db.identity import User
 from dds.db.models import Project
+from dds.errors import AuthenticationFailed, IdentityUnauthorized, NotFound, Unauthorized
+from dds.iam import directory, signature, tokens
+from dds.iam.authenticator import Authenticator, TokenInfo
+from dds.iam.passwords import DUMMY_HASH, verify_password
 
 if TYPE_CHECKING:
     from dds.runtime import Runtime
 
 DEMO_PROJECT = "demo"
 
+_authenticators: weakref.WeakKeyDictionary[Runtime, Authenticator] = weakref.WeakKeyDictionary()
+_demo_ids: weakref.WeakKeyDictionary[Runtime, str] = weakref.WeakKeyDictionary()
+
+
+def authenticator(rt: Runtime) -> Authenticator:
+    """The runtime's authenticator (created on first use; holds the caches)."""
+    found = _authenticators.get(rt)
+    if found is None:
+        found = _authenticators.setdefault(rt, Authenticator(rt.settings, rt.db, rt.clock))
+    return found
+
 
 def ensure_project(s: Session, rt: Runtime, name: str) -> Project:
-    project = s.scalar(select(Project).where(Project.name == name))
-    if project is None:
-        project = Project(id=ids.project_id(), name=name, created=rt.clock.now())
-        s.add(project)
-        s.flush()
-    return project
+    return directory.ensure_project(s, name, rt.clock.now())
 
 
 def ensure_demo_project(s: Session, rt: Runtime) -> Project:
@@ -30,14 +48,118 @@ def ensure_demo_project(s: Session, rt: Runtime) -> Project:
 
 
 def demo_project_id(rt: Runtime) -> str:
-    with rt.db.session() as s:
-        return ensure_demo_project(s, rt).id
+    found = _demo_ids.get(rt)
+    if found is None:
+        with rt.db.session() as s:
+            found = _demo_ids.setdefault(rt, ensure_demo_project(s, rt).id)
+    return found
 
 
-def authenticate(rt: Runtime, request: object) -> str | None:
-    """The project id the request's credentials belong to, or None."""
-    headers = getattr(request, "headers", {})
+def _signed_request(request: Any) -> signature.SignedRequest:
+    scope = request.scope
+    path = scope.get("raw_path") or scope["path"].encode()
+    return signature.SignedRequest(
+        method=scope["method"],
+        path=path.decode("latin-1").split("?", 1)[0],
+        query=signature.parse_query(scope.get("query_string", b"").decode("latin-1")),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=getattr(request.state, "raw_body", b"") or b"",
+    )
+
+
+def authenticate(rt: Runtime, request: Any) -> str | None:
+    """The project id the request's credentials belong to; None if it carries none.
+
+    Raises Unauthorized (or a subclass) when credentials are present but
+    invalid, so the caller can say why; Forbidden when a valid key names
+    another project in X-Project-Id. For signed requests the body must be in
+    `request.state.raw_body` (the API dependency reads it first).
+    """
+    headers = request.headers
+    auth = headers.get("authorization")
+    if auth and signature.is_signed(auth):
+        return authenticator(rt).signed(_signed_request(request))
     token = headers.get("x-auth-token")
-    if token and rt.settings.dev_token and token == rt.settings.dev_token:
-        return demo_project_id(rt)
+    if token:
+        dev = rt.settings.dev_token
+        if dev and hmac.compare_digest(token.encode(), dev.encode()):
+            return demo_project_id(rt)
+        return authenticator(rt).token(token).project_id
+    if auth:
+        raise AuthenticationFailed("unsupported Authorization scheme; use SDK-HMAC-SHA256 or X-Auth-Token")
     return None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    info: TokenInfo
+    user: User
+    project: Project
+    methods: list[str]
+
+
+def _user_of(s: Session, rt: Runtime, identity: Any) -> User:
+    password = identity.password
+    if "password" not in identity.methods or password is None:
+        raise IdentityUnauthorized("Only the password method is supported.")
+    ref = password.user
+    domain = ref.domain
+    if domain is not None:
+        ours = rt.settings.identity_domain
+        if (domain.id and domain.id != ours.lower()) or (domain.name and domain.name != ours):
+            # Same message as a wrong password: do not reveal which part was wrong.
+            raise IdentityUnauthorized()
+    user = directory.user_by_ref(s, id=ref.id, name=ref.name)
+    ok = verify_password(ref.password or "", user.password_hash if user else DUMMY_HASH)
+    if user is None or not ok or not user.enabled:
+        raise IdentityUnauthorized()
+    return user
+
+
+def issue_token(rt: Runtime, auth: Any) -> IssuedToken:
+    """Keystone v3 password authentication, scoped to the user's project.
+
+    A user belongs to exactly one project; a scope naming another project is
+    refused like bad credentials (Keystone answers 401 there too).
+    """
+    with rt.db.session() as s:
+        user = _user_of(s, rt, auth.identity)
+        project = s.get(Project, user.project_id)
+        scope = auth.scope.project if auth.scope is not None else None
+        if auth.scope is not None and auth.scope.project is None:
+            raise IdentityUnauthorized("Only project-scoped tokens are supported.")
+        if scope is not None:
+            wanted = directory.project_by_ref(s, id=scope.id, name=scope.name)
+            if wanted is None or project is None or wanted.id != project.id:
+                raise IdentityUnauthorized("The user has no role on the requested project.")
+        if project is None:
+            raise IdentityUnauthorized("The user has no project.")
+        token, row = tokens.issue(s, user, project.id, rt.clock.now(), rt.settings.token_lifetime)
+        info = TokenInfo(row.user_id, row.project_id, row.issued, row.expires)
+        return IssuedToken(token, info, user, project, ["password"])
+
+
+def describe_token(rt: Runtime, caller: str, subject: str) -> IssuedToken:
+    """GET /v3/auth/tokens: the subject token, if the caller's token is valid and of the same project."""
+    auth = authenticator(rt)
+    me = auth.token(caller)
+    try:
+        info = auth.token(subject)
+    except Unauthorized:
+        raise NotFound("Could not find token.") from None
+    if info.project_id != me.project_id:
+        raise NotFound("Could not find token.")
+    with rt.db.session() as s:
+        user, project = s.get(User, info.user_id), s.get(Project, info.project_id)
+        if user is None or project is None:
+            raise NotFound("Could not find token.")
+        return IssuedToken(subject, info, user, project, ["password"])
+
+
+def revoke_token(rt: Runtime, caller: str, subject: str) -> None:
+    """DELETE /v3/auth/tokens: the subject token stops working at once in this process."""
+    describe_token(rt, caller, subject)
+    with rt.db.session() as s:
+        tokens.revoke(s, subject)
+    authenticator(rt).forget_token(subject)

@@ -140,8 +140,9 @@ def validate_create(req: CreateRequest) -> ValidCreate:
         )
     requested_port = rules.check_port(req.port)
     keep_days, start_time = _backup_strategy(req.backup_strategy)
-    return ValidCreate(name, password, str(req.mode), flavor, storage, size, str(ds["version"]),
-                       requested_port, keep_days, start_time)
+    return ValidCreate(
+        name, password, str(req.mode), flavor, storage, size, str(ds["version"]), requested_port, keep_days, start_time
+    )
 
 
 def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, Job]:
@@ -149,8 +150,15 @@ def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, 
     return provision(rt, project_id, req, validate_create(req), job_name=instance_jobs.CREATE.name)
 
 
-def provision(rt: Runtime, project_id: str, req: CreateRequest, v: ValidCreate, *, job_name: str,
-              payload: dict[str, Any] | None = None) -> tuple[Instance, Job]:
+def provision(
+    rt: Runtime,
+    project_id: str,
+    req: CreateRequest,
+    v: ValidCreate,
+    *,
+    job_name: str,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Instance, Job]:
     """Instance, node and job (`job_name`, e.g. create or restore-to-new) in one transaction."""
     name, password, flavor, storage, size = v.name, v.password, v.flavor, v.storage, v.size
     requested_port, keep_days, start_time = v.port, v.keep_days, v.start_time
@@ -209,11 +217,12 @@ def provision(rt: Runtime, project_id: str, req: CreateRequest, v: ValidCreate, 
         s.add(inst)
         job = enqueue(
             s,
-            name=instance_jobs.CREATE.name,
+            name=job_name,
             project_id=project_id,
             now=now,
             instance_id=inst.id,
             instance_name=name,
+            payload=payload,
         )
         # The password reaches the job through a 0600 file, never the job row.
         pending = nodes.instance_dir(rt, inst.id) / instance_jobs.PENDING_PASSWORD
@@ -339,7 +348,14 @@ def modify_port(rt: Runtime, project_id: str, instance_id: str, port: Any) -> tu
         if new_port == inst.port:
             raise InvalidParameter("The new port is the same as the current port.")
         _check_port_free(rt, s, new_port)
-        job = _job(rt, s, inst, instance_jobs.MODIFY_PORT.name, InstanceStatus.RESIZING, {"port": new_port})
+        job = _job(
+            rt,
+            s,
+            inst,
+            instance_jobs.MODIFY_PORT.name,
+            InstanceStatus.RESIZING,
+            {"port": new_port, "old_port": inst.port},
+        )
     _wake(rt)
     return job, new_port
 

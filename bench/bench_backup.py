@@ -1,0 +1,100 @@
+"""Backup/restore throughput against plain pymongo on the same engine and data.
+
+    .venv/bin/python bench/bench_backup.py --size-mb 1024
+
+Starts an in-process service (real HTTP, real FerretDB), loads `--size-mb` of ~1 KB
+documents with insert_many (the restore baseline), scans them with pymongo (the backup
+baseline), then times a manual backup, the download link, and a restore to a new instance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.backup_helpers import backup, ready_instance, restore_new, tenant  # noqa: E402
+from tests.conftest import run_service, test_settings  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=1024, help="dataset size in MB (default 1 GB)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dds-bench-") as tmp:
+        svc, stop = run_service(test_settings(Path(tmp), scheduler_interval=3600))
+        try:
+            run(svc, args.size_mb)
+        finally:
+            stop()
+
+
+def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
+    src = ready_instance(svc, "bench-source")
+    doc_count = size_mb * 1024  # ~1 KB each
+    with tenant(svc, src) as client:
+        coll = client.bench.docs
+        t0 = time.perf_counter()
+        for start in range(0, doc_count, 2000):
+            coll.insert_many([
+                {"_id": i, "n": i, "payload": os.urandom(300).hex() + "x" * 400, "tags": ["a", "b"]}
+                for i in range(start, min(start + 2000, doc_count))
+            ])
+        insert_s = time.perf_counter() - t0
+        raw = client.bench.get_collection("docs", codec_options=CodecOptions(document_class=RawBSONDocument))
+        t0 = time.perf_counter()
+        data_bytes = sum(len(d.raw) for d in raw.find(batch_size=2000))
+        scan_s = time.perf_counter() - t0
+    print(f"dataset: {doc_count} documents, {data_bytes / MB:.0f} MB of BSON", flush=True)
+
+    t0 = time.perf_counter()
+    backup_id = backup(svc, src["id"], "bench-backup", )
+    backup_s = time.perf_counter() - t0
+
+    with svc.client() as c:
+        files = c.get(svc.path("/backups/download-file"),
+                      params={"instance_id": src["id"], "backup_id": backup_id}).json()["files"]
+    link = files[0]["download_link"]
+    t0 = time.perf_counter()
+    got = 0
+    with httpx.stream("GET", link, timeout=600) as r:
+        for chunk in r.iter_bytes(1024 * 1024):
+            got += len(chunk)
+    link_s = time.perf_counter() - t0
+    archive = next(svc.runtime.settings.backup_store_dir.rglob(f"{backup_id}.tar.gz"))
+    t0 = time.perf_counter()
+    with archive.open("rb") as f:
+        while f.read(1024 * 1024):
+            pass
+    disk_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    restore_new(svc, backup_id, "bench-restored")
+    restore_s = time.perf_counter() - t0
+
+    rows = [
+        ("backup (dump+gzip+store) MB/s", data_bytes / MB / backup_s,
+         "pymongo full scan MB/s", data_bytes / MB / scan_s),
+        ("restore docs/s", doc_count / restore_s, "insert_many docs/s", doc_count / insert_s),
+        ("download link MB/s", got / MB / link_s, "read file from disk MB/s", got / MB / disk_s),
+    ]
+    print(f"archive: {got / MB:.0f} MB; backup {backup_s:.1f}s, restore {restore_s:.1f}s")
+    print(f"{'measure':34} {'value':>10}   {'baseline':28} {'value':>10}   {'ratio':>6}")
+    for name, value, base_name, base in rows:
+        print(f"{name:34} {value:10.1f}   {base_name:28} {base:10.1f}   {value / base:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

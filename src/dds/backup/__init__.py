@@ -1,0 +1,1 @@
+"""Full backups: mongodump-compatible layout, consistency via the oplog, stores, links."""

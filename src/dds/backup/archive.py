@@ -1,0 +1,120 @@
+"""The archive: a gzip'd tar of a mongodump-style directory plus `manifest.json`.
+
+Written and read as streams, so memory stays flat whatever the size; every member
+is checked against the manifest before a restore may use it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import tarfile
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from dds.backup.manifest import CHUNK, MANIFEST_NAME, Manifest
+from dds.errors import BackupCorrupt
+
+SUFFIX = ".tar.gz"
+
+
+class _HashingWriter:
+    """A write-only file object that hashes and counts what passes through."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.raw.write(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def pack(dump_dir: Path, manifest: Manifest, dest: Path, level: int = 1) -> tuple[int, str]:
+    """Write the manifest and every file of `dump_dir` into `dest`; returns (size, sha256)."""
+    (dump_dir / MANIFEST_NAME).write_text(manifest.to_json())
+    with dest.open("wb") as raw:
+        out = _HashingWriter(raw)  # type: ignore[arg-type]
+        with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,  \
+                tarfile.open(fileobj=gz, mode="w|") as tar:
+            tar.add(dump_dir / MANIFEST_NAME, arcname=MANIFEST_NAME)
+            for entry in manifest.files:
+                tar.add(dump_dir / entry.path, arcname=f"dump/{entry.path}")
+        raw.flush()
+    return out.size, out.digest.hexdigest()
+
+
+def verify_archive(path: Path, size: int, sha256: str) -> None:
+    """The archive as a whole matches what the backup row recorded."""
+    if not path.exists():
+        raise BackupCorrupt("The backup file is missing from the backup store.")
+    if path.stat().st_size != size:
+        raise BackupCorrupt(f"The backup file has {path.stat().st_size} bytes, expected {size}.")
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise BackupCorrupt("The backup file failed its sha256 check; it is damaged.")
+
+
+def _safe_member(name: str) -> PurePosixPath:
+    p = PurePosixPath(name)
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise BackupCorrupt(f"The backup file holds an unsafe path {name!r}.")
+    return p
+
+
+def unpack(path: Path, dest: Path) -> Manifest:
+    """Extract into `dest` (the dump under `dest/dump`), checking every file against the
+    manifest: a missing, extra, resized or altered file fails before anything is restored."""
+    dest.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, tuple[int, str]] = {}
+    manifest: Manifest | None = None
+    try:
+        with tarfile.open(path, mode="r|gz") as tar:
+            for member in tar:
+                rel = _safe_member(member.name)
+                if not member.isfile():
+                    raise BackupCorrupt(f"The backup file holds a non-file member {member.name!r}.")
+                src = tar.extractfile(member)
+                assert src is not None
+                target = dest / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                digest = hashlib.sha256()
+                size = 0
+                with target.open("wb") as out:
+                    while chunk := src.read(CHUNK):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        out.write(chunk)
+                if rel.as_posix() == MANIFEST_NAME:
+                    manifest = Manifest.from_json(target.read_text())
+                elif rel.parts[0] == "dump":
+                    seen[PurePosixPath(*rel.parts[1:]).as_posix()] = (size, digest.hexdigest())
+                else:
+                    raise BackupCorrupt(f"Unexpected member {member.name!r} in the backup file.")
+    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        raise BackupCorrupt(f"The backup file cannot be read: {exc}.") from None
+    if manifest is None:
+        raise BackupCorrupt("The backup file has no manifest.")
+    expected = {f.path: (f.size, f.sha256) for f in manifest.files}
+    for name, want in expected.items():
+        if name not in seen:
+            raise BackupCorrupt(f"The backup file lacks {name}.")
+        if seen[name] != want:
+            raise BackupCorrupt(f"{name} in the backup file failed its size or sha256 check.")
+    extra = set(seen) - set(expected)
+    if extra:
+        raise BackupCorrupt(f"The backup file holds files its manifest does not list: {sorted(extra)}.")
+    return manifest
+
+
+def clear(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

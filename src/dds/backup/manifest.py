@@ -1,0 +1,68 @@
+"""The manifest inside every archive: what the backup is and how to check it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = "dds-backup/1"
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class FileEntry:
+    """One file of the dump, by its path inside the archive."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    backup_id: str
+    instance_id: str
+    engine: str
+    engine_version: str
+    mode: str
+    # The point the data represents: the last oplog entry replayed on restore (replica sets),
+    # or the end of the dump (single nodes, no oplog). UTC, ISO 8601.
+    point_in_time: str
+    consistency: str  # "oplog" or "none"
+    oplog_start: dict[str, int] | None = None  # {"t": seconds, "i": increment}, exclusive
+    oplog_end: dict[str, int] | None = None  # inclusive
+    oplog_entries: int = 0
+    databases: dict[str, list[str]] = field(default_factory=dict)
+    documents: int = 0
+    files: list[FileEntry] = field(default_factory=list)
+    format: str = FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        raw: dict[str, Any] = json.loads(text)
+        raw["files"] = [FileEntry(**f) for f in raw.get("files", [])]
+        return cls(**raw)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe(root: Path) -> list[FileEntry]:
+    """Size and sha256 of every file under `root`, by relative path, in a stable order."""
+    return [
+        FileEntry(p.relative_to(root).as_posix(), p.stat().st_size, sha256_file(p))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST_NAME
+    ]

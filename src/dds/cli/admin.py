@@ -1,0 +1,151 @@
+"""`dds admin ...`: identity management straight on the metadata store.
+
+Works whether or not the service runs (same `DDS_DATA_DIR`/`DDS_DATABASE_URL`),
+so scripts can provision tenants before first start. Secrets are printed once
+on stdout and never taken from argv (passwords come from stdin or a prompt).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dds.clock import Clock
+from dds.db.identity import AccessKey, User
+from dds.db.models import Project
+from dds.db.session import Database
+from dds.errors import DDSError
+from dds.iam import directory
+from dds.iam.secrets import SecretBox
+from dds.settings import get_settings
+
+app = typer.Typer(help="Manage projects, users and AK/SK credentials.", no_args_is_help=True)
+credentials_app = typer.Typer(help="AK/SK credentials.", no_args_is_help=True)
+user_app = typer.Typer(help="Password users (for POST /v3/auth/tokens).", no_args_is_help=True)
+project_app = typer.Typer(help="Projects.", no_args_is_help=True)
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(user_app, name="user")
+app.add_typer(project_app, name="project")
+err = Console(stderr=True)
+
+
+class Output(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@contextmanager
+def _store() -> Iterator[tuple[Session, SecretBox]]:
+    """One transaction on the service's metadata store (schema brought up to date first)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.metadata_url)
+    try:
+        db.migrate()
+        with db.session() as s:
+            yield s, SecretBox(settings.key_file)
+    except DDSError as e:
+        err.print(f"[red]error[/red] {e.code}: {e.message}")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+
+
+def _emit(output: Output, data: dict[str, str], text: str) -> None:
+    if output is Output.json:
+        sys.stdout.write(json.dumps(data) + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@credentials_app.command("create")
+def credentials_create(
+    project: str = typer.Option(..., "--project", help="project name (created if missing)"),
+    description: str = typer.Option("", help="free text kept with the key"),
+    output: Output = typer.Option(Output.text, "--output", "-o"),
+) -> None:
+    """Create an AK/SK pair for PROJECT. The secret key is shown only now."""
+    with _store() as (s, box):
+        proj = directory.ensure_project(s, project, Clock().now())
+        cred = directory.create_access_key(s, box, proj, Clock().now(), description)
+    data = {"project_id": cred.project_id, "project_name": cred.project_name,
+            "access_key": cred.access_key, "secret_key": cred.secret_key}
+    _emit(output, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@credentials_app.command("list")
+def credentials_list(project: str = typer.Option(None, "--project"),
+                     output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+    """Access keys (never their secrets)."""
+    with _store() as (s, _):
+        q = select(AccessKey, Project).join(Project, Project.id == AccessKey.project_id)
+        if project:
+            q = q.where(Project.name == project)
+        rows = [{"access_key": k.access_key, "project_id": p.id, "project_name": p.name,
+                 "enabled": k.enabled, "created": k.created.isoformat()} for k, p in s.execute(q).all()]
+    if output is Output.json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+    else:
+        for r in rows:
+            sys.stdout.write(f"{r['access_key']}  {r['project_name']} ({r['project_id']})\n")
+
+
+@credentials_app.command("delete")
+def credentials_delete(access_key: str) -> None:
+    """Delete an access key; services stop accepting it within `auth_cache_seconds`."""
+    with _store() as (s, _):
+        row = s.get(AccessKey, access_key)
+        if row is None:
+            err.print("no such access key")
+            raise typer.Exit(1)
+        s.delete(row)
+
+
+@user_app.command("create")
+def user_create(
+    project: str = typer.Option(..., "--project", help="project name (created if missing)"),
+    name: str = typer.Option(..., "--name"),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin"),
+    output: Output = typer.Option(Output.text, "--output", "-o"),
+) -> None:
+    """Create a password user in PROJECT (or set the password of that existing user)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _store() as (s, _):
+        proj = directory.ensure_project(s, project, Clock().now())
+        user, created = directory.set_user(s, proj, name, password, Clock().now())
+        data = {"user_id": user.id, "name": user.name, "project_id": proj.id, "project_name": proj.name,
+                "domain": get_settings().identity_domain, "created": "true" if created else "false"}
+    _emit(output, data, f"user {name} {'created' if created else 'updated'} in project {project} ({proj.id})")
+
+
+@user_app.command("delete")
+def user_delete(name: str = typer.Option(..., "--name")) -> None:
+    """Delete a user; its tokens go with it."""
+    with _store() as (s, _):
+        user = s.scalar(select(User).where(User.name == name))
+        if user is None:
+            err.print("no such user")
+            raise typer.Exit(1)
+        s.delete(user)
+
+
+@project_app.command("list")
+def project_list(output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+    with _store() as (s, _):
+        rows = [{"id": p.id, "name": p.name} for p in s.scalars(select(Project).order_by(Project.name))]
+    if output is Output.json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+    else:
+        for r in rows:
+            sys.stdout.write(f"{r['id']}  {r['name']}\n")

@@ -1,0 +1,38 @@
+"""Backup rows. A row outlives its instance (manual backups are kept), so it copies
+what a restore needs to know about the source: mode, version and volume."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dds.db.models import Base
+
+
+class Backup(Base):
+    __tablename__ = "backups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    instance_id: Mapped[str] = mapped_column(String(64), index=True)
+    instance_name: Mapped[str] = mapped_column(String(64))
+    instance_mode: Mapped[str] = mapped_column(String(16))
+    datastore_type: Mapped[str] = mapped_column(String(32))
+    datastore_version: Mapped[str] = mapped_column(String(16))
+    volume_gb: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    type: Mapped[str] = mapped_column(String(16))  # BackupType
+    status: Mapped[str] = mapped_column(String(16), index=True)  # BackupStatus
+    store: Mapped[str] = mapped_column(String(16))  # the store the archive went to
+    object_key: Mapped[str] = mapped_column(String(255))
+    file_name: Mapped[str] = mapped_column(String(128))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # automated: window start
+    begin_time: Mapped[datetime] = mapped_column(DateTime, index=True)
+    end_time: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -1,0 +1,1 @@
+"""Embedded identity: users, projects, tokens and AK/SK credentials."""

@@ -1,0 +1,331 @@
+"""Backup operations: validate, write the backup row and its job in one transaction."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dds import ids
+from dds.backup import links
+from dds.backup.archive import SUFFIX
+from dds.backup.store import BackupStore, open_store
+from dds.clock import iso_z
+from dds.db.backups import Backup
+from dds.db.models import Instance, Job
+from dds.domain.backup_policy import parse_keep_days, parse_period, parse_window
+from dds.domain.rules import check_paging
+from dds.domain.states import ALLOWED, BACKUP_ALLOWED, BackupStatus, BackupType, InstanceStatus, JobStatus
+from dds.errors import (
+    BackupExists,
+    BackupInvalid,
+    BackupNotFound,
+    BackupRestoring,
+    Conflict,
+    InvalidParameter,
+    RangeNotSatisfiable,
+)
+from dds.jobs import backup_jobs
+from dds.jobs.store import enqueue
+from dds.runtime import Runtime
+from dds.services import instances
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,63}$")
+_BAD_DESCRIPTION = set('>!<"&\'=')
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_MODES = ("Sharding", "ReplicaSet", "Single")
+_store_guard = threading.Lock()
+
+
+def store(rt: Runtime) -> BackupStore:
+    """The runtime's backup store, opened once."""
+    with _store_guard:
+        cached = getattr(rt, "_backup_store", None)
+        if cached is None:
+            cached = open_store(rt.settings)
+            rt._backup_store = cached  # type: ignore[attr-defined]
+        return cached  # type: ignore[no-any-return]
+
+
+def link_secret(rt: Runtime) -> bytes:
+    return links.load_secret(rt.settings.link_secret, rt.settings.data_dir)
+
+
+def get(s: Session, project_id: str, backup_id: str) -> Backup:
+    """The project's backup, or 404 as if others' did not exist."""
+    b = s.get(Backup, backup_id)
+    if b is None or b.project_id != project_id:
+        raise BackupNotFound()
+    return b
+
+
+def _check_name(s: Session, project_id: str, name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidParameter(
+            "Invalid backup name: 4 to 64 characters, starting with a letter; letters, digits, - and _.",
+            code="DBS.280277",
+        )
+    taken = s.scalar(select(Backup.id).where(Backup.project_id == project_id, Backup.name == name))
+    if taken:
+        raise BackupExists(f"A backup named {name!r} already exists.")
+    return name
+
+
+def _check_description(value: Any) -> str:
+    text = "" if value is None else value
+    if not isinstance(text, str) or len(text) > 256 or set(text) & _BAD_DESCRIPTION:
+        raise InvalidParameter(
+            "Invalid backup description: at most 256 characters, none of > ! < \" & ' =.", code="DBS.280127"
+        )
+    return text
+
+
+def start_backup(rt: Runtime, s: Session, inst: Instance, *, kind: BackupType, name: str,
+                 description: str = "", scheduled_for: datetime | None = None) -> tuple[Backup, Job]:
+    """Add a BUILDING backup and its job to the caller's transaction."""
+    if inst.status not in ALLOWED["backup"]:
+        raise Conflict(
+            f"The DB instance status ({inst.status}) does not allow a backup.", code="DBS.201202"
+        )
+    now = rt.clock.now()
+    backup_id = ids.backup_id()
+    b = Backup(
+        id=backup_id, project_id=inst.project_id, instance_id=inst.id, instance_name=inst.name,
+        instance_mode=inst.mode, datastore_type=inst.datastore_type, datastore_version=inst.datastore_version,
+        volume_gb=inst.volume_gb, name=name, description=description, type=kind,
+        status=BackupStatus.BUILDING, store=store(rt).name,
+        object_key=f"{inst.project_id}/{inst.id}/{backup_id}{SUFFIX}", file_name=f"{backup_id}{SUFFIX}",
+        manifest={}, scheduled_for=scheduled_for, begin_time=now,
+    )
+    s.add(b)
+    inst.status = InstanceStatus.BACKING_UP
+    inst.updated = now
+    job = enqueue(s, name=backup_jobs.BACKUP.name, project_id=inst.project_id, now=now,
+                  instance_id=inst.id, instance_name=inst.name, payload={"backup_id": backup_id})
+    return b, job
+
+
+def create_manual(rt: Runtime, project_id: str, body: dict[str, Any] | None) -> tuple[Backup, Job]:
+    opt = body or {}
+    instance_id = opt.get("instance_id")
+    if not instance_id:
+        raise InvalidParameter("backup.instance_id is required.")
+    with rt.db.session() as s:
+        name = _check_name(s, project_id, opt.get("name"))
+        description = _check_description(opt.get("description"))
+        inst = instances.get(s, project_id, str(instance_id))
+        b, job = start_backup(rt, s, inst, kind=BackupType.MANUAL, name=name, description=description)
+    _wake(rt)
+    return b, job
+
+
+def _wake(rt: Runtime) -> None:
+    if rt.workers is not None:
+        rt.workers.wake()
+
+
+def _parse_time(value: str, field: str) -> datetime:
+    try:
+        return datetime.strptime(value, _TIME_FORMAT)
+    except ValueError:
+        raise InvalidParameter(f"Invalid {field}: expected yyyy-mm-dd hh:mm:ss (UTC).") from None
+
+
+@dataclass
+class BackupQuery:
+    instance_id: str | None = None
+    backup_id: str | None = None
+    backup_type: str | None = None
+    begin_time: str | None = None
+    end_time: str | None = None
+    mode: str | None = None
+    backup_status: str | None = None
+    backup_name: str | None = None
+    instance_name: str | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+def listing(rt: Runtime, project_id: str, q: BackupQuery) -> tuple[list[Backup], int]:
+    check_paging(q.offset, q.limit)
+    stmt = select(Backup).where(Backup.project_id == project_id)
+    if q.backup_type:
+        if q.backup_type not in {t.value for t in BackupType}:
+            raise InvalidParameter("Invalid backup_type: Auto or Manual.")
+        stmt = stmt.where(Backup.type == q.backup_type)
+    if q.mode:
+        if q.mode not in _MODES:
+            raise InvalidParameter("Invalid mode: Sharding, ReplicaSet or Single.")
+        stmt = stmt.where(Backup.instance_mode == q.mode)
+    if q.backup_status:
+        if q.backup_status not in {st.value for st in BackupStatus}:
+            raise InvalidParameter("Invalid backup_status.")
+        stmt = stmt.where(Backup.status == q.backup_status)
+    if bool(q.begin_time) != bool(q.end_time):
+        raise InvalidParameter("begin_time and end_time must be given together.")
+    if q.begin_time and q.end_time:
+        begin, end = _parse_time(q.begin_time, "begin_time"), _parse_time(q.end_time, "end_time")
+        if end < begin:
+            raise InvalidParameter("end_time must not be earlier than begin_time.")
+        stmt = stmt.where(Backup.begin_time >= begin, Backup.begin_time <= end)
+    for col, val in ((Backup.instance_id, q.instance_id), (Backup.id, q.backup_id)):
+        if val:
+            stmt = stmt.where(col == val)
+    if q.backup_name:
+        stmt = stmt.where(Backup.name.contains(q.backup_name))
+    if q.instance_name:
+        stmt = stmt.where(Backup.instance_name.contains(q.instance_name))
+    with rt.db.session() as s:
+        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = s.scalars(stmt.order_by(Backup.begin_time.desc(), Backup.id).offset(q.offset).limit(q.limit)).all()
+        return list(rows), total
+
+
+def _restoring(s: Session, backup_id: str) -> bool:
+    running = s.scalars(
+        select(Job).where(Job.status == JobStatus.RUNNING, Job.name.in_(backup_jobs.RESTORE_JOB_NAMES))
+    )
+    return any(j.payload.get("backup_id") == backup_id for j in running)
+
+
+def mark_for_deletion(rt: Runtime, s: Session, b: Backup) -> Job:
+    if _restoring(s, b.id):
+        raise BackupRestoring()
+    if b.status not in BACKUP_ALLOWED["delete"]:
+        raise BackupInvalid(f"The backup is {b.status} and cannot be deleted now.")
+    b.status = BackupStatus.DISABLED
+    return enqueue(s, name=backup_jobs.DELETE_BACKUP.name, project_id=b.project_id, now=rt.clock.now(),
+                   instance_id=b.instance_id, instance_name=b.instance_name, payload={"backup_id": b.id})
+
+
+def delete_manual(rt: Runtime, project_id: str, backup_id: str) -> Job:
+    """Manual backups only: automated ones follow the policy (keep_days)."""
+    with rt.db.session() as s:
+        b = get(s, project_id, backup_id)
+        if b.type != BackupType.MANUAL:
+            raise BackupInvalid("Automated backups are deleted by the backup policy, not by request.")
+        job = mark_for_deletion(rt, s, b)
+    _wake(rt)
+    return job
+
+
+def batch_delete(rt: Runtime, project_id: str, backup_ids: list[str] | None) -> list[Job]:
+    """All or nothing: every id is checked before any backup is marked."""
+    if not backup_ids or len(backup_ids) > 50 or len(set(backup_ids)) != len(backup_ids):
+        raise InvalidParameter("backup_ids must list 1 to 50 distinct backup IDs.")
+    with rt.db.session() as s:
+        rows = [get(s, project_id, bid) for bid in backup_ids]
+        if any(b.type != BackupType.MANUAL for b in rows):
+            raise BackupInvalid("Automated backups are deleted by the backup policy, not by request.")
+        jobs = [mark_for_deletion(rt, s, b) for b in rows]
+    _wake(rt)
+    return jobs
+
+
+def download_files(rt: Runtime, project_id: str, instance_id: str | None,
+                   backup_id: str | None) -> dict[str, Any]:
+    """The backup's files with links valid `link_ttl_seconds` (15 minutes)."""
+    if not instance_id or not backup_id:
+        raise InvalidParameter("instance_id and backup_id are required.")
+    with rt.db.session() as s:
+        b = get(s, project_id, backup_id)
+        if b.instance_id != instance_id:
+            raise BackupNotFound()
+        if b.status not in BACKUP_ALLOWED["download"]:
+            raise BackupInvalid(f"The backup is {b.status}; only completed backups can be downloaded.")
+    st = store(rt)
+    if b.store != st.name:
+        raise BackupInvalid(f"The backup is kept in the {b.store!r} store, which is not configured now.")
+    ttl = rt.settings.link_ttl_seconds
+    expires = rt.clock.now() + timedelta(seconds=ttl)
+    url = st.presigned_url(b.object_key, expires, ttl) or links.make_link(
+        rt.settings.base_url, link_secret(rt), project_id, b.id, b.file_name, expires
+    )
+    return {
+        "files": [{
+            "name": b.file_name,
+            "size": math.ceil(b.size_bytes / 1024),
+            "download_link": url,
+            "link_expired_time": iso_z(expires),
+        }],
+        "bucket": st.bucket,
+    }
+
+
+def open_download(rt: Runtime, project_id: str, backup_id: str, name: str, expires: str,
+                  sig: str) -> tuple[Backup, int]:
+    """Check a service-signed link; returns the backup and the object's size."""
+    links.check(link_secret(rt), project_id, backup_id, name, expires, sig, rt.clock.now())
+    with rt.db.session() as s:
+        b = get(s, project_id, backup_id)
+        if b.file_name != name or b.status != BackupStatus.COMPLETED:
+            raise BackupNotFound()
+    size = store(rt).size(b.object_key)
+    if size is None:
+        raise BackupNotFound()
+    return b, size
+
+
+def get_policy(rt: Runtime, project_id: str, instance_id: str) -> dict[str, Any]:
+    with rt.db.session() as s:
+        inst = instances.get(s, project_id, instance_id)
+        if inst.backup_keep_days == 0:
+            return {"keep_days": 0}
+        return {"keep_days": inst.backup_keep_days, "start_time": inst.backup_start_time,
+                "period": inst.backup_period}
+
+
+def set_policy(rt: Runtime, project_id: str, instance_id: str, policy: dict[str, Any] | None) -> None:
+    """keep_days 0 turns automated backups off; 1-6 require every day of the week (DDS)."""
+    if not policy or "keep_days" not in policy:
+        raise InvalidParameter("backup_policy.keep_days is required.", code="DBS.280214")
+    keep = parse_keep_days(policy["keep_days"])
+    window = period = None
+    if keep:
+        if not policy.get("start_time"):
+            raise InvalidParameter("backup_policy.start_time is required to enable backups.", code="DBS.280216")
+        window = parse_window(policy["start_time"])
+        period = parse_period(policy.get("period") or "1,2,3,4,5,6,7")
+        if keep < 7 and period != "1,2,3,4,5,6,7":
+            raise InvalidParameter("With keep_days 1-6 the period must be every day (1,2,3,4,5,6,7).",
+                                   code="DBS.280215")
+    with rt.db.session() as s:
+        inst = instances.get(s, project_id, instance_id)
+        if inst.status not in ALLOWED["backup_policy"]:
+            raise Conflict(f"The DB instance status ({inst.status}) does not allow this operation.")
+        inst.backup_keep_days = keep
+        if window and period:
+            inst.backup_start_time, inst.backup_period = window, period
+        inst.updated = rt.clock.now()
+
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One HTTP byte range (`a-b`, `a-`, `-n`) as inclusive offsets; None for the whole file."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip() != "bytes" or "," in spec:
+        raise RangeNotSatisfiable("Only one byte range is supported.")
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0:
+                raise ValueError
+            start, end = max(size - n, 0), size - 1
+        else:
+            start = int(first)
+            end = int(last) if last else size - 1
+    except ValueError:
+        raise RangeNotSatisfiable() from None
+    end = min(end, size - 1)
+    if start < 0 or start > end or start >= size:
+        raise RangeNotSatisfiable()
+    return start, end

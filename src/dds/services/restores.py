@@ -1,0 +1,75 @@
+"""Restores: to a new instance (create with `restore_point`) or onto an existing one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dds.db.backups import Backup
+from dds.db.models import Instance, Job
+from dds.domain.states import BACKUP_ALLOWED, InstanceStatus
+from dds.errors import BackupInvalid, InvalidParameter, Unsupported
+from dds.jobs import backup_jobs
+from dds.jobs.store import enqueue
+from dds.runtime import Runtime
+from dds.services import backups, instances
+
+
+def _backup_for(rt: Runtime, project_id: str, point: dict[str, Any] | None, *, where: str) -> Backup:
+    """The COMPLETED backup a restore point or source names (404 for other projects' backups)."""
+    point = point or {}
+    kind = point.get("type") or "backup"
+    if kind == "timestamp":
+        raise Unsupported("Point-in-time restore is not available yet; restore from a backup (type backup).")
+    if kind != "backup":
+        raise InvalidParameter(f"Invalid {where}.type: backup or timestamp.")
+    backup_id = point.get("backup_id")
+    if not backup_id:
+        raise InvalidParameter(f"{where}.backup_id is required.")
+    with rt.db.session() as s:
+        b = backups.get(s, project_id, str(backup_id))
+        if point.get("instance_id") and point["instance_id"] != b.instance_id:
+            raise BackupInvalid(f"The backup does not belong to instance {point['instance_id']}.")
+        if b.status not in BACKUP_ALLOWED["restore"]:
+            raise BackupInvalid(f"The backup is {b.status}; only completed backups can be restored.")
+    if b.store != backups.store(rt).name:
+        raise BackupInvalid(f"The backup is kept in the {b.store!r} store, which is not configured now.")
+    return b
+
+
+def restore_to_new(rt: Runtime, project_id: str, req: instances.CreateRequest,
+                   restore_point: dict[str, Any]) -> tuple[Instance, Job]:
+    """A new instance with the source's mode and version, loaded from a verified backup."""
+    b = _backup_for(rt, project_id, restore_point, where="restore_point")
+    req.mode = b.instance_mode
+    req.datastore = {"type": b.datastore_type, "version": b.datastore_version, **(req.datastore or {})}
+    req.flavor = [dict(f) for f in req.flavor]
+    if len(req.flavor) == 1 and not req.flavor[0].get("size"):
+        req.flavor[0]["size"] = str(b.volume_gb)
+    valid = instances.validate_create(req)
+    if valid.size < b.volume_gb:
+        raise InvalidParameter(
+            f"The storage space must be at least that of the backup's instance ({b.volume_gb} GB).",
+            code="DBS.280242",
+        )
+    return instances.provision(rt, project_id, req, valid, job_name=backup_jobs.RESTORE_NEW.name,
+                               payload={"backup_id": b.id})
+
+
+def restore_existing(rt: Runtime, project_id: str, source: dict[str, Any] | None,
+                     target: dict[str, Any] | None) -> Job:
+    """Replace an existing instance's data with a backup of the same project."""
+    if not source or not source.get("instance_id"):
+        raise InvalidParameter("source.instance_id is required.")
+    if not target or not target.get("instance_id"):
+        raise InvalidParameter("target.instance_id is required.")
+    b = _backup_for(rt, project_id, source, where="source")
+    with rt.db.session() as s:
+        inst = instances.get(s, project_id, str(target["instance_id"]))
+        instances.require(inst, "restore_target")
+        inst.status = InstanceStatus.RESTORING
+        inst.updated = rt.clock.now()
+        job = enqueue(s, name=backup_jobs.RESTORE_CURRENT.name, project_id=project_id, now=rt.clock.now(),
+                      instance_id=inst.id, instance_name=inst.name, payload={"backup_id": b.id})
+    if rt.workers is not None:
+        rt.workers.wake()
+    return job

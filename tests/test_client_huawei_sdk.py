@@ -1,0 +1,183 @@
+"""The Huawei Cloud Python SDK (huaweicloudsdkdds), unchanged, against this service with AK/SK.
+
+Only the endpoint differs from cloud use: `BasicCredentials(ak, sk, project_id)`
+(with the project id given, the SDK never calls IAM) and `with_endpoint(url)`.
+Type-conversion warnings from the SDK's deserializer are errors here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+from huaweicloudsdkdds.v3 import (
+    CreateInstanceFlavorOption,
+    CreateInstanceRequest,
+    CreateInstanceRequestBody,
+    CreateManualBackupOption,
+    CreateManualBackupRequest,
+    CreateManualBackupRequestBody,
+    Datastore,
+    DdsClient,
+    DeleteInstanceRequest,
+    ListBackupsRequest,
+    ListDatastoreVersionsRequest,
+    ListFlavorsRequest,
+    ListInstancesRequest,
+    RestoreNewInstanceFlavorOption,
+    RestoreNewInstanceRequest,
+    RestoreNewInstanceRequestBody,
+    RestorePoint,
+    ShowBackupDownloadLinkRequest,
+    ShowJobDetailRequest,
+)
+
+from tests.client_support import BACKUPS, BACKUPS_REASON, assert_model_types
+from tests.conftest import PASSWORD, Service
+from tests.helpers import connect
+from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
+
+pytestmark = [
+    pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning"),
+]
+
+NET = {"vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961", "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
+       "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58"}
+SPEC = "dds.mongodb.s2.medium.4.single"
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc, stop = start_own(tmp_path_factory, "dds-hwsdk")
+    yield svc
+    stop()
+
+
+@pytest.fixture(scope="module")
+def tenant(own: Service) -> Tenant:
+    return add_tenant(own, "hwsdk")
+
+
+@pytest.fixture(scope="module")
+def client(tenant: Tenant) -> DdsClient:
+    creds = BasicCredentials(tenant.access_key, tenant.secret_key, tenant.project_id)
+    return DdsClient.new_builder().with_credentials(creds).with_endpoint(tenant.url).build()
+
+
+def wait(client: DdsClient, job_id: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.show_job_detail(ShowJobDetailRequest(id=job_id)).job
+        assert_model_types(job, "job")
+        if job.status != "Running" or time.monotonic() > deadline:
+            return job
+        time.sleep(0.2)
+
+
+def find(client: DdsClient, instance_id: str) -> Any:
+    resp = client.list_instances(ListInstancesRequest(id=instance_id))
+    assert_model_types(resp, "list_instances")
+    assert resp.total_count == len(resp.instances) == 1
+    return resp.instances[0]
+
+
+@pytest.fixture(scope="module")
+def instance(client: DdsClient, tenant: Tenant) -> Iterator[dict[str, Any]]:
+    """An instance created through the SDK; deleted at the end if a test did not."""
+    body = CreateInstanceRequestBody(
+        name="sdk-single", datastore=Datastore(type="DDS-Community", version="4.0", storage_engine="wiredTiger"),
+        region="local-1", availability_zone="local-1a", password=PASSWORD, mode="Single",
+        flavor=[CreateInstanceFlavorOption(type="single", num="1", storage="ULTRAHIGH", size="10", spec_code=SPEC)],
+        **NET,
+    )
+    resp = client.create_instance(CreateInstanceRequest(body=body))
+    assert_model_types(resp, "create_instance")
+    state = {"id": resp.id, "job_id": resp.job_id, "create": resp, "deleted": False}
+    yield state
+    if not state["deleted"]:
+        delete_instance(tenant, state["id"])
+
+
+def test_list_datastore_versions_and_flavors(client: DdsClient) -> None:
+    versions = client.list_datastore_versions(ListDatastoreVersionsRequest(datastore_name="DDS-Community"))
+    assert_model_types(versions, "versions")
+    assert "4.0" in versions.versions
+    flavors = client.list_flavors(ListFlavorsRequest(region="local-1", engine_name="DDS-Community"))
+    assert_model_types(flavors, "flavors")
+    codes = {f.spec_code for f in flavors.flavors}
+    assert SPEC in codes and all(f.engine_name == "DDS-Community" for f in flavors.flavors)
+    with pytest.raises(ClientRequestException) as err:
+        client.list_datastore_versions(ListDatastoreVersionsRequest(datastore_name="MySQL"))
+    assert err.value.status_code == 400 and err.value.error_code == "DBS.280235"
+
+
+def test_create_instance_job_and_listing(client: DdsClient, instance: dict[str, Any]) -> None:
+    created = instance["create"]
+    assert created.name == "sdk-single" and created.status == "creating" and created.mode == "Single"
+    assert created.datastore.version == "4.0" and created.flavor[0].spec_code == SPEC
+    job = wait(client, instance["job_id"])
+    assert job.status == "Completed", job
+    assert job.name == "CreateMongoDB" and job.instance.id == instance["id"]
+    found = find(client, instance["id"])
+    assert found.name == "sdk-single" and found.status == "normal" and found.mode == "Single"
+    assert found.datastore.type == "DDS-Community" and found.groups[0].nodes[0].role == "Primary"
+    assert int(found.port) > 0
+
+
+@pytest.mark.skipif(not BACKUPS, reason=BACKUPS_REASON)
+def test_manual_backup_download_link_and_restore(client: DdsClient, tenant: Tenant,
+                                                 instance: dict[str, Any]) -> None:
+    assert wait(client, instance["job_id"]).status == "Completed"
+    with tenant.token_client() as c:
+        wire = c.get(tenant.path("/instances"), params={"id": instance["id"]}).json()["instances"][0]
+    with connect(wire, PASSWORD) as mongo:
+        mongo.shop.orders.insert_one({"_id": 1, "item": "tea"})
+    made = client.create_manual_backup(CreateManualBackupRequest(body=CreateManualBackupRequestBody(
+        backup=CreateManualBackupOption(instance_id=instance["id"], name="sdk-backup-1", description="by sdk"))))
+    assert_model_types(made, "create_manual_backup")
+    assert made.backup_id and made.job_id
+    assert wait(client, made.job_id).status == "Completed"
+
+    listed = client.list_backups(ListBackupsRequest(instance_id=instance["id"]))
+    assert_model_types(listed, "list_backups")
+    mine = [b for b in listed.backups if b.id == made.backup_id]
+    assert len(mine) == 1 and mine[0].name == "sdk-backup-1" and mine[0].status == "COMPLETED"
+
+    link = client.show_backup_download_link(ShowBackupDownloadLinkRequest(
+        instance_id=instance["id"], backup_id=made.backup_id))
+    assert_model_types(link, "download_link")
+    assert link.files and link.files[0].download_link.startswith("http")
+
+    restored = client.restore_new_instance(RestoreNewInstanceRequest(body=RestoreNewInstanceRequestBody(
+        name="sdk-restored", availability_zone="local-1a", password=PASSWORD,
+        flavor=[RestoreNewInstanceFlavorOption(type="single", num="1", size="10", spec_code=SPEC)],
+        restore_point=RestorePoint(instance_id=instance["id"], backup_id=made.backup_id), **NET)))
+    assert_model_types(restored, "restore_new_instance")
+    assert restored.name == "sdk-restored" and restored.id != instance["id"]
+    try:
+        job = wait(client, restored.job_id)
+        assert job.status == "Completed", job
+        assert find(client, restored.id).status == "normal"
+        with tenant.token_client() as c:
+            wire = c.get(tenant.path("/instances"), params={"id": restored.id}).json()["instances"][0]
+        with connect(wire, PASSWORD) as mongo:
+            assert mongo.shop.orders.find_one({"_id": 1}) == {"_id": 1, "item": "tea"}
+    finally:
+        delete_instance(tenant, restored.id)
+
+
+def test_delete_instance(client: DdsClient, instance: dict[str, Any]) -> None:
+    assert wait(client, instance["job_id"]).status == "Completed"
+    resp = client.delete_instance(DeleteInstanceRequest(instance_id=instance["id"]))
+    assert_model_types(resp, "delete_instance")
+    job = wait(client, resp.job_id)
+    assert job.status == "Completed" and job.name == "DeleteMongoDB"
+    instance["deleted"] = True
+    assert client.list_instances(ListInstancesRequest(id=instance["id"])).total_count == 0
+    with pytest.raises(ClientRequestException) as err:
+        client.delete_instance(DeleteInstanceRequest(instance_id=instance["id"]))
+    assert err.value.status_code == 404 and err.value.error_code == "DBS.200002"

@@ -1,0 +1,92 @@
+"""openstacksdk + otcextensions, unchanged, against this service.
+
+The cloud config only points `auth_url` at our embedded identity endpoint;
+keystoneauth does version discovery there, authenticates with a password,
+and otcextensions finds DDS in the token's catalog under `ddsv3` and appends
+the project id itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openstack
+import otcextensions.sdk
+import pytest
+import yaml
+from openstack.config import OpenStackConfig
+from openstack.connection import Connection
+
+from tests.conftest import PASSWORD, Service
+from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc, stop = start_own(tmp_path_factory, "dds-otc")
+    yield svc
+    stop()
+
+
+@pytest.fixture(scope="module")
+def tenant(own: Service) -> Tenant:
+    return add_tenant(own, "otc")
+
+
+@pytest.fixture(scope="module")
+def conn(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
+    clouds = {"clouds": {"dds-local": {
+        "auth": {"auth_url": f"{tenant.url}/identity/v3", "username": tenant.user, "password": tenant.password,
+                 "project_name": tenant.project_name, "user_domain_name": "Default"},
+        "region_name": "local-1", "interface": "public", "identity_api_version": 3,
+    }}}
+    path: Path = tmp_path_factory.mktemp("otc") / "clouds.yaml"
+    path.write_text(yaml.safe_dump(clouds))
+    region = OpenStackConfig(config_files=[str(path)], vendor_files=[]).get_one(cloud="dds-local")
+    connection = openstack.connection.Connection(config=region)
+    otcextensions.sdk.register_otc_extensions(connection)
+    yield connection
+    connection.close()
+
+
+def test_catalog_lookup_and_metadata(conn: Connection, tenant: Tenant) -> None:
+    catalog = conn.session.auth.get_access(conn.session).service_catalog
+    assert catalog.url_for(service_type="ddsv3", interface="public") == f"{tenant.url}/v3"
+    assert conn.dds.get_endpoint() == f"{tenant.url}/v3/%(project_id)s"  # otcextensions appends the project
+    assert conn.current_project_id == tenant.project_id
+    assert [t.name for t in conn.dds.datastore_types()] == ["DDS-Community"]
+    versions = [d.version for d in conn.dds.datastores("DDS-Community")]
+    assert "4.0" in versions
+    flavors = list(conn.dds.flavors(region="local-1", engine_name="DDS-Community"))
+    assert "dds.mongodb.s2.medium.4.repset" in {f.spec_code for f in flavors}
+    assert all(f.type in {"mongos", "shard", "config", "replica", "single"} for f in flavors)
+
+
+def test_instance_create_wait_list_delete(conn: Connection, tenant: Tenant) -> None:
+    inst = conn.dds.create_instance(
+        name="otc-replica", datastore={"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
+        region="local-1", availability_zone="local-1a", vpc_id="674e9b42-cd8d-4d25-a2e6-5abcc565b961",
+        subnet_id="f1df08c5-71d1-406a-aff0-de435a51007b", security_group_id="7aa51dbf-5b63-40db-9724-dad3c4828b58",
+        password=PASSWORD, mode="ReplicaSet",
+        flavor=[{"type": "replica", "num": 1, "storage": "ULTRAHIGH", "size": 10,
+                 "spec_code": "dds.mongodb.s2.medium.4.repset"}],
+    )
+    assert inst.id and inst.job_id and inst.status == "creating"
+    try:
+        job = conn.dds.wait_job(inst.job_id, interval=1, wait=120)
+        assert job.status == "Completed" and job.instance.id == inst.id
+
+        listed = {i.id: i for i in conn.dds.instances()}
+        assert listed[inst.id].name == "otc-replica" and listed[inst.id].status == "normal"
+        assert listed[inst.id].groups[0].nodes[0].role == "Primary"
+        assert conn.dds.get_instance(inst.id).mode == "ReplicaSet"
+
+        conn.dds.delete_instance(inst.id, ignore_missing=False)
+        deadline = time.monotonic() + 90
+        while inst.id in {i.id for i in conn.dds.instances()}:
+            assert time.monotonic() < deadline, "instance still listed after delete"
+            time.sleep(0.3)
+    finally:
+        delete_instance(tenant, inst.id)

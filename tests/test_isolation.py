@@ -1,0 +1,199 @@
+"""Tenant isolation: a caller of project A can neither see nor touch anything of project B.
+
+Two ways in are tried for every route group: B's resource ids under A's own
+path (must look absent: 404, or an empty listing), and B's project id in the
+path (403). After every attempt B's resources are checked unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from dds.api.deps import current_project
+from tests.client_support import BACKUPS, BACKUPS_REASON, api_routes, has_route
+from tests.conftest import PASSWORD, Service
+from tests.iam_helpers import Tenant, add_tenant
+
+#: The tenant API. (Signed backup download links, /backup-files/..., carry their own signature instead.)
+_SCOPED = re.compile(r"^/v3(\.1)?/\{project_id\}/")
+
+
+@pytest.fixture(scope="module")
+def a(service: Service) -> Tenant:
+    return add_tenant(service, "iso-a")
+
+
+@pytest.fixture(scope="module")
+def b(service: Service) -> Tenant:
+    return add_tenant(service, "iso-b")
+
+
+@pytest.fixture(scope="module")
+def a_client(a: Tenant) -> Iterator[httpx.Client]:
+    with a.token_client() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def b_client(b: Tenant) -> Iterator[httpx.Client]:
+    with b.token_client() as c:
+        yield c
+
+
+def _wait(c: httpx.Client, t: Tenant, job_id: str) -> dict[str, Any]:
+    import time
+
+    for _ in range(900):
+        job = c.get(t.path("/jobs"), params={"id": job_id}).json()["job"]
+        if job["status"] != "Running":
+            return job  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError("job did not finish")
+
+
+@pytest.fixture(scope="module")
+def b_instance(service: Service, b: Tenant, b_client: httpx.Client) -> Iterator[dict[str, Any]]:
+    body = {
+        "name": "iso-b-single",
+        "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
+        "region": "local-1", "availability_zone": "local-1a", "vpc_id": "v", "subnet_id": "s",
+        "security_group_id": "g", "password": PASSWORD, "mode": "Single",
+        "flavor": [{"type": "single", "num": 1, "storage": "ULTRAHIGH", "size": "10",
+                    "spec_code": "dds.mongodb.s2.medium.4.single"}],
+    }
+    r = b_client.post(b.path("/instances"), json=body)
+    assert r.status_code == 202, r.text
+    created = r.json()
+    assert _wait(b_client, b, created["job_id"])["status"] == "Completed"
+    yield created
+    r = b_client.delete(b.path(f"/instances/{created['id']}"))
+    assert r.status_code == 202, r.text
+    _wait(b_client, b, r.json()["job_id"])
+
+
+def snapshot(c: httpx.Client, t: Tenant, instance_id: str) -> dict[str, Any]:
+    r = c.get(t.path("/instances"), params={"id": instance_id})
+    assert r.status_code == 200 and r.json()["total_count"] == 1, r.text
+    inst = r.json()["instances"][0]
+    return {k: inst[k] for k in ("name", "status", "port", "remark", "actions", "groups")}
+
+
+def test_every_project_route_checks_the_caller() -> None:
+    """Structural: each `/v3*/{project_id}/...` route depends on `current_project`,
+    so groups added later are covered without editing this test."""
+    scoped = [r for r in api_routes() if _SCOPED.match(r.path)]
+    assert len(scoped) >= 15
+    for route in scoped:
+        calls = set()
+        stack = list(route.dependant.dependencies)
+        while stack:
+            dep = stack.pop()
+            calls.add(dep.call)
+            stack.extend(dep.dependencies)
+        assert current_project in calls, f"{route.methods} {route.path} does not check the caller's project"
+
+
+def _routes() -> list[tuple[str, str]]:
+    return sorted((m, r.path) for r in api_routes() if _SCOPED.match(r.path) for m in r.methods)
+
+
+@pytest.mark.parametrize("method,path", _routes())
+def test_other_projects_path_is_403_and_no_credentials_401(method: str, path: str, a_client: httpx.Client,
+                                                          b: Tenant, service: Service) -> None:
+    url = re.sub(r"\{(\w+)\}", lambda m: b.project_id if m[1] == "project_id" else "x" * 36, path)
+    body = {} if method in ("POST", "PUT") else None
+    r = a_client.request(method, url, json=body)
+    assert r.status_code == 403, (method, url, r.text)
+    assert set(r.json()) >= {"error_code", "error_msg"}
+    r = httpx.request(method, service.url + url, json=body)
+    assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301", (method, url, r.text)
+
+
+def test_instances_and_jobs_of_b_are_invisible_to_a(a: Tenant, a_client: httpx.Client, b: Tenant,
+                                                    b_client: httpx.Client, b_instance: dict[str, Any]) -> None:
+    iid, job = b_instance["id"], b_instance["job_id"]
+    before = snapshot(b_client, b, iid)
+    c = a_client
+
+    # Read
+    assert c.get(a.path("/instances"), params={"id": iid}).json() == {"instances": [], "total_count": 0}
+    assert all(i["id"] != iid for i in c.get(a.path("/instances")).json()["instances"])
+    assert c.get(a.path(f"/instances/{iid}/disk-usage")).status_code == 404
+    r = c.get(a.path("/jobs"), params={"id": job})
+    assert r.status_code == 404 and r.json()["error_code"] == "DBS.280016"
+    assert c.get(f"/v3.1/{a.project_id}/jobs", params={"id": job}).json()["total_count"] == 0
+    # Change and delete
+    for method, rest, body in [
+        ("PUT", f"/instances/{iid}/modify-name", {"new_instance_name": "stolen"}),
+        ("PUT", f"/instances/{iid}/remark", {"remark": "stolen"}),
+        ("POST", f"/instances/{iid}/modify-port", {"port": 8636}),
+        ("PUT", f"/instances/{iid}/reset-password", {"user_pwd": "Other#Pass_2"}),
+        ("POST", f"/instances/{iid}/restart", {}),
+        ("POST", f"/instances/{iid}/enlarge-volume", {"volume": {"size": 20}}),
+        ("POST", f"/instances/{iid}/resize", {"resize": {"target_type": "single", "target_id": iid,
+                                                         "target_spec_code": "dds.mongodb.s2.large.4.single"}}),
+        ("DELETE", f"/instances/{iid}", None),
+    ]:
+        r = c.request(method, a.path(rest), json=body)
+        assert r.status_code == 404, (method, rest, r.text)
+        assert r.json()["error_code"] == "DBS.200002"
+    assert snapshot(b_client, b, iid) == before
+    assert _wait(b_client, b, job)["status"] == "Completed"  # B still sees its job
+
+
+@pytest.mark.skipif(not BACKUPS, reason=BACKUPS_REASON)
+def test_backups_downloads_and_restores_of_b_are_invisible_to_a(
+    a: Tenant, a_client: httpx.Client, b: Tenant, b_client: httpx.Client, b_instance: dict[str, Any],
+) -> None:
+    iid = b_instance["id"]
+    r = b_client.post(b.path("/backups"), json={"backup": {"instance_id": iid, "name": "iso-b-backup"}})
+    assert r.status_code == 200, r.text
+    bid = r.json()["backup_id"]
+    assert _wait(b_client, b, r.json()["job_id"])["status"] == "Completed"
+    before_instance = snapshot(b_client, b, iid)
+    before_backups = b_client.get(b.path("/backups"), params={"instance_id": iid}).json()
+    c = a_client
+
+    # Read
+    assert c.get(a.path("/backups"), params={"instance_id": iid}).json().get("total_count", 0) == 0
+    assert c.get(a.path("/backups"), params={"backup_id": bid}).json().get("total_count", 0) == 0
+    assert all(x["id"] != bid for x in c.get(a.path("/backups")).json().get("backups", []))
+    # Download
+    r = c.get(a.path("/backups/download-file"), params={"instance_id": iid, "backup_id": bid})
+    assert r.status_code == 404, r.text
+    # Back up someone else's instance
+    r = c.post(a.path("/backups"), json={"backup": {"instance_id": iid, "name": "a-steals"}})
+    assert r.status_code == 404, r.text
+    # Restore from someone else's backup, to a new instance and in place
+    restore = {
+        "name": "a-restored", "region": "local-1", "availability_zone": "local-1a", "vpc_id": "v",
+        "subnet_id": "s", "security_group_id": "g", "password": PASSWORD,
+        "flavor": [{"type": "single", "num": 1, "storage": "ULTRAHIGH", "size": "10",
+                    "spec_code": "dds.mongodb.s2.medium.4.single"}],
+        "restore_point": {"instance_id": iid, "backup_id": bid},
+    }
+    r = c.post(a.path("/instances"), json=restore)
+    assert r.status_code == 404, r.text
+    assert c.get(a.path("/instances"), params={"name": "a-restored"}).json()["total_count"] == 0
+    if has_route("/v3/{project_id}/instances/recovery", "POST"):
+        r = c.post(a.path("/instances/recovery"), json={"source": {"instance_id": iid, "type": "backup",
+                                                                      "backup_id": bid},
+                                                           "target": {"instance_id": iid}})
+        assert r.status_code == 404, r.text
+    # Policy
+    if has_route("/v3/{project_id}/instances/{instance_id}/backups/policy", "PUT"):
+        assert c.get(a.path(f"/instances/{iid}/backups/policy")).status_code == 404
+        r = c.put(a.path(f"/instances/{iid}/backups/policy"),
+                  json={"backup_policy": {"keep_days": 0}})
+        assert r.status_code == 404, r.text
+    # Delete
+    r = c.delete(a.path(f"/backups/{bid}"))
+    assert r.status_code == 404, r.text
+
+    assert snapshot(b_client, b, iid) == before_instance
+    assert b_client.get(b.path("/backups"), params={"instance_id": iid}).json() == before_backups
