@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from dds.clock import Clock
 from dds.db.session import Database
 from dds.engine.ferretdb import FerretDB
 from dds.provision.local import LocalProvisioner
 from dds.settings import Settings
+
+if TYPE_CHECKING:
+    from dds.jobs.worker import WorkerPool
+    from dds.services.scheduler import Scheduler
+    from dds.services.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +34,9 @@ class Runtime:
         self.provisioner = LocalProvisioner()
         self._locks: defaultdict[str, threading.RLock] = defaultdict(threading.RLock)
         self._locks_guard = threading.Lock()
-        self.workers = None  # type: ignore[assignment]
-        self.supervisor = None  # type: ignore[assignment]
-        self.scheduler = None  # type: ignore[assignment]
-        self.background: list[object] = []
+        self.workers: WorkerPool | None = None
+        self.supervisor: Supervisor | None = None
+        self.scheduler: Scheduler | None = None
 
     def instance_lock(self, instance_id: str) -> threading.RLock:
         """Serialises jobs and the supervisor on one instance."""
@@ -56,14 +61,13 @@ class Runtime:
         failed = backup_jobs.fail_orphaned_backups(self)
         if failed:
             log.info("marked %d backup(s) without a job as FAILED", failed)
-        self.workers = WorkerPool(self, self.settings.worker_threads)
-        self.supervisor = Supervisor(self)
-        self.supervisor.reconcile()
-        self.scheduler = Scheduler(self)
+        workers, supervisor, scheduler = WorkerPool(self, self.settings.worker_threads), Supervisor(self), Scheduler(self)
+        self.workers, self.supervisor, self.scheduler = workers, supervisor, scheduler
+        supervisor.reconcile()
         if background:
-            self.workers.start()
-            self.supervisor.start()
-            self.scheduler.start()
+            workers.start()
+            supervisor.start()
+            scheduler.start()
 
     def stop(self) -> None:
         """Stop background threads, then every engine this process started."""
