@@ -60,7 +60,7 @@ def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
     print(f"dataset: {doc_count} documents, {data_bytes / MB:.0f} MB of BSON", flush=True)
 
     t0 = time.perf_counter()
-    backup_id = backup(svc, src["id"], "bench-backup", )
+    backup_id = backup(svc, src["id"], "bench-backup", timeout=7200)
     backup_s = time.perf_counter() - t0
 
     with svc.client() as c:
@@ -81,7 +81,7 @@ def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
     disk_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    restore_new(svc, backup_id, "bench-restored")
+    restore_new(svc, backup_id, "bench-restored", timeout=7200)
     restore_s = time.perf_counter() - t0
 
     rows = [

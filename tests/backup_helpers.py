@@ -80,14 +80,15 @@ def tenant(svc: Service, inst: dict[str, Any]) -> MongoClient:  # type: ignore[t
     return connect(inst, PASSWORD)
 
 
-def backup(svc: Service, instance_id: str, name: str, expect: str = "Completed") -> str:
+def backup(svc: Service, instance_id: str, name: str, expect: str = "Completed",
+           timeout: float = 180) -> str:
     with svc.client() as c:
         r = c.post(svc.path("/backups"), json={"backup": {"instance_id": instance_id, "name": name,
                                                          "description": "test backup"}})
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"job_id", "backup_id"}
-    job = svc.wait_job(body["job_id"], timeout=180)
+    job = svc.wait_job(body["job_id"], timeout=timeout)
     assert job["status"] == expect, job
     return str(body["backup_id"])
 
@@ -122,7 +123,8 @@ def check_manifest(archive: bytes, backup_id: str, instance_id: str) -> dict[str
     return manifest  # type: ignore[no-any-return]
 
 
-def restore_new(svc: Service, backup_id: str, name: str, expect: str = "Completed") -> dict[str, Any]:
+def restore_new(svc: Service, backup_id: str, name: str, expect: str = "Completed",
+                timeout: float = 180) -> dict[str, Any]:
     body = {
         "name": name, "availability_zone": "local-1a", "password": PASSWORD,
         "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961", "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
@@ -136,7 +138,7 @@ def restore_new(svc: Service, backup_id: str, name: str, expect: str = "Complete
     assert r.status_code == 202, r.text
     created = r.json()
     assert created["status"] == "creating" and created["mode"] == "ReplicaSet"
-    job = svc.wait_job(created["job_id"], timeout=180)
+    job = svc.wait_job(created["job_id"], timeout=timeout)
     assert job["status"] == expect, job
     assert job["name"] == "MongodbRestoreData2NewInstance", job
     return created  # type: ignore[no-any-return]

@@ -60,9 +60,8 @@ def test_round_trip_local_store(service: Service, source: dict) -> None:  # type
     assert body["files"][0]["name"] == f"{backup_id}.tar.gz"
     assert "/backup-files/" in body["files"][0]["download_link"]
     manifest = check_manifest(archive, backup_id, source["id"])
-    assert manifest["consistency"] == "oplog" and manifest["mode"] == "ReplicaSet"
+    assert manifest["consistency"] == "snapshot" and manifest["mode"] == "ReplicaSet"
     assert "shop/orders.bson" in {f["path"] for f in manifest["files"]}
-    assert "oplog.bson" in {f["path"] for f in manifest["files"]}
 
     created = restore_new(service, backup_id, "bk-restored-1")
     restored = service.instance(created["id"])
@@ -256,4 +255,16 @@ def test_deleting_instance_keeps_manual_backups(service: Service) -> None:
     assert rows and rows[0]["status"] == "COMPLETED" and rows[0]["instance_mode"] == "Single"
     body, archive = download(service, inst["id"], backup_id)
     manifest = check_manifest(archive, backup_id, inst["id"])
-    assert manifest["consistency"] == "none"  # single nodes have no oplog
+    assert manifest["consistency"] == "snapshot"  # no oplog needed: single nodes get the same guarantee
+
+
+def test_backup_of_an_empty_instance_restores(service: Service) -> None:
+    inst = ready_instance(service, "bk-empty")
+    backup_id = backup(service, inst["id"], "bk-empty-1")
+    created = restore_new(service, backup_id, "bk-empty-r")
+    restored = service.instance(created["id"])
+    assert restored["status"] == "normal"
+    with tenant(service, restored) as client:
+        assert set(client.list_database_names()) - {"admin", "local", "config"} == set()
+    service.delete_instance(created["id"])
+    service.delete_instance(inst["id"])

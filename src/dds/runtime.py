@@ -61,7 +61,8 @@ class Runtime:
         failed = backup_jobs.fail_orphaned_backups(self)
         if failed:
             log.info("marked %d backup(s) without a job as FAILED", failed)
-        workers, supervisor, scheduler = WorkerPool(self, self.settings.worker_threads), Supervisor(self), Scheduler(self)
+        workers = WorkerPool(self, self.settings.worker_threads)
+        supervisor, scheduler = Supervisor(self), Scheduler(self)
         self.workers, self.supervisor, self.scheduler = workers, supervisor, scheduler
         supervisor.reconcile()
         if background:

@@ -104,6 +104,7 @@ def unpack(path: Path, dest: Path) -> Manifest:
         raise BackupCorrupt(f"The backup file cannot be read: {exc}.") from None
     if manifest is None:
         raise BackupCorrupt("The backup file has no manifest.")
+    (dest / "dump").mkdir(exist_ok=True)  # a backup of an empty instance has no dump files
     expected = {f.path: (f.size, f.sha256) for f in manifest.files}
     for name, want in expected.items():
         if name not in seen:

@@ -29,13 +29,9 @@ class Manifest:
     engine: str
     engine_version: str
     mode: str
-    # The point the data represents: the last oplog entry replayed on restore (replica sets),
-    # or the end of the dump (single nodes, no oplog). UTC, ISO 8601.
+    # The instant the data represents: when the engine's files were frozen. UTC, ISO 8601.
     point_in_time: str
-    consistency: str  # "oplog" or "none"
-    oplog_start: dict[str, int] | None = None  # {"t": seconds, "i": increment}, exclusive
-    oplog_end: dict[str, int] | None = None  # inclusive
-    oplog_entries: int = 0
+    consistency: str  # "snapshot": every database and collection as of point_in_time
     databases: dict[str, list[str]] = field(default_factory=dict)
     documents: int = 0
     files: list[FileEntry] = field(default_factory=list)

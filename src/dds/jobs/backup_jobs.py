@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from dds.backup import archive, dump, load
+from dds.backup import archive, dump, load, snapshot
 from dds.backup.manifest import Manifest, describe
 from dds.db.backups import Backup
 from dds.db.models import Instance
@@ -52,7 +52,7 @@ def _settle_instance(rt: Runtime, instance_id: str, busy: InstanceStatus) -> Non
 # --- backup -------------------------------------------------------------------------------
 
 def _dump(ctx: JobContext) -> None:
-    """Dump (with the oplog window on replica sets) and pack the archive into staging."""
+    """Dump a frozen copy of the instance (see backup.snapshot) and pack the archive into staging."""
     rt = ctx.runtime
     work = staging(rt, ctx.payload["backup_id"])
     archive.clear(work)
@@ -65,16 +65,15 @@ def _dump(ctx: JobContext) -> None:
         _ = inst.nodes
         engine_version = inst.engine_version or rt.engine.version()
     root = work / "dump"
-    with nodes.admin_client(rt, inst) as client:
-        use_oplog = inst.mode == "ReplicaSet" and dump.has_oplog(client)
-        result = dump.dump(client, root, use_oplog=use_oplog)
-    ts = (lambda t: {"t": t.time, "i": t.inc} if t is not None else None)  # noqa: E731
+    with snapshot.serve_snapshot(rt, inst, work) as (client, taken):
+        result = dump.dump(client, root)
+    result.point_in_time = taken
+    archive.clear(work / "engine")
     manifest = Manifest(
         backup_id=b.id, instance_id=b.instance_id, engine="ferretdb", engine_version=engine_version,
         mode=b.instance_mode,
         point_in_time=result.point_in_time.strftime("%Y-%m-%dT%H:%M:%SZ") if result.point_in_time else "",
-        consistency=result.consistency, oplog_start=ts(result.oplog_start), oplog_end=ts(result.oplog_end),
-        oplog_entries=result.oplog_entries, databases=result.databases, documents=result.documents,
+        consistency=result.consistency, databases=result.databases, documents=result.documents,
         files=describe(root),
     )
     size, digest = archive.pack(root, manifest, work / b.file_name, rt.settings.backup_compress_level)
@@ -160,9 +159,9 @@ def drop_automated(rt: Runtime, instance_id: str) -> None:
     for backup_id, key in keys:
         st.delete(key)
         with rt.db.session() as s:
-            b = s.get(Backup, backup_id)
-            if b is not None:
-                s.delete(b)
+            row = s.get(Backup, backup_id)
+            if row is not None:
+                s.delete(row)
 
 
 # --- restore ------------------------------------------------------------------------------

@@ -80,11 +80,11 @@ class Scheduler:
                     due.append((inst.id, start))
         for instance_id, start in due:
             with rt.db.session() as s:
-                inst = s.get(Instance, instance_id)
-                if inst is None or inst.status not in ALLOWED["backup"]:
+                target = s.get(Instance, instance_id)
+                if target is None or target.status not in ALLOWED["backup"]:
                     continue
-                name = f"{inst.name[:40]}-auto-{start:%Y%m%d%H%M}"
-                backups.start_backup(rt, s, inst, kind=BackupType.AUTO, name=name, scheduled_for=start)
+                name = f"{target.name[:40]}-auto-{start:%Y%m%d%H%M}"
+                backups.start_backup(rt, s, target, kind=BackupType.AUTO, name=name, scheduled_for=start)
                 taken += 1
                 log.info("automated backup of %s for window %s", instance_id, start)
         if taken and rt.workers is not None:

@@ -40,7 +40,11 @@ class Supervisor:
         """At start-up: stop engines a previous run left behind, then start every
         instance the metadata says should serve. Nothing runs that metadata does not know."""
         rt = self.rt
-        for orphan in rt.provisioner.orphans(rt.settings.instances_dir):
+        # Instance engines, and temporary engines of backups a crash interrupted.
+        leftovers = rt.provisioner.orphans(rt.settings.instances_dir)
+        if rt.settings.backup_staging_dir.exists():
+            leftovers += rt.provisioner.orphans(rt.settings.backup_staging_dir)
+        for orphan in leftovers:
             log.info("stopping engine left by a previous run in %s", orphan)
             rt.provisioner.stop(orphan)
         with rt.db.session() as s:
