@@ -23,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from bench.common import ServiceProcess, pct, table
+from bench.common import ServiceProcess, hammer, pct, table
 
 PASSWORD = "Bench#Pass_01"
 
@@ -54,30 +53,6 @@ def signer_for(base: str, ak: str, sk: str, project: str) -> Callable[[str], dic
         return dict(signer.sign(req).header_params)
 
     return headers
-
-
-async def hammer(url: str, path: str, headers: Callable[[str], dict[str, str]], clients: int,
-                 total: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    remaining = total
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            t0 = time.perf_counter()
-            r = await client.get(path, headers=headers(path))
-            latencies.append(time.perf_counter() - t0)
-            assert r.status_code == 200, r.text
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        await asyncio.gather(*(worker(client) for _ in range(min(clients, 5))))  # warm up connections
-        remaining = total
-        latencies.clear()
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
-        return time.perf_counter() - t0, latencies
 
 
 def main() -> None:

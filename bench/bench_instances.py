@@ -24,7 +24,7 @@ import httpx
 from pymongo import MongoClient
 from tests.helpers import free_port
 
-from bench.common import ROOT, ServiceProcess, pct, table
+from bench.common import ROOT, ServiceProcess, hammer, pct, table
 
 PASSWORD = "Bench#Pass_01"
 
@@ -109,26 +109,6 @@ def service_create(svc: ServiceProcess, project: str, i: int) -> tuple[float, st
             time.sleep(0.01)
 
 
-async def hammer(url: str, path: str, headers: dict[str, str], clients: int, total: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    remaining = total
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            t0 = time.perf_counter()
-            r = await client.get(path)
-            latencies.append(time.perf_counter() - t0)
-            assert r.status_code == 200, r.text
-
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as client:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(clients)))
-        return time.perf_counter() - t0, latencies
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--instances", type=int, default=20)
@@ -146,9 +126,9 @@ def main() -> None:
             created = [service_create(svc, project, i) for i in range(args.instances)]
             ours = [t for t, _ in created]
             headers = {"X-Auth-Token": "dds-dev-token"}
-            base_s, base_lat = asyncio.run(hammer(svc.url, "/", {}, args.clients, args.requests))
+            base_s, base_lat = asyncio.run(hammer(svc.url, "/", lambda _: {}, args.clients, args.requests))
             list_s, list_lat = asyncio.run(
-                hammer(svc.url, f"/v3/{project}/instances", headers, args.clients, args.requests)
+                hammer(svc.url, f"/v3/{project}/instances", lambda _: headers, args.clients, args.requests)
             )
         finally:
             svc.stop()

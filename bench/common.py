@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import ServiceProcess  # noqa: E402
 
-__all__ = ["ROOT", "ServiceProcess", "pct", "table"]
+__all__ = ["ROOT", "ServiceProcess", "hammer", "pct", "table"]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -30,3 +35,28 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 def mean(values: list[float]) -> float:
     return statistics.fmean(values)
+
+
+async def hammer(
+    url: str, path: str, headers: Callable[[str], dict[str, str]], clients: int, total: int
+) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    remaining = total
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            t0 = time.perf_counter()
+            r = await client.get(path, headers=headers(path))
+            latencies.append(time.perf_counter() - t0)
+            assert r.status_code == 200, r.text
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        await asyncio.gather(*(worker(client) for _ in range(min(clients, 5))))  # warm up connections
+        remaining = total
+        latencies.clear()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        return time.perf_counter() - t0, latencies

@@ -16,6 +16,8 @@ from urllib.parse import quote_plus
 import httpx
 from pymongo import MongoClient
 
+from dds.provision.ports import is_free
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -60,13 +62,7 @@ def engine_pids(under: Path) -> set[int]:
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
+    return is_free(host, port)
 
 
 class ServiceProcess:

@@ -10,7 +10,6 @@ one metadata store would each take the same decision (dedupe is by window start)
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -18,8 +17,8 @@ from sqlalchemy import select
 from dds.db.backups import Backup
 from dds.db.models import Instance
 from dds.domain.states import ALLOWED, BackupStatus, BackupType
-from dds.runtime import Runtime
 from dds.services import backups
+from dds.services.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +36,11 @@ def window_start(now: datetime, start_time: str, period: str) -> datetime | None
     return None
 
 
-class Scheduler:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="dds-scheduler", daemon=True)
+class Scheduler(Periodic):
+    name = "dds-scheduler"
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(30)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.rt.settings.scheduler_interval):
-            try:
-                self.tick()
-            except Exception:
-                log.exception("scheduler tick failed")
+    def interval(self) -> float:
+        return self.rt.settings.scheduler_interval
 
     def tick(self) -> None:
         now = self.rt.clock.now()

@@ -8,33 +8,24 @@ Every few seconds: a node whose engine died is restarted (the instance shows
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy import select
 
 from dds.db.models import Instance, Job
 from dds.domain.states import InstanceStatus, JobStatus, NodeStatus
-from dds.runtime import Runtime
 from dds.services import nodes
+from dds.services.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
 _WATCHED = (InstanceStatus.NORMAL, InstanceStatus.ABNORMAL, InstanceStatus.DATA_DISK_FULL)
 
 
-class Supervisor:
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="dds-supervisor", daemon=True)
+class Supervisor(Periodic):
+    name = "dds-supervisor"
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(30)
+    def interval(self) -> float:
+        return self.rt.settings.supervise_interval
 
     def reconcile(self) -> None:
         """At start-up: stop engines a previous run left behind, then start every
@@ -53,13 +44,6 @@ class Supervisor:
             if d.is_dir() and d.name not in known:
                 nodes.remove_instance_files(rt, d.name)
         self.tick()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.rt.settings.supervise_interval):
-            try:
-                self.tick()
-            except Exception:
-                log.exception("supervisor tick failed")
 
     def tick(self) -> None:
         rt = self.rt
