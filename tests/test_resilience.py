@@ -124,3 +124,62 @@ def test_full_volume_refuses_writes_until_enlarged(make_service) -> None:  # typ
     with connect(inst, PASSWORD) as client:
         client.big.blobs.insert_one({"after": "enlarge"})
         assert client.big.blobs.find_one({"after": "enlarge"}) is not None
+
+
+def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path) -> None:
+    from tests.backup_helpers import check_manifest
+
+    svc = ServiceProcess(tmp_path)
+    svc.start()
+    headers = {"X-Auth-Token": "dds-dev-token"}
+    try:
+        project = svc.project()
+        api = httpx.Client(base_url=f"{svc.url}/v3/{project}", headers=headers, timeout=60)
+
+        def wait(job_id: str) -> dict[str, object]:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                job = api.get("/jobs", params={"id": job_id}).json()["job"]
+                if job["status"] != "Running":
+                    return job  # type: ignore[no-any-return]
+                time.sleep(0.1)
+            raise AssertionError("job did not end")
+
+        body = {
+            "name": "crash-bk", "mode": "Single", "password": PASSWORD,
+            "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
+            "region": "r", "availability_zone": "az", "vpc_id": "v", "subnet_id": "s", "security_group_id": "g",
+            "flavor": [{"type": "single", "num": 1, "size": "10", "spec_code": "dds.mongodb.s6.large.2.single"}],
+        }
+        created = api.post("/instances", json=body).json()
+        assert wait(created["job_id"])["status"] == "Completed"
+        inst = api.get("/instances", params={"id": created["id"]}).json()["instances"][0]
+        with connect(inst, PASSWORD) as client:
+            client.big.docs.insert_many([{"i": i, "pad": "y" * 300} for i in range(20000)])
+
+        r = api.post("/backups", json={"backup": {"instance_id": created["id"], "name": "crash-backup"}})
+        assert r.status_code == 200, r.text
+        job_id, backup_id = r.json()["job_id"], r.json()["backup_id"]
+        staging = tmp_path / "backups" / "staging"
+        deadline = time.monotonic() + 30  # kill once the backup's temporary engine runs
+        while not list(staging.glob("*/*/engine.pid")) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        svc.kill9()
+        with sqlite3.connect(tmp_path / "meta.db") as db:
+            status = db.execute("select status from backups where id=?", (backup_id,)).fetchone()[0]
+        assert status == "BUILDING"  # interrupted before it was whole
+
+        svc.start()
+        assert wait(job_id)["status"] in ("Completed", "Failed")
+        row = api.get("/backups", params={"backup_id": backup_id}).json()["backups"][0]
+        assert row["status"] in ("COMPLETED", "FAILED")
+        if row["status"] == "COMPLETED":  # resumed and finished: the archive must be whole and true
+            files = api.get("/backups/download-file",
+                            params={"instance_id": created["id"], "backup_id": backup_id}).json()["files"]
+            archive = httpx.get(files[0]["download_link"], timeout=60).content
+            manifest = check_manifest(archive, backup_id, created["id"])
+            assert manifest["documents"] == 20000
+        assert engine_pids(tmp_path) == svc.node_pids()  # no temporary engine left behind
+    finally:
+        svc.stop()
+    assert engine_pids(tmp_path) == set()
