@@ -68,6 +68,7 @@ class LocalProvisioner:
         if pid is not None and (proc is not None or _is_engine_of(pid, node_dir)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
+                os.killpg(pid, signal.SIGCONT)  # a paused engine (backup snapshot) must see the SIGTERM
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and _alive(pid, proc):
                 time.sleep(0.05)
