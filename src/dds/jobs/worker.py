@@ -6,13 +6,15 @@ import logging
 import threading
 import traceback
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+
+from sqlalchemy import update
 
 from dds.db.models import Job
 from dds.domain.states import JobStatus
 from dds.errors import DDSError
-from dds.jobs.kinds import KINDS, JobContext
+from dds.jobs.kinds import KINDS, JobContext, JobKind
 from dds.jobs.store import claim
 
 if TYPE_CHECKING:
@@ -21,6 +23,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=60)
+HEARTBEAT_EVERY = 10.0  # seconds; a running job's owner proves it is alive this often
+
+
+def wall() -> datetime:
+    """Real UTC time for heartbeats: tests move the service clock by days, which must not
+    make a running job look abandoned."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class WorkerPool:
@@ -63,7 +72,7 @@ class WorkerPool:
     def run_one(self) -> bool:
         rt = self.runtime
         with rt.db.session() as s:
-            job = claim(s, self.owner, rt.clock.now(), STALE_AFTER)
+            job = claim(s, self.owner, wall(), STALE_AFTER)
             if job is None:
                 return False
             job_id, name, attempts = job.id, job.name, job.attempts
@@ -76,6 +85,26 @@ class WorkerPool:
         if attempts > rt.settings.job_max_attempts:
             self._finish(ctx, kind, "The job was interrupted too many times and was stopped.")
             return True
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(job_id, done), name=f"dds-beat-{job_id[:8]}", daemon=True)
+        beat.start()
+        try:
+            return self._run_steps(ctx, kind, start_step)
+        finally:
+            done.set()
+            beat.join()
+
+    def _heartbeat(self, job_id: str, done: threading.Event) -> None:
+        """Keeps the claim fresh while a long step (a big dump or restore) runs."""
+        while not done.wait(HEARTBEAT_EVERY):
+            try:
+                with self.runtime.db.session() as s:
+                    s.execute(update(Job).where(Job.id == job_id, Job.owner == self.owner).values(heartbeat=wall()))
+            except Exception:
+                log.exception("heartbeat of job %s failed", job_id)
+
+    def _run_steps(self, ctx: JobContext, kind: JobKind, start_step: int) -> bool:
+        rt, job_id = self.runtime, ctx.job_id
         total = len(kind.steps)
         for index in range(start_step, total):
             if self._stop.is_set():
@@ -95,14 +124,12 @@ class WorkerPool:
                 row.step = index + 1
                 row.progress = int(100 * (index + 1) / total)
                 row.payload = ctx.payload
-                row.heartbeat = rt.clock.now()
+                row.heartbeat = wall()
         self._finish(ctx, kind, None)
         return True
 
-    def _finish(self, ctx: JobContext, kind: object, error: str | None) -> None:
-        from dds.jobs.kinds import JobKind
-
-        if error is not None and isinstance(kind, JobKind) and kind.on_failure is not None:
+    def _finish(self, ctx: JobContext, kind: JobKind | None, error: str | None) -> None:
+        if error is not None and kind is not None and kind.on_failure is not None:
             try:
                 kind.on_failure(ctx, error)
             except Exception:
