@@ -30,7 +30,9 @@ lint: setup
 	$(VENV)/bin/ruff format --check src tests bench
 
 bench: setup
-	$(VENV)/bin/python bench/run_all.py
+	$(VENV)/bin/python -m bench.bench_instances
+	$(VENV)/bin/python -m bench.bench_auth
+	$(VENV)/bin/python bench/bench_backup.py --size-mb 1024
 
 clean:
 	rm -rf $(VENV) bin
