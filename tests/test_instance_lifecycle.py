@@ -116,3 +116,21 @@ def test_operations_on_a_running_instance(service: Service) -> None:
     with connect(inst, PASSWORD) as old, pytest.raises(OperationFailure):
         old.app.items.find_one()
     service.delete_instance(iid)
+
+
+def test_listing_pages_and_counts(service: Service) -> None:
+    made = [service.create_instance(f"page-{i}", mode="Single") for i in range(2)]
+    for m in made:
+        assert service.wait_job(m["job_id"])["status"] == "Completed"
+    with service.client() as c:
+        full = c.get(service.path("/instances")).json()
+        assert full["total_count"] == len(full["instances"]) >= 2
+        first = c.get(service.path("/instances"), params={"limit": 1}).json()
+        second = c.get(service.path("/instances"), params={"limit": 1, "offset": 1}).json()
+        assert len(first["instances"]) == len(second["instances"]) == 1
+        assert first["total_count"] == second["total_count"] == full["total_count"]
+        assert first["instances"][0]["id"] != second["instances"][0]["id"]
+        named = c.get(service.path("/instances"), params={"name": "page-1", "mode": "Single"}).json()
+        assert [i["id"] for i in named["instances"]] == [made[1]["id"]] and named["total_count"] == 1
+    for m in made:
+        service.delete_instance(m["id"])

@@ -277,9 +277,11 @@ def listing(
     if name:
         q = q.where(Instance.name.contains(name))
     with rt.db.session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         page = q.options(selectinload(Instance.nodes)).order_by(Instance.created.desc()).offset(offset).limit(limit)
-        return list(s.scalars(page).all()), total
+        rows = list(s.scalars(page).all())
+        if offset == 0 and len(rows) < limit:  # the page holds everything: no second query
+            return rows, len(rows)
+        return rows, s.scalar(select(func.count()).select_from(q.subquery())) or 0
 
 
 def _job(
