@@ -250,27 +250,30 @@ def _wake(rt: Runtime) -> None:
         rt.workers.wake()
 
 
-def listing(
-    rt: Runtime,
-    project_id: str,
-    *,
-    id: str | None = None,
-    name: str | None = None,
-    mode: str | None = None,
-    datastore_type: str | None = None,
-    vpc_id: str | None = None,
-    subnet_id: str | None = None,
-    offset: int = 0,
-    limit: int = 100,
-) -> tuple[list[Instance], int]:
+@dataclass
+class InstanceQuery:
+    """Filters and paging of the instance list, as the DDS query string names them."""
+
+    id: str | None = None
+    name: str | None = None
+    mode: str | None = None
+    datastore_type: str | None = None
+    vpc_id: str | None = None
+    subnet_id: str | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+def listing(rt: Runtime, project_id: str, query: InstanceQuery) -> tuple[list[Instance], int]:
+    offset, limit, name = query.offset, query.limit, query.name
     check_paging(offset, limit)
     q = select(Instance).where(Instance.project_id == project_id)
     for col, val in (
-        (Instance.id, id),
-        (Instance.mode, mode),
-        (Instance.datastore_type, datastore_type),
-        (Instance.vpc_id, vpc_id),
-        (Instance.subnet_id, subnet_id),
+        (Instance.id, query.id),
+        (Instance.mode, query.mode),
+        (Instance.datastore_type, query.datastore_type),
+        (Instance.vpc_id, query.vpc_id),
+        (Instance.subnet_id, query.subnet_id),
     ):
         if val:
             q = q.where(col == val)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from dds.api import views
 from dds.api.deps import ProjectDep, RuntimeDep
@@ -59,29 +59,9 @@ def create_instance(body: CreateInstanceBody, project_id: ProjectDep, rt: Runtim
 
 @router.get("/v3/{project_id}/instances")
 def list_instances(
-    project_id: ProjectDep,
-    rt: RuntimeDep,
-    id: str | None = None,
-    name: str | None = None,
-    mode: str | None = None,
-    datastore_type: str | None = None,
-    vpc_id: str | None = None,
-    subnet_id: str | None = None,
-    offset: int = 0,
-    limit: int = 100,
+    project_id: ProjectDep, rt: RuntimeDep, query: Annotated[instances.InstanceQuery, Depends()]
 ) -> dict[str, Any]:
-    rows, total = instances.listing(
-        rt,
-        project_id,
-        id=id,
-        name=name,
-        mode=mode,
-        datastore_type=datastore_type,
-        vpc_id=vpc_id,
-        subnet_id=subnet_id,
-        offset=offset,
-        limit=limit,
-    )
+    rows, total = instances.listing(rt, project_id, query)
     unit = rt.settings.volume_unit_bytes
     return {"instances": [views.instance(i, data_bytes(rt, i), unit) for i in rows], "total_count": total}
 
