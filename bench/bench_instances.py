@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 from pymongo import MongoClient
-from tests.helpers import free_port
+from tests.helpers import free_port, instance_body
 
 from bench.common import ROOT, ServiceProcess, hammer, pct, table
 
@@ -77,18 +77,7 @@ def bare_engine_start(work: Path) -> float:
 
 def service_create(svc: ServiceProcess, project: str, i: int) -> tuple[float, str]:
     headers = {"X-Auth-Token": "dds-dev-token"}
-    body = {
-        "name": f"bench-{i:03d}",
-        "mode": "ReplicaSet",
-        "password": PASSWORD,
-        "datastore": {"type": "DDS-Community", "version": "4.4", "storage_engine": "wiredTiger"},
-        "region": "r",
-        "availability_zone": "az",
-        "vpc_id": "v",
-        "subnet_id": "s",
-        "security_group_id": "g",
-        "flavor": [{"type": "replica", "num": 1, "size": "10", "spec_code": "dds.mongodb.s6.large.2.repset"}],
-    }
+    body = instance_body(f"bench-{i:03d}", PASSWORD, version="4.4", series="s6")
     with httpx.Client(base_url=svc.url, headers=headers, timeout=60) as c:
         t0 = time.perf_counter()
         iid = c.post(f"/v3/{project}/instances", json=body).json()["id"]

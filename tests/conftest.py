@@ -18,7 +18,7 @@ from dds.clock import Clock
 from dds.runtime import Runtime
 from dds.services import iam
 from dds.settings import Settings
-from tests.helpers import ROOT, free_port, free_range
+from tests.helpers import ROOT, free_port, free_range, instance_body
 
 PASSWORD = "Test#Pass_01"
 
@@ -53,28 +53,7 @@ class Service:
         raise AssertionError(f"job {job_id} still running after {timeout}s")
 
     def create_instance(self, name: str, mode: str = "ReplicaSet", size: str = "10", **extra: Any) -> dict[str, Any]:
-        ftype, suffix = ("replica", "repset") if mode == "ReplicaSet" else ("single", "single")
-        body = {
-            "name": name,
-            "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-            "region": "local-1",
-            "availability_zone": "local-1a",
-            "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961",
-            "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
-            "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58",
-            "password": PASSWORD,
-            "mode": mode,
-            "flavor": [
-                {
-                    "type": ftype,
-                    "num": 1,
-                    "storage": "ULTRAHIGH",
-                    "size": size,
-                    "spec_code": f"dds.mongodb.s2.medium.4.{suffix}",
-                }
-            ],
-            **extra,
-        }
+        body = {**instance_body(name, PASSWORD, mode=mode, size=size), **extra}
         with self.client() as c:
             r = c.post(self.path("/instances"), json=body)
         assert r.status_code == 202, r.text

@@ -33,6 +33,33 @@ def free_range(size: int = 200) -> str:
     return f"{base}-{base + size - 1}"
 
 
+def instance_body(
+    name: str, password: str, mode: str = "ReplicaSet", size: str = "10", version: str = "4.0", series: str = "s2"
+) -> dict[str, Any]:
+    """A create-instance body as the cloud's clients send it (network fields are stored, not used)."""
+    ftype, suffix = ("replica", "repset") if mode == "ReplicaSet" else ("single", "single")
+    return {
+        "name": name,
+        "datastore": {"type": "DDS-Community", "version": version, "storage_engine": "wiredTiger"},
+        "region": "local-1",
+        "availability_zone": "local-1a",
+        "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961",
+        "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
+        "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58",
+        "password": password,
+        "mode": mode,
+        "flavor": [
+            {
+                "type": ftype,
+                "num": 1,
+                "storage": "ULTRAHIGH",
+                "size": size,
+                "spec_code": f"dds.mongodb.{series}.medium.4.{suffix}",
+            }
+        ],
+    }
+
+
 def connect(instance: dict[str, Any], password: str, user: str = "rwuser", timeout_ms: int = 5000) -> MongoClient:  # type: ignore[type-arg]
     """Connect the way a tenant would: only host/port from the instance details."""
     node = instance["groups"][0]["nodes"][0]

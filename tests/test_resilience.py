@@ -13,7 +13,7 @@ import pytest
 from pymongo.errors import OperationFailure, PyMongoError
 
 from tests.conftest import PASSWORD, Service
-from tests.helpers import ServiceProcess, connect, engine_pids
+from tests.helpers import ServiceProcess, connect, engine_pids, instance_body
 
 
 def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> None:
@@ -22,18 +22,7 @@ def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> 
     try:
         project = svc.project()
         headers = {"X-Auth-Token": "dds-dev-token"}
-        body = {
-            "name": "crash-1",
-            "mode": "ReplicaSet",
-            "password": PASSWORD,
-            "datastore": {"type": "DDS-Community", "version": "4.2", "storage_engine": "wiredTiger"},
-            "region": "r",
-            "availability_zone": "az",
-            "vpc_id": "v",
-            "subnet_id": "s",
-            "security_group_id": "g",
-            "flavor": [{"type": "replica", "num": 1, "size": "10", "spec_code": "dds.mongodb.s6.large.2.repset"}],
-        }
+        body = instance_body("crash-1", PASSWORD, version="4.2", series="s6")
         r = httpx.post(f"{svc.url}/v3/{project}/instances", json=body, headers=headers)
         assert r.status_code == 202, r.text
         job_id, iid = r.json()["job_id"], r.json()["id"]
@@ -145,12 +134,7 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
                 time.sleep(0.1)
             raise AssertionError("job did not end")
 
-        body = {
-            "name": "crash-bk", "mode": "Single", "password": PASSWORD,
-            "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-            "region": "r", "availability_zone": "az", "vpc_id": "v", "subnet_id": "s", "security_group_id": "g",
-            "flavor": [{"type": "single", "num": 1, "size": "10", "spec_code": "dds.mongodb.s6.large.2.single"}],
-        }
+        body = instance_body("crash-bk", PASSWORD, mode="Single", series="s6")
         created = api.post("/instances", json=body).json()
         assert wait(created["job_id"])["status"] == "Completed"
         inst = api.get("/instances", params={"id": created["id"]}).json()["instances"][0]
@@ -174,8 +158,9 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
         row = api.get("/backups", params={"backup_id": backup_id}).json()["backups"][0]
         assert row["status"] in ("COMPLETED", "FAILED")
         if row["status"] == "COMPLETED":  # resumed and finished: the archive must be whole and true
-            files = api.get("/backups/download-file",
-                            params={"instance_id": created["id"], "backup_id": backup_id}).json()["files"]
+            files = api.get(
+                "/backups/download-file", params={"instance_id": created["id"], "backup_id": backup_id}
+            ).json()["files"]
             archive = httpx.get(files[0]["download_link"], timeout=60).content
             manifest = check_manifest(archive, backup_id, created["id"])
             assert manifest["documents"] == 20000
