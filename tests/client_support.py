@@ -22,7 +22,7 @@ def _walk(routes: list[Any]) -> list[APIRoute]:
 
 def api_routes() -> list[APIRoute]:
     """Every API route of the app (the routers register no prefixes)."""
-    return _walk(create_app(None, manage_runtime=False).routes)  # type: ignore[arg-type]  # routes only
+    return _walk(create_app().routes)  # routes only
 
 
 def has_route(path: str, method: str = "GET") -> bool:

@@ -13,11 +13,11 @@ import httpx
 import pytest
 import uvicorn
 
-from dds.api.app import create_app
-from dds.clock import Clock
-from dds.runtime import Runtime
+from dds.core.clock import Clock
+from dds.core.settings import Settings
+from dds.parts import Parts
+from dds.server import Server
 from dds.services import iam
-from dds.settings import Settings
 from tests.helpers import ROOT, free_port, free_range, instance_body
 
 PASSWORD = "Test#Pass_01"
@@ -28,10 +28,14 @@ class Service:
     """A running service the tests reach over real HTTP."""
 
     url: str
-    runtime: Runtime
+    server: Server
     project_id: str
     token: str
     clock: Clock
+
+    @property
+    def parts(self) -> Parts:
+        return self.server.parts
 
     def client(self, **headers: str) -> httpx.Client:
         h = {"X-Auth-Token": self.token, **headers}
@@ -88,10 +92,8 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
 def run_service(settings: Settings) -> tuple[Service, Any]:
     """Start an in-process service (uvicorn on a real port); returns it and its stopper."""
     clock = Clock()
-    runtime = Runtime(settings, clock=clock)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=settings.port, log_level="warning")
-    )
+    service = Server(settings, clock=clock)
+    server = uvicorn.Server(uvicorn.Config(service.app(), host="127.0.0.1", port=settings.port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -104,7 +106,7 @@ def run_service(settings: Settings) -> tuple[Service, Any]:
         thread.join(60)
 
     url = f"http://127.0.0.1:{settings.port}"
-    return Service(url, runtime, iam.demo_project_id(runtime), settings.dev_token, clock), stop
+    return Service(url, service, iam.demo_project_id(service.parts), settings.dev_token, clock), stop
 
 
 @pytest.fixture
@@ -156,3 +158,14 @@ def other_tenant(service: Service) -> Any:
     from tests.iam_helpers import add_tenant
 
     return add_tenant(service, "other-tenant")
+
+
+_TIERS = ("unit", "api", "acceptance")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its tier, the folder it lives in: `pytest -m unit` runs the fast tier alone."""
+    for item in items:
+        tier = item.path.parent.name
+        if tier in _TIERS:
+            item.add_marker(getattr(pytest.mark, tier))

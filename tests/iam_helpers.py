@@ -42,7 +42,7 @@ class Tenant:
 
 
 def add_tenant(service: Any, name: str, password: str = "Tenant#Pass_1") -> Tenant:
-    rt = service.runtime
+    rt = service.parts
     with rt.db.session() as s:
         project = directory.ensure_project(s, name, rt.clock.now())
         cred = directory.create_access_key(s, iam.authenticator(rt).box, project, rt.clock.now())

@@ -1,8 +1,8 @@
-"""The FastAPI application: routers, error rendering, runtime lifecycle."""
+"""The FastAPI application: routers, error rendering, lifecycle hooks."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -10,26 +10,31 @@ from fastapi import FastAPI
 from dds import __version__
 from dds.api import errors
 from dds.api.routes import backups, catalog, identity, instances, jobs, versions
-from dds.runtime import Runtime
+from dds.parts import Parts
+
+Hook = Callable[[], None]
 
 
-def create_app(runtime: Runtime, *, manage_runtime: bool = True) -> FastAPI:
-    """`manage_runtime` starts and stops the runtime with the app (the `serve` path)."""
+def create_app(parts: Parts | None = None, *, on_start: Hook | None = None, on_stop: Hook | None = None) -> FastAPI:
+    """The API over `parts`; `on_start`/`on_stop` run with the app (the composition root passes them).
+
+    Without parts the app still lists its routes (compatibility tables are built from them).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if manage_runtime:
-            runtime.start()
+        if on_start is not None:
+            on_start()
         try:
             yield
         finally:
-            if manage_runtime:
-                runtime.stop()
+            if on_stop is not None:
+                on_stop()
 
     app = FastAPI(
         title="Document Database Service", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
     )
-    app.state.runtime = runtime
+    app.state.parts = parts
     errors.install(app)
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}

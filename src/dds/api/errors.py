@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dds.errors import DDSError, InternalError, InvalidParameter, NotFound
+from dds.core.errors import DDSError, InternalError, InvalidParameter, NotFound
 
 log = logging.getLogger(__name__)
 

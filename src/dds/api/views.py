@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dds.clock import iso, iso_z
+from dds.core.clock import iso, iso_z
 from dds.db.backups import Backup
 from dds.db.models import Instance, Job
 from dds.domain.catalog import FLAVORS, MODE_FLAVOR_TYPE

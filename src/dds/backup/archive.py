@@ -13,8 +13,9 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from dds.backup.manifest import CHUNK, MANIFEST_NAME, Manifest
-from dds.errors import BackupCorrupt
+from dds.backup.manifest import MANIFEST_NAME, Manifest
+from dds.core.errors import BackupCorrupt
+from dds.store.base import CHUNK
 
 SUFFIX = ".tar.gz"
 
@@ -41,8 +42,10 @@ def pack(dump_dir: Path, manifest: Manifest, dest: Path, level: int = 1) -> tupl
     (dump_dir / MANIFEST_NAME).write_text(manifest.to_json())
     with dest.open("wb") as raw:
         out = _HashingWriter(raw)  # type: ignore[arg-type]
-        with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,  \
-                tarfile.open(fileobj=gz, mode="w|") as tar:
+        with (
+            gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,
+            tarfile.open(fileobj=gz, mode="w|") as tar,
+        ):
             tar.add(dump_dir / MANIFEST_NAME, arcname=MANIFEST_NAME)
             for entry in manifest.files:
                 tar.add(dump_dir / entry.path, arcname=f"dump/{entry.path}")

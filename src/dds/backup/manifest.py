@@ -8,9 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dds.store.base import CHUNK
+
 MANIFEST_NAME = "manifest.json"
 FORMAT = "dds-backup/1"
-CHUNK = 1024 * 1024
 
 
 @dataclass

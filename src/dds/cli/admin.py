@@ -18,14 +18,14 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dds.clock import Clock
+from dds.core.clock import Clock
+from dds.core.errors import DDSError
+from dds.core.settings import get_settings
 from dds.db.identity import AccessKey, User
 from dds.db.models import Project
 from dds.db.session import Database
-from dds.errors import DDSError
 from dds.iam import directory
 from dds.iam.secrets import SecretBox
-from dds.settings import get_settings
 
 app = typer.Typer(help="Manage projects, users and AK/SK credentials.", no_args_is_help=True)
 credentials_app = typer.Typer(help="AK/SK credentials.", no_args_is_help=True)
@@ -76,21 +76,34 @@ def credentials_create(
     with _store() as (s, box):
         proj = directory.ensure_project(s, project, Clock().now())
         cred = directory.create_access_key(s, box, proj, Clock().now(), description)
-    data = {"project_id": cred.project_id, "project_name": cred.project_name,
-            "access_key": cred.access_key, "secret_key": cred.secret_key}
+    data = {
+        "project_id": cred.project_id,
+        "project_name": cred.project_name,
+        "access_key": cred.access_key,
+        "secret_key": cred.secret_key,
+    }
     _emit(output, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
 @credentials_app.command("list")
-def credentials_list(project: str = typer.Option(None, "--project"),
-                     output: Output = typer.Option(Output.text, "--output", "-o")) -> None:
+def credentials_list(
+    project: str = typer.Option(None, "--project"), output: Output = typer.Option(Output.text, "--output", "-o")
+) -> None:
     """Access keys (never their secrets)."""
     with _store() as (s, _):
         q = select(AccessKey, Project).join(Project, Project.id == AccessKey.project_id)
         if project:
             q = q.where(Project.name == project)
-        rows = [{"access_key": k.access_key, "project_id": p.id, "project_name": p.name,
-                 "enabled": k.enabled, "created": k.created.isoformat()} for k, p in s.execute(q).all()]
+        rows = [
+            {
+                "access_key": k.access_key,
+                "project_id": p.id,
+                "project_name": p.name,
+                "enabled": k.enabled,
+                "created": k.created.isoformat(),
+            }
+            for k, p in s.execute(q).all()
+        ]
     if output is Output.json:
         sys.stdout.write(json.dumps(rows) + "\n")
     else:
@@ -124,8 +137,14 @@ def user_create(
     with _store() as (s, _):
         proj = directory.ensure_project(s, project, Clock().now())
         user, created = directory.set_user(s, proj, name, password, Clock().now())
-        data = {"user_id": user.id, "name": user.name, "project_id": proj.id, "project_name": proj.name,
-                "domain": get_settings().identity_domain, "created": "true" if created else "false"}
+        data = {
+            "user_id": user.id,
+            "name": user.name,
+            "project_id": proj.id,
+            "project_name": proj.name,
+            "domain": get_settings().identity_domain,
+            "created": "true" if created else "false",
+        }
     _emit(output, data, f"user {name} {'created' if created else 'updated'} in project {project} ({proj.id})")
 
 

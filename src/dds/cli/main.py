@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from dds.cli import admin
-from dds.settings import get_settings
+from dds.core.settings import get_settings
 
 app = typer.Typer(help="Self-hosted Document Database Service (DDS API v3).", no_args_is_help=True)
 app.add_typer(admin.app, name="admin")
@@ -29,8 +29,7 @@ def serve(
     """Run the API, job workers, scheduler and engine supervisor."""
     import uvicorn
 
-    from dds.api.app import create_app
-    from dds.runtime import Runtime
+    from dds.server import Server
     from dds.services import iam
 
     settings = get_settings()
@@ -39,10 +38,10 @@ def serve(
     if port:
         settings.port = port
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = Runtime(settings)
-    runtime.db.migrate()
-    project = iam.demo_project_id(runtime)
-    api = create_app(runtime)
+    server = Server(settings)
+    server.prepare()
+    project = iam.demo_project_id(server.parts)
+    api = server.app()
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]DDS[/bold] on {url}  data: {settings.data_dir.resolve()}")
     console.print(f"Project 'demo': [cyan]{project}[/cyan] (the {{project_id}} in every path)")

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from dds.db.models import Base
+from dds.db.models import Base, enum_column
+from dds.domain.states import BackupStatus, BackupType
 
 
 class Backup(Base):
@@ -25,8 +26,8 @@ class Backup(Base):
     volume_gb: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(Text, default="")
-    type: Mapped[str] = mapped_column(String(16))  # BackupType
-    status: Mapped[str] = mapped_column(String(16), index=True)  # BackupStatus
+    type: Mapped[BackupType] = enum_column(BackupType, 16)
+    status: Mapped[BackupStatus] = enum_column(BackupStatus, 16, index=True)
     store: Mapped[str] = mapped_column(String(16))  # the store the archive went to
     object_key: Mapped[str] = mapped_column(String(255))
     file_name: Mapped[str] = mapped_column(String(128))

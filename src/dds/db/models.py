@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import Enum as SQLEnum
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
+
+from dds.domain.states import InstanceStatus, JobStatus, NodeStatus
+
+
+def enum_column(enum: type[StrEnum], length: int, *, index: bool = False) -> MappedColumn[Any]:
+    """A status column that reads back as its enum; stored as the plain string (no DDL change)."""
+    return mapped_column(
+        SQLEnum(
+            enum,
+            native_enum=False,
+            create_constraint=False,
+            length=length,
+            values_callable=lambda members: [m.value for m in members],
+        ),
+        index=index,
+    )
 
 
 class Base(DeclarativeBase):
@@ -28,7 +46,7 @@ class Instance(Base):
     project_id: Mapped[str] = mapped_column(String(32), index=True)
     name: Mapped[str] = mapped_column(String(64))
     mode: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[InstanceStatus] = enum_column(InstanceStatus, 32)
     datastore_type: Mapped[str] = mapped_column(String(32))
     datastore_version: Mapped[str] = mapped_column(String(16))
     engine_version: Mapped[str] = mapped_column(String(32), default="")
@@ -58,8 +76,10 @@ class Instance(Base):
 
 
 class Node(Base):
-    """One engine process. `host`/`port` is what clients are given; `engine_*` is
-    where the engine itself listens, so a gateway can later sit in between."""
+    """One node of an instance. `host`/`port` is the address clients are given; `engine_*`
+    is where the engine itself listens. They are kept apart end to end: today the engine
+    listens on the client address itself (`fleet.addresses`), and a gateway in front will
+    take the client address over without any change to the API."""
 
     __tablename__ = "nodes"
 
@@ -67,7 +87,7 @@ class Node(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[NodeStatus] = enum_column(NodeStatus, 32)
     host: Mapped[str] = mapped_column(String(64))
     port: Mapped[int] = mapped_column(Integer)
     engine_host: Mapped[str] = mapped_column(String(64))
@@ -90,7 +110,7 @@ class Job(Base):
     name: Mapped[str] = mapped_column(String(64))
     instance_id: Mapped[str] = mapped_column(String(64), default="", index=True)
     instance_name: Mapped[str] = mapped_column(String(64), default="")
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[JobStatus] = enum_column(JobStatus, 16, index=True)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     step: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

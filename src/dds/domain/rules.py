@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dds.errors import InvalidName, InvalidParameter, InvalidPassword
+from dds.core.errors import InvalidLimit, InvalidName, InvalidOffset, InvalidParameter, InvalidPassword
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,63}$")
 _SPECIALS = set("~!@#%^*-_=+?")
@@ -59,6 +59,6 @@ def parse_int(value: int | str | None, field: str) -> int:
 
 def check_paging(offset: int, limit: int) -> None:
     if offset < 0:
-        raise InvalidParameter("Invalid offset.", code="DBS.280440")
+        raise InvalidOffset()
     if not 1 <= limit <= 100:
-        raise InvalidParameter("Invalid query limit.", code="DBS.280439")
+        raise InvalidLimit()

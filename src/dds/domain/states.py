@@ -1,8 +1,16 @@
-"""States as enums, with the legal transitions in one place."""
+"""States as enums, with the legal transitions in one place.
+
+Every status change goes through `transition()`, so a row can only move along an edge
+listed here; anything else is a bug and fails loudly instead of leaving a resource in a
+state no operation expects.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Protocol
+
+from dds.core.errors import IllegalTransition
 
 
 class InstanceStatus(StrEnum):
@@ -69,3 +77,67 @@ BACKUP_ALLOWED: dict[str, frozenset[BackupStatus]] = {
     "restore": frozenset({BackupStatus.COMPLETED}),
     "download": frozenset({BackupStatus.COMPLETED}),
 }
+
+
+def settled(read_only: bool) -> InstanceStatus:
+    """The status an instance returns to once no job is working on it."""
+    return InstanceStatus.DATA_DISK_FULL if read_only else InstanceStatus.NORMAL
+
+
+_I = InstanceStatus
+_BUSY = frozenset({_I.REBOOTING, _I.RESIZING, _I.BACKING_UP, _I.RESTORING})
+_AFTER_BUSY = frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.ABNORMAL, _I.DELETING})
+
+INSTANCE_TRANSITIONS: dict[InstanceStatus, frozenset[InstanceStatus]] = {
+    _I.CREATING: frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.CREATE_FAILED, _I.DELETING}),
+    _I.NORMAL: frozenset({_I.ABNORMAL, _I.DATA_DISK_FULL, _I.DELETING}) | _BUSY,
+    _I.DATA_DISK_FULL: frozenset({_I.NORMAL, _I.ABNORMAL, _I.DELETING}) | _BUSY,
+    _I.ABNORMAL: frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.REBOOTING, _I.RESIZING, _I.DELETING}),
+    _I.CREATE_FAILED: frozenset({_I.DELETING}),
+    **{busy: _AFTER_BUSY for busy in _BUSY},
+    _I.DELETING: frozenset(),  # the row goes away with the delete job
+}
+
+_B = BackupStatus
+BACKUP_TRANSITIONS: dict[BackupStatus, frozenset[BackupStatus]] = {
+    _B.BUILDING: frozenset({_B.COMPLETED, _B.FAILED, _B.DISABLED}),
+    _B.COMPLETED: frozenset({_B.DISABLED}),  # deletion
+    _B.FAILED: frozenset({_B.DISABLED}),
+    _B.DISABLED: frozenset({_B.FAILED}),  # a delete that failed: the object may be gone
+}
+
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.RUNNING: TERMINAL_JOB,
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+
+# Nodes follow their engine process: any state can follow any other.
+NODE_TRANSITIONS: dict[NodeStatus, frozenset[NodeStatus]] = {s: frozenset(NodeStatus) for s in NodeStatus}
+
+_TABLES: dict[type[StrEnum], dict[Any, frozenset[Any]]] = {
+    InstanceStatus: INSTANCE_TRANSITIONS,
+    BackupStatus: BACKUP_TRANSITIONS,
+    JobStatus: JOB_TRANSITIONS,
+    NodeStatus: NODE_TRANSITIONS,
+}
+
+
+class Stateful(Protocol):
+    """A row with a status column (instance, node, backup, job)."""
+
+    status: Any
+
+
+def can_transition(current: StrEnum, new: StrEnum) -> bool:
+    """True when `new` may follow `current` (staying in the same state always may)."""
+    table = _TABLES[type(new)]
+    return current == new or new in table[type(new)(current)]
+
+
+def transition(row: Stateful, new: StrEnum) -> None:
+    """The one way a status changes."""
+    current = row.status
+    if current is not None and not can_transition(current, new):
+        raise IllegalTransition(f"{type(row).__name__} cannot go from {current} to {new}.")
+    row.status = new

@@ -8,8 +8,8 @@ import urllib.request
 from functools import cached_property
 from pathlib import Path
 
+from dds.core.errors import InternalError
 from dds.engine.base import Launch, NodeSpec
-from dds.errors import InternalError
 
 
 class FerretDB:
@@ -71,9 +71,7 @@ class FerretDB:
     def is_ready(self, spec: NodeSpec) -> bool:
         """Ready when the debug server says so and the wire port accepts."""
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{spec.debug_port}/debug/readyz", timeout=1
-            ) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{spec.debug_port}/debug/readyz", timeout=1) as resp:
                 if resp.status != 200:
                     return False
             with socket.create_connection((_dial_host(spec.listen_host), spec.listen_port), timeout=1):

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from dds.clock import Clock
+from dds.core.clock import Clock
+from dds.core.errors import AuthenticationFailed, Forbidden, TokenExpired, Unauthorized
+from dds.core.settings import Settings
 from dds.db.session import Database
-from dds.errors import AuthenticationFailed, Forbidden, TokenExpired, Unauthorized
 from dds.iam import directory, signature, tokens
 from dds.iam.secrets import SecretBox
-from dds.settings import Settings
 
 _MAX_ENTRIES = 10_000
 
@@ -48,6 +49,14 @@ class Authenticator:
         self._lock = threading.Lock()
         self._tokens: dict[str, tuple[TokenInfo, float]] = {}
         self._keys: dict[str, tuple[_Key, float]] = {}
+        self._project_ids: dict[str, str] = {}
+
+    def remember_project(self, name: str, lookup: Callable[[], str]) -> str:
+        """A project's id by name, looked up once (project ids never change)."""
+        found = self._project_ids.get(name)
+        if found is None:
+            found = self._project_ids.setdefault(name, lookup())
+        return found
 
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp < self.settings.auth_cache_seconds
@@ -105,8 +114,11 @@ class Authenticator:
         try:
             signature.verify(req, auth, key.secret, self.clock.now())
         except signature.SignatureError as e:
-            reason = "verify aksk signature fail" if e.reason.startswith("verify") else (
-                f"verify aksk signature fail, {e.reason}")
+            reason = (
+                "verify aksk signature fail"
+                if e.reason.startswith("verify")
+                else (f"verify aksk signature fail, {e.reason}")
+            )
             raise AuthenticationFailed(reason) from None
         claimed = req.headers.get("x-project-id")
         if claimed and claimed.strip() != key.project_id:

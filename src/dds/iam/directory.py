@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dds import ids
+from dds.core import ids
+from dds.core.errors import Conflict, InvalidParameter
 from dds.db.identity import AccessKey, User
 from dds.db.models import Project
-from dds.errors import Conflict, InvalidParameter
 from dds.iam.passwords import hash_password
 from dds.iam.secrets import SecretBox
 
@@ -55,13 +55,22 @@ def project_by_ref(s: Session, *, id: str | None = None, name: str | None = None
     return None
 
 
-def create_access_key(s: Session, box: SecretBox, project: Project, now: datetime,
-                      description: str = "") -> NewCredentials:
+def create_access_key(
+    s: Session, box: SecretBox, project: Project, now: datetime, description: str = ""
+) -> NewCredentials:
     """A new AK/SK pair in the shape the cloud uses: 20-character AK, 40-character SK."""
     ak = "".join(secrets.choice(_AK_ALPHABET) for _ in range(20))
     sk = "".join(secrets.choice(_SK_ALPHABET) for _ in range(40))
-    s.add(AccessKey(access_key=ak, project_id=project.id, secret_encrypted=box.seal(sk),
-                    description=description[:255], enabled=True, created=now))
+    s.add(
+        AccessKey(
+            access_key=ak,
+            project_id=project.id,
+            secret_encrypted=box.seal(sk),
+            description=description[:255],
+            enabled=True,
+            created=now,
+        )
+    )
     s.flush()
     return NewCredentials(project.id, project.name, ak, sk)
 
@@ -84,8 +93,14 @@ def set_user(s: Session, project: Project, name: str, password: str, now: dateti
     if user is not None and user.project_id != project.id:
         raise Conflict(f"User {name} already exists in another project.")
     if user is None:
-        user = User(id=uuid.uuid4().hex, name=name, project_id=project.id,
-                    password_hash=hash_password(password), enabled=True, created=now)
+        user = User(
+            id=uuid.uuid4().hex,
+            name=name,
+            project_id=project.id,
+            password_hash=hash_password(password),
+            enabled=True,
+            created=now,
+        )
         s.add(user)
         s.flush()
         return user, True

@@ -118,10 +118,16 @@ def canonical_request(req: SignedRequest, signed_headers: Iterable[str]) -> str:
         payload = EMPTY_SHA256
     else:
         payload = req.headers.get(CONTENT_HEADER) or hashlib.sha256(req.body).hexdigest()
-    return "\n".join([
-        req.method.upper(), canonical_uri(req.path), canonical_query(req.query),
-        headers, ";".join(names), payload,
-    ])
+    return "\n".join(
+        [
+            req.method.upper(),
+            canonical_uri(req.path),
+            canonical_query(req.query),
+            headers,
+            ";".join(names),
+            payload,
+        ]
+    )
 
 
 def string_to_sign(canonical: str, date: str) -> str:
@@ -142,8 +148,7 @@ def request_time(req: SignedRequest) -> datetime:
         raise SignatureError("X-Sdk-Date is not yyyyMMddTHHmmssZ") from None
 
 
-def verify(req: SignedRequest, auth: Authorization, secret_key: str, now: datetime,
-           window: timedelta = WINDOW) -> None:
+def verify(req: SignedRequest, auth: Authorization, secret_key: str, now: datetime, window: timedelta = WINDOW) -> None:
     """Raise `SignatureError` unless `auth` signs `req` with `secret_key` at a time near `now`.
 
     `now` is a naive UTC datetime. The date header must itself be signed, or an

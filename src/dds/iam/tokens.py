@@ -25,8 +25,7 @@ def issue(s: Session, user: User, project_id: str, now: datetime, lifetime: time
     """A new token for `user` scoped to `project_id`; expired rows are pruned on the way."""
     s.execute(delete(Token).where(Token.expires < now))
     token = secrets.token_urlsafe(48)
-    row = Token(digest=digest(token), user_id=user.id, project_id=project_id, issued=now,
-                expires=now + lifetime)
+    row = Token(digest=digest(token), user_id=user.id, project_id=project_id, issued=now, expires=now + lifetime)
     s.add(row)
     s.flush()
     return token, row

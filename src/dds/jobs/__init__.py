@@ -1,1 +1,1 @@
-"""Durable jobs: rows in the metadata store, run by worker threads in steps."""
+"""The durable job queue: enqueue (inside the caller's transaction), claim, worker, registry."""

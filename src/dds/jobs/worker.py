@@ -7,18 +7,15 @@ import threading
 import traceback
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
+from dds.core.errors import DDSError
 from dds.db.models import Job
-from dds.domain.states import JobStatus
-from dds.errors import DDSError
-from dds.jobs.kinds import KINDS, JobContext, JobKind
-from dds.jobs.store import claim
-
-if TYPE_CHECKING:
-    from dds.runtime import Runtime
+from dds.domain.states import JobStatus, transition
+from dds.jobs.queue import claim
+from dds.jobs.registry import JobContext, JobKind, Registry
+from dds.parts import Parts
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +32,11 @@ def wall() -> datetime:
 class WorkerPool:
     """A few threads sharing one queue in the metadata store."""
 
-    def __init__(self, runtime: Runtime, threads: int) -> None:
-        self.runtime = runtime
+    def __init__(self, parts: Parts, registry: Registry, threads: int) -> None:
+        self.parts = parts
+        self.registry = registry
         self.owner = f"worker-{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, name=f"dds-worker-{i}", daemon=True) for i in range(threads)
         ]
@@ -48,15 +45,12 @@ class WorkerPool:
         for t in self._threads:
             t.start()
 
-    def wake(self) -> None:
-        """Called after a commit that enqueued a job, so it starts at once."""
-        self._wake.set()
-
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
-        self._wake.set()
+        self.parts.wakeup.set()
         for t in self._threads:
-            t.join(timeout)
+            if t.is_alive():
+                t.join(timeout)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -66,23 +60,22 @@ class WorkerPool:
                 log.exception("worker loop error")
                 ran = False
             if not ran:
-                self._wake.wait(0.5)
-                self._wake.clear()
+                self.parts.wakeup.wait(0.5)
 
     def run_one(self) -> bool:
-        rt = self.runtime
-        with rt.db.session() as s:
+        parts = self.parts
+        with parts.db.session() as s:
             job = claim(s, self.owner, wall(), STALE_AFTER)
             if job is None:
                 return False
             job_id, name, attempts = job.id, job.name, job.attempts
             ctx_payload, instance_id, start_step = dict(job.payload), job.instance_id, job.step
-        kind = KINDS.get(name)
-        ctx = JobContext(runtime=rt, job_id=job_id, instance_id=instance_id, payload=ctx_payload)
+        kind = self.registry.get(name)
+        ctx = JobContext(parts=parts, job_id=job_id, instance_id=instance_id, payload=ctx_payload)
         if kind is None:
             self._finish(ctx, None, f"unknown job kind {name}")
             return True
-        if attempts > rt.settings.job_max_attempts:
+        if attempts > parts.settings.job_max_attempts:
             self._finish(ctx, kind, "The job was interrupted too many times and was stopped.")
             return True
         done = threading.Event()
@@ -98,13 +91,13 @@ class WorkerPool:
         """Keeps the claim fresh while a long step (a big dump or restore) runs."""
         while not done.wait(HEARTBEAT_EVERY):
             try:
-                with self.runtime.db.session() as s:
+                with self.parts.db.session() as s:
                     s.execute(update(Job).where(Job.id == job_id, Job.owner == self.owner).values(heartbeat=wall()))
             except Exception:
                 log.exception("heartbeat of job %s failed", job_id)
 
     def _run_steps(self, ctx: JobContext, kind: JobKind, start_step: int) -> bool:
-        rt, job_id = self.runtime, ctx.job_id
+        parts, job_id = self.parts, ctx.job_id
         total = len(kind.steps)
         for index in range(start_step, total):
             if self._stop.is_set():
@@ -118,7 +111,7 @@ class WorkerPool:
                 log.error("job %s step %d failed: %s", job_id, index, traceback.format_exc())
                 self._finish(ctx, kind, f"{type(exc).__name__}: {exc}")
                 return True
-            with rt.db.session() as s:
+            with parts.db.session() as s:
                 row = s.get(Job, job_id)
                 assert row is not None
                 row.step = index + 1
@@ -134,14 +127,14 @@ class WorkerPool:
                 kind.on_failure(ctx, error)
             except Exception:
                 log.exception("on_failure of job %s failed", ctx.job_id)
-        rt = self.runtime
-        with rt.db.session() as s:
+        parts = self.parts
+        with parts.db.session() as s:
             row = s.get(Job, ctx.job_id)
             assert row is not None
-            row.status = JobStatus.FAILED if error else JobStatus.COMPLETED
+            transition(row, JobStatus.FAILED if error else JobStatus.COMPLETED)
             row.fail_reason = error or ""
             if not error:
                 row.progress = 100
             row.payload = {k: v for k, v in ctx.payload.items() if not k.startswith("_")}
-            row.ended = rt.clock.now()
+            row.ended = parts.clock.now()
             row.owner = None

@@ -1,7 +1,8 @@
-"""Local processes: each engine is a child in its own process group.
+"""Local processes: each node process is a child in its own process group.
 
-A pid file in the node directory lets a restarted service find engines that a
-killed predecessor left behind, even ones it never got to record.
+A pid file per role in the node directory (`engine.pid`, `gateway.pid`, ...) lets a
+restarted service find processes that a killed predecessor left behind, even ones it
+never got to record.
 """
 
 from __future__ import annotations
@@ -14,19 +15,26 @@ import time
 from pathlib import Path
 
 from dds.engine.base import Launch
+from dds.provision.base import Role
 
-PIDFILE = "engine.pid"
+
+def pidfile(node_dir: Path, role: Role) -> Path:
+    return node_dir / f"{role.value}.pid"
+
+
+def _key(node_dir: Path, role: Role) -> str:
+    return f"{node_dir}#{role.value}"
 
 
 class LocalProvisioner:
-    """Starts, watches and stops engine processes on this host."""
+    """Starts, watches and stops node processes on this host."""
 
     def __init__(self) -> None:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, node_dir: Path, launch: Launch, log_path: Path) -> int:
+    def start(self, node_dir: Path, role: Role, launch: Launch, log_path: Path) -> int:
         """Start the process and record its pid before anything else can fail."""
-        self.stop(node_dir)
+        self.stop(node_dir, role)
         node_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DDS_", "FERRETDB_"))}
         env.update(launch.env)
@@ -40,32 +48,32 @@ class LocalProvisioner:
                 cwd=node_dir,
                 start_new_session=True,
             )
-        (node_dir / PIDFILE).write_text(str(proc.pid))
-        self._children[str(node_dir)] = proc
+        pidfile(node_dir, role).write_text(str(proc.pid))
+        self._children[_key(node_dir, role)] = proc
         return proc.pid
 
-    def running_pid(self, node_dir: Path) -> int | None:
-        """The pid of this node's engine if it is alive, else None (and reaps it)."""
-        proc = self._children.get(str(node_dir))
+    def running_pid(self, node_dir: Path, role: Role) -> int | None:
+        """The pid of the role's process if it is alive, else None (and reaps it)."""
+        proc = self._children.get(_key(node_dir, role))
         if proc is not None:
             if proc.poll() is None:
                 return proc.pid
-            del self._children[str(node_dir)]
+            del self._children[_key(node_dir, role)]
             return None
-        pid = _read_pid(node_dir)
-        if pid is not None and _is_engine_of(pid, node_dir):
+        pid = _read_pid(pidfile(node_dir, role))
+        if pid is not None and _belongs_to(pid, node_dir):
             return pid
         return None
 
-    def exit_code(self, node_dir: Path) -> int | None:
-        proc = self._children.get(str(node_dir))
-        return proc.poll() if proc else None
+    def stop(self, node_dir: Path, role: Role | None = None, timeout: float = 10.0) -> None:
+        """Stop the role's process group (every role's when None): SIGTERM, then SIGKILL after `timeout`."""
+        for each in [role] if role is not None else list(Role):
+            self._stop_one(node_dir, each, timeout)
 
-    def stop(self, node_dir: Path, timeout: float = 10.0) -> None:
-        """Stop the node's process group: SIGTERM, then SIGKILL after `timeout`."""
-        proc = self._children.pop(str(node_dir), None)
-        pid = proc.pid if proc else _read_pid(node_dir)
-        if pid is not None and (proc is not None or _is_engine_of(pid, node_dir)):
+    def _stop_one(self, node_dir: Path, role: Role, timeout: float) -> None:
+        proc = self._children.pop(_key(node_dir, role), None)
+        pid = proc.pid if proc else _read_pid(pidfile(node_dir, role))
+        if pid is not None and (proc is not None or _belongs_to(pid, node_dir)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
                 os.killpg(pid, signal.SIGCONT)  # a paused engine (backup snapshot) must see the SIGTERM
@@ -78,31 +86,33 @@ class LocalProvisioner:
                 while _alive(pid, proc):
                     time.sleep(0.05)
         with contextlib.suppress(FileNotFoundError):
-            (node_dir / PIDFILE).unlink()
+            pidfile(node_dir, role).unlink()
 
     def stop_all(self) -> None:
         for key in list(self._children):
-            self.stop(Path(key))
+            node_dir, _, role = key.rpartition("#")
+            self.stop(Path(node_dir), Role(role))
 
-    def orphans(self, root: Path) -> list[Path]:
-        """Node directories under `root` whose pid file names a live engine."""
+    def orphans(self, root: Path) -> list[tuple[Path, Role]]:
+        """(node directory, role) under `root` whose pid file names a live process of that node."""
         found = []
-        for pidfile in root.glob(f"*/*/{PIDFILE}"):
-            pid = _read_pid(pidfile.parent)
-            if pid is not None and _is_engine_of(pid, pidfile.parent):
-                found.append(pidfile.parent)
+        for role in Role:
+            for path in root.glob(f"*/*/{role.value}.pid"):
+                pid = _read_pid(path)
+                if pid is not None and _belongs_to(pid, path.parent):
+                    found.append((path.parent, role))
         return found
 
 
-def _read_pid(node_dir: Path) -> int | None:
+def _read_pid(path: Path) -> int | None:
     try:
-        return int((node_dir / PIDFILE).read_text().strip())
+        return int(path.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
 
 
-def _is_engine_of(pid: int, node_dir: Path) -> bool:
-    """Guard against pid reuse: the process must be an engine of this node."""
+def _belongs_to(pid: int, node_dir: Path) -> bool:
+    """Guard against pid reuse: the process must name this node's directory on its command line."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         stat = Path(f"/proc/{pid}/stat").read_text()

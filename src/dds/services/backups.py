@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,49 +11,51 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dds import ids
-from dds.backup import links
 from dds.backup.archive import SUFFIX
-from dds.backup.store import BackupStore, open_store
-from dds.clock import iso_z
-from dds.db.backups import Backup
-from dds.db.models import Instance, Job
-from dds.domain.backup_policy import parse_keep_days, parse_period, parse_window
-from dds.domain.rules import check_paging
-from dds.domain.states import ALLOWED, BACKUP_ALLOWED, BackupStatus, BackupType, InstanceStatus, JobStatus
-from dds.errors import (
+from dds.core import ids
+from dds.core.clock import iso_z
+from dds.core.errors import (
     BackupExists,
     BackupInvalid,
+    BackupNotAllowed,
     BackupNotFound,
     BackupRestoring,
     Conflict,
+    InvalidBackupDescription,
+    InvalidBackupName,
+    InvalidBackupPeriod,
+    InvalidBackupStartTime,
     InvalidParameter,
+    InvalidRetention,
     RangeNotSatisfiable,
 )
-from dds.jobs import backup_jobs
-from dds.jobs.store import enqueue
-from dds.runtime import Runtime
+from dds.db.backups import Backup
+from dds.db.models import Instance, Job
+from dds.domain.backup_policy import parse_keep_days, parse_period, parse_window
+from dds.domain.jobs import RESTORE_JOBS, JobName
+from dds.domain.rules import check_paging
+from dds.domain.states import (
+    ALLOWED,
+    BACKUP_ALLOWED,
+    BackupStatus,
+    BackupType,
+    InstanceStatus,
+    JobStatus,
+    transition,
+)
+from dds.jobs.queue import enqueue
+from dds.parts import Parts
 from dds.services import instances
+from dds.store import links
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,63}$")
-_BAD_DESCRIPTION = set('>!<"&\'=')
+_BAD_DESCRIPTION = set(">!<\"&'=")
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _MODES = ("Sharding", "ReplicaSet", "Single")
-_store_guard = threading.Lock()
 
 
-def store(rt: Runtime) -> BackupStore:
-    """The runtime's backup store, opened once."""
-    with _store_guard:
-        cached = getattr(rt, "_backup_store", None)
-        if cached is None:
-            cached = open_store(rt.settings)
-            rt._backup_store = cached  # type: ignore[attr-defined]
-        return cached  # type: ignore[no-any-return]
-
-
-def link_secret(rt: Runtime) -> bytes:
-    return links.load_secret(rt.settings.link_secret, rt.settings.data_dir)
+def link_secret(parts: Parts) -> bytes:
+    return links.load_secret(parts.settings.link_secret, parts.settings.data_dir)
 
 
 def get(s: Session, project_id: str, backup_id: str) -> Backup:
@@ -67,9 +68,8 @@ def get(s: Session, project_id: str, backup_id: str) -> Backup:
 
 def _check_name(s: Session, project_id: str, name: Any) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidParameter(
-            "Invalid backup name: 4 to 64 characters, starting with a letter; letters, digits, - and _.",
-            code="DBS.280277",
+        raise InvalidBackupName(
+            "Invalid backup name: 4 to 64 characters, starting with a letter; letters, digits, - and _."
         )
     taken = s.scalar(select(Backup.id).where(Backup.project_id == project_id, Backup.name == name))
     if taken:
@@ -80,54 +80,72 @@ def _check_name(s: Session, project_id: str, name: Any) -> str:
 def _check_description(value: Any) -> str:
     text = "" if value is None else value
     if not isinstance(text, str) or len(text) > 256 or set(text) & _BAD_DESCRIPTION:
-        raise InvalidParameter(
-            "Invalid backup description: at most 256 characters, none of > ! < \" & ' =.", code="DBS.280127"
-        )
+        raise InvalidBackupDescription("Invalid backup description: at most 256 characters, none of > ! < \" & ' =.")
     return text
 
 
-def start_backup(rt: Runtime, s: Session, inst: Instance, *, kind: BackupType, name: str,
-                 description: str = "", scheduled_for: datetime | None = None) -> tuple[Backup, Job]:
+def start_backup(
+    parts: Parts,
+    s: Session,
+    inst: Instance,
+    *,
+    kind: BackupType,
+    name: str,
+    description: str = "",
+    scheduled_for: datetime | None = None,
+) -> tuple[Backup, Job]:
     """Add a BUILDING backup and its job to the caller's transaction."""
     if inst.status not in ALLOWED["backup"]:
-        raise Conflict(
-            f"The DB instance status ({inst.status}) does not allow a backup.", code="DBS.201202"
-        )
-    now = rt.clock.now()
+        raise BackupNotAllowed(f"The DB instance status ({inst.status}) does not allow a backup.")
+    now = parts.clock.now()
     backup_id = ids.backup_id()
     b = Backup(
-        id=backup_id, project_id=inst.project_id, instance_id=inst.id, instance_name=inst.name,
-        instance_mode=inst.mode, datastore_type=inst.datastore_type, datastore_version=inst.datastore_version,
-        volume_gb=inst.volume_gb, name=name, description=description, type=kind,
-        status=BackupStatus.BUILDING, store=store(rt).name,
-        object_key=f"{inst.project_id}/{inst.id}/{backup_id}{SUFFIX}", file_name=f"{backup_id}{SUFFIX}",
-        manifest={}, scheduled_for=scheduled_for, begin_time=now,
+        id=backup_id,
+        project_id=inst.project_id,
+        instance_id=inst.id,
+        instance_name=inst.name,
+        instance_mode=inst.mode,
+        datastore_type=inst.datastore_type,
+        datastore_version=inst.datastore_version,
+        volume_gb=inst.volume_gb,
+        name=name,
+        description=description,
+        type=kind,
+        status=BackupStatus.BUILDING,
+        store=parts.store.name,
+        object_key=f"{inst.project_id}/{inst.id}/{backup_id}{SUFFIX}",
+        file_name=f"{backup_id}{SUFFIX}",
+        manifest={},
+        scheduled_for=scheduled_for,
+        begin_time=now,
     )
     s.add(b)
-    inst.status = InstanceStatus.BACKING_UP
+    transition(inst, InstanceStatus.BACKING_UP)
     inst.updated = now
-    job = enqueue(s, name=backup_jobs.BACKUP.name, project_id=inst.project_id, now=now,
-                  instance_id=inst.id, instance_name=inst.name, payload={"backup_id": backup_id})
+    job = enqueue(
+        s,
+        name=JobName.BACKUP,
+        project_id=inst.project_id,
+        now=now,
+        instance_id=inst.id,
+        instance_name=inst.name,
+        payload={"backup_id": backup_id},
+    )
     return b, job
 
 
-def create_manual(rt: Runtime, project_id: str, body: dict[str, Any] | None) -> tuple[Backup, Job]:
+def create_manual(parts: Parts, project_id: str, body: dict[str, Any] | None) -> tuple[Backup, Job]:
     opt = body or {}
     instance_id = opt.get("instance_id")
     if not instance_id:
         raise InvalidParameter("backup.instance_id is required.")
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         name = _check_name(s, project_id, opt.get("name"))
         description = _check_description(opt.get("description"))
         inst = instances.get(s, project_id, str(instance_id))
-        b, job = start_backup(rt, s, inst, kind=BackupType.MANUAL, name=name, description=description)
-    _wake(rt)
+        b, job = start_backup(parts, s, inst, kind=BackupType.MANUAL, name=name, description=description)
+    parts.wakeup.set()
     return b, job
-
-
-def _wake(rt: Runtime) -> None:
-    if rt.workers is not None:
-        rt.workers.wake()
 
 
 def _parse_time(value: str, field: str) -> datetime:
@@ -152,7 +170,7 @@ class BackupQuery:
     limit: int = 100
 
 
-def listing(rt: Runtime, project_id: str, q: BackupQuery) -> tuple[list[Backup], int]:
+def listing(parts: Parts, project_id: str, q: BackupQuery) -> tuple[list[Backup], int]:
     check_paging(q.offset, q.limit)
     stmt = select(Backup).where(Backup.project_id == project_id)
     if q.backup_type:
@@ -181,129 +199,133 @@ def listing(rt: Runtime, project_id: str, q: BackupQuery) -> tuple[list[Backup],
         stmt = stmt.where(Backup.name.contains(q.backup_name))
     if q.instance_name:
         stmt = stmt.where(Backup.instance_name.contains(q.instance_name))
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = s.scalars(stmt.order_by(Backup.begin_time.desc(), Backup.id).offset(q.offset).limit(q.limit)).all()
         return list(rows), total
 
 
 def _restoring(s: Session, backup_id: str) -> bool:
-    running = s.scalars(
-        select(Job).where(Job.status == JobStatus.RUNNING, Job.name.in_(backup_jobs.RESTORE_JOB_NAMES))
-    )
+    running = s.scalars(select(Job).where(Job.status == JobStatus.RUNNING, Job.name.in_(RESTORE_JOBS)))
     return any(j.payload.get("backup_id") == backup_id for j in running)
 
 
-def mark_for_deletion(rt: Runtime, s: Session, b: Backup) -> Job:
+def mark_for_deletion(parts: Parts, s: Session, b: Backup) -> Job:
     if _restoring(s, b.id):
         raise BackupRestoring()
     if b.status not in BACKUP_ALLOWED["delete"]:
         raise BackupInvalid(f"The backup is {b.status} and cannot be deleted now.")
-    b.status = BackupStatus.DISABLED
-    return enqueue(s, name=backup_jobs.DELETE_BACKUP.name, project_id=b.project_id, now=rt.clock.now(),
-                   instance_id=b.instance_id, instance_name=b.instance_name, payload={"backup_id": b.id})
+    transition(b, BackupStatus.DISABLED)
+    return enqueue(
+        s,
+        name=JobName.DELETE_BACKUP,
+        project_id=b.project_id,
+        now=parts.clock.now(),
+        instance_id=b.instance_id,
+        instance_name=b.instance_name,
+        payload={"backup_id": b.id},
+    )
 
 
-def delete_manual(rt: Runtime, project_id: str, backup_id: str) -> Job:
+def delete_manual(parts: Parts, project_id: str, backup_id: str) -> Job:
     """Manual backups only: automated ones follow the policy (keep_days)."""
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         b = get(s, project_id, backup_id)
         if b.type != BackupType.MANUAL:
             raise BackupInvalid("Automated backups are deleted by the backup policy, not by request.")
-        job = mark_for_deletion(rt, s, b)
-    _wake(rt)
+        job = mark_for_deletion(parts, s, b)
+    parts.wakeup.set()
     return job
 
 
-def batch_delete(rt: Runtime, project_id: str, backup_ids: list[str] | None) -> list[Job]:
+def batch_delete(parts: Parts, project_id: str, backup_ids: list[str] | None) -> list[Job]:
     """All or nothing: every id is checked before any backup is marked."""
     if not backup_ids or len(backup_ids) > 50 or len(set(backup_ids)) != len(backup_ids):
         raise InvalidParameter("backup_ids must list 1 to 50 distinct backup IDs.")
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         rows = [get(s, project_id, bid) for bid in backup_ids]
         if any(b.type != BackupType.MANUAL for b in rows):
             raise BackupInvalid("Automated backups are deleted by the backup policy, not by request.")
-        jobs = [mark_for_deletion(rt, s, b) for b in rows]
-    _wake(rt)
+        jobs = [mark_for_deletion(parts, s, b) for b in rows]
+    parts.wakeup.set()
     return jobs
 
 
-def download_files(rt: Runtime, project_id: str, instance_id: str | None,
-                   backup_id: str | None) -> dict[str, Any]:
+def download_files(parts: Parts, project_id: str, instance_id: str | None, backup_id: str | None) -> dict[str, Any]:
     """The backup's files with links valid `link_ttl_seconds` (15 minutes)."""
     if not instance_id or not backup_id:
         raise InvalidParameter("instance_id and backup_id are required.")
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         b = get(s, project_id, backup_id)
         if b.instance_id != instance_id:
             raise BackupNotFound()
         if b.status not in BACKUP_ALLOWED["download"]:
             raise BackupInvalid(f"The backup is {b.status}; only completed backups can be downloaded.")
-    st = store(rt)
+    st = parts.store
     if b.store != st.name:
         raise BackupInvalid(f"The backup is kept in the {b.store!r} store, which is not configured now.")
-    ttl = rt.settings.link_ttl_seconds
-    expires = rt.clock.now() + timedelta(seconds=ttl)
+    ttl = parts.settings.link_ttl_seconds
+    expires = parts.clock.now() + timedelta(seconds=ttl)
     url = st.presigned_url(b.object_key, expires, ttl) or links.make_link(
-        rt.settings.base_url, link_secret(rt), project_id, b.id, b.file_name, expires
+        parts.settings.base_url, link_secret(parts), project_id, b.id, b.file_name, expires
     )
     return {
-        "files": [{
-            "name": b.file_name,
-            "size": math.ceil(b.size_bytes / 1024),
-            "download_link": url,
-            "link_expired_time": iso_z(expires),
-        }],
+        "files": [
+            {
+                "name": b.file_name,
+                "size": math.ceil(b.size_bytes / 1024),
+                "download_link": url,
+                "link_expired_time": iso_z(expires),
+            }
+        ],
         "bucket": st.bucket,
     }
 
 
-def open_download(rt: Runtime, project_id: str, backup_id: str, name: str, expires: str,
-                  sig: str) -> tuple[Backup, int]:
+def open_download(
+    parts: Parts, project_id: str, backup_id: str, name: str, expires: str, sig: str
+) -> tuple[Backup, int]:
     """Check a service-signed link; returns the backup and the object's size."""
-    links.check(link_secret(rt), project_id, backup_id, name, expires, sig, rt.clock.now())
-    with rt.db.session() as s:
+    links.check(link_secret(parts), project_id, backup_id, name, expires, sig, parts.clock.now())
+    with parts.db.session() as s:
         b = get(s, project_id, backup_id)
         if b.file_name != name or b.status != BackupStatus.COMPLETED:
             raise BackupNotFound()
-    size = store(rt).size(b.object_key)
+    size = parts.store.size(b.object_key)
     if size is None:
         raise BackupNotFound()
     return b, size
 
 
-def get_policy(rt: Runtime, project_id: str, instance_id: str) -> dict[str, Any]:
-    with rt.db.session() as s:
+def get_policy(parts: Parts, project_id: str, instance_id: str) -> dict[str, Any]:
+    with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
         if inst.backup_keep_days == 0:
             return {"keep_days": 0}
-        return {"keep_days": inst.backup_keep_days, "start_time": inst.backup_start_time,
-                "period": inst.backup_period}
+        return {"keep_days": inst.backup_keep_days, "start_time": inst.backup_start_time, "period": inst.backup_period}
 
 
-def set_policy(rt: Runtime, project_id: str, instance_id: str, policy: dict[str, Any] | None) -> None:
+def set_policy(parts: Parts, project_id: str, instance_id: str, policy: dict[str, Any] | None) -> None:
     """keep_days 0 turns automated backups off; 1-6 require every day of the week (DDS)."""
     if not policy or "keep_days" not in policy:
-        raise InvalidParameter("backup_policy.keep_days is required.", code="DBS.280214")
+        raise InvalidRetention("backup_policy.keep_days is required.")
     keep = parse_keep_days(policy["keep_days"])
     window = period = None
     if keep:
         if not policy.get("start_time"):
-            raise InvalidParameter("backup_policy.start_time is required to enable backups.", code="DBS.280216")
+            raise InvalidBackupStartTime("backup_policy.start_time is required to enable backups.")
         window = parse_window(policy["start_time"])
         period = parse_period(policy.get("period") or "1,2,3,4,5,6,7")
         if keep < 7 and period != "1,2,3,4,5,6,7":
-            raise InvalidParameter("With keep_days 1-6 the period must be every day (1,2,3,4,5,6,7).",
-                                   code="DBS.280215")
-    with rt.db.session() as s:
+            raise InvalidBackupPeriod("With keep_days 1-6 the period must be every day (1,2,3,4,5,6,7).")
+    with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
         if inst.status not in ALLOWED["backup_policy"]:
             raise Conflict(f"The DB instance status ({inst.status}) does not allow this operation.")
         inst.backup_keep_days = keep
         if window and period:
             inst.backup_start_time, inst.backup_period = window, period
-        inst.updated = rt.clock.now()
-
+        inst.updated = parts.clock.now()
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

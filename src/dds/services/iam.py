@@ -9,50 +9,42 @@ Credentials accepted on every DDS route, in this order:
 from __future__ import annotations
 
 import hmac
-import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dds.core.errors import AuthenticationFailed, IdentityUnauthorized, NotFound, Unauthorized
 from dds.db.identity import User
 from dds.db.models import Project
-from dds.errors import AuthenticationFailed, IdentityUnauthorized, NotFound, Unauthorized
 from dds.iam import directory, signature, tokens
 from dds.iam.authenticator import Authenticator, TokenInfo
 from dds.iam.passwords import DUMMY_HASH, verify_password
-
-if TYPE_CHECKING:
-    from dds.runtime import Runtime
+from dds.parts import Parts
 
 DEMO_PROJECT = "demo"
 
-_authenticators: weakref.WeakKeyDictionary[Runtime, Authenticator] = weakref.WeakKeyDictionary()
-_demo_ids: weakref.WeakKeyDictionary[Runtime, str] = weakref.WeakKeyDictionary()
+
+def authenticator(parts: Parts) -> Authenticator:
+    return parts.authenticator
 
 
-def authenticator(rt: Runtime) -> Authenticator:
-    """The runtime's authenticator (created on first use; holds the caches)."""
-    found = _authenticators.get(rt)
-    if found is None:
-        found = _authenticators.setdefault(rt, Authenticator(rt.settings, rt.db, rt.clock))
-    return found
+def ensure_project(s: Session, parts: Parts, name: str) -> Project:
+    return directory.ensure_project(s, name, parts.clock.now())
 
 
-def ensure_project(s: Session, rt: Runtime, name: str) -> Project:
-    return directory.ensure_project(s, name, rt.clock.now())
+def ensure_demo_project(s: Session, parts: Parts) -> Project:
+    return ensure_project(s, parts, DEMO_PROJECT)
 
 
-def ensure_demo_project(s: Session, rt: Runtime) -> Project:
-    return ensure_project(s, rt, DEMO_PROJECT)
+def demo_project_id(parts: Parts) -> str:
+    """The demo project's id (made on first use); the authenticator remembers it."""
+    return parts.authenticator.remember_project(DEMO_PROJECT, lambda: _ensure_demo_id(parts))
 
 
-def demo_project_id(rt: Runtime) -> str:
-    found = _demo_ids.get(rt)
-    if found is None:
-        with rt.db.session() as s:
-            found = _demo_ids.setdefault(rt, ensure_demo_project(s, rt).id)
-    return found
+def _ensure_demo_id(parts: Parts) -> str:
+    with parts.db.session() as s:
+        return ensure_demo_project(s, parts).id
 
 
 def _signed_request(request: Any) -> signature.SignedRequest:
@@ -67,7 +59,7 @@ def _signed_request(request: Any) -> signature.SignedRequest:
     )
 
 
-def authenticate(rt: Runtime, request: Any) -> str | None:
+def authenticate(parts: Parts, request: Any) -> str | None:
     """The project id the request's credentials belong to; None if it carries none.
 
     Raises Unauthorized (or a subclass) when credentials are present but
@@ -78,13 +70,13 @@ def authenticate(rt: Runtime, request: Any) -> str | None:
     headers = request.headers
     auth = headers.get("authorization")
     if auth and signature.is_signed(auth):
-        return authenticator(rt).signed(_signed_request(request))
+        return authenticator(parts).signed(_signed_request(request))
     token = headers.get("x-auth-token")
     if token:
-        dev = rt.settings.dev_token
+        dev = parts.settings.dev_token
         if dev and hmac.compare_digest(token.encode(), dev.encode()):
-            return demo_project_id(rt)
-        return authenticator(rt).token(token).project_id
+            return demo_project_id(parts)
+        return authenticator(parts).token(token).project_id
     if auth:
         raise AuthenticationFailed("unsupported Authorization scheme; use SDK-HMAC-SHA256 or X-Auth-Token")
     return None
@@ -99,14 +91,14 @@ class IssuedToken:
     methods: list[str]
 
 
-def _user_of(s: Session, rt: Runtime, identity: Any) -> User:
+def _user_of(s: Session, parts: Parts, identity: Any) -> User:
     password = identity.password
     if "password" not in identity.methods or password is None:
         raise IdentityUnauthorized("Only the password method is supported.")
     ref = password.user
     domain = ref.domain
     if domain is not None:
-        ours = rt.settings.identity_domain
+        ours = parts.settings.identity_domain
         if (domain.id and domain.id != ours.lower()) or (domain.name and domain.name != ours):
             # Same message as a wrong password: do not reveal which part was wrong.
             raise IdentityUnauthorized()
@@ -117,14 +109,14 @@ def _user_of(s: Session, rt: Runtime, identity: Any) -> User:
     return user
 
 
-def issue_token(rt: Runtime, auth: Any) -> IssuedToken:
+def issue_token(parts: Parts, auth: Any) -> IssuedToken:
     """Keystone v3 password authentication, scoped to the user's project.
 
     A user belongs to exactly one project; a scope naming another project is
     refused like bad credentials (Keystone answers 401 there too).
     """
-    with rt.db.session() as s:
-        user = _user_of(s, rt, auth.identity)
+    with parts.db.session() as s:
+        user = _user_of(s, parts, auth.identity)
         project = s.get(Project, user.project_id)
         scope = auth.scope.project if auth.scope is not None else None
         if auth.scope is not None and auth.scope.project is None:
@@ -135,14 +127,14 @@ def issue_token(rt: Runtime, auth: Any) -> IssuedToken:
                 raise IdentityUnauthorized("The user has no role on the requested project.")
         if project is None:
             raise IdentityUnauthorized("The user has no project.")
-        token, row = tokens.issue(s, user, project.id, rt.clock.now(), rt.settings.token_lifetime)
+        token, row = tokens.issue(s, user, project.id, parts.clock.now(), parts.settings.token_lifetime)
         info = TokenInfo(row.user_id, row.project_id, row.issued, row.expires)
         return IssuedToken(token, info, user, project, ["password"])
 
 
-def describe_token(rt: Runtime, caller: str, subject: str) -> IssuedToken:
+def describe_token(parts: Parts, caller: str, subject: str) -> IssuedToken:
     """GET /v3/auth/tokens: the subject token, if the caller's token is valid and of the same project."""
-    auth = authenticator(rt)
+    auth = authenticator(parts)
     me = auth.token(caller)
     try:
         info = auth.token(subject)
@@ -150,16 +142,16 @@ def describe_token(rt: Runtime, caller: str, subject: str) -> IssuedToken:
         raise NotFound("Could not find token.") from None
     if info.project_id != me.project_id:
         raise NotFound("Could not find token.")
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         user, project = s.get(User, info.user_id), s.get(Project, info.project_id)
         if user is None or project is None:
             raise NotFound("Could not find token.")
         return IssuedToken(subject, info, user, project, ["password"])
 
 
-def revoke_token(rt: Runtime, caller: str, subject: str) -> None:
+def revoke_token(parts: Parts, caller: str, subject: str) -> None:
     """DELETE /v3/auth/tokens: the subject token stops working at once in this process."""
-    describe_token(rt, caller, subject)
-    with rt.db.session() as s:
+    describe_token(parts, caller, subject)
+    with parts.db.session() as s:
         tokens.revoke(s, subject)
-    authenticator(rt).forget_token(subject)
+    authenticator(parts).forget_token(subject)

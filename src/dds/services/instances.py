@@ -9,23 +9,35 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from dds import ids
-from dds.db.models import Instance, Job, Node
-from dds.domain import catalog, rules
-from dds.domain.rules import check_paging
-from dds.domain.states import ALLOWED, InstanceStatus, NodeStatus
-from dds.errors import (
+from dds.core import ids
+from dds.core.errors import (
     Conflict,
     InstanceNotFound,
+    InvalidEngine,
+    InvalidMode,
+    InvalidNodeNumber,
+    InvalidNodeType,
     InvalidParameter,
+    InvalidSpecifications,
+    InvalidStorageSize,
+    InvalidStorageType,
+    InvalidUsername,
+    InvalidVersion,
     PortInUse,
+    SpecificationsMatch,
+    StorageNotMultipleOfTen,
+    StorageOutOfRange,
     Unsupported,
 )
-from dds.jobs import instance_jobs
-from dds.jobs.store import enqueue
+from dds.db.models import Instance, Job, Node
+from dds.domain import catalog, rules
+from dds.domain.jobs import JobName
+from dds.domain.rules import check_paging
+from dds.domain.states import ALLOWED, InstanceStatus, NodeStatus, transition
+from dds.fleet import layout, nodes, secrets
+from dds.jobs.queue import enqueue
+from dds.parts import Parts
 from dds.provision import ports
-from dds.runtime import Runtime
-from dds.services import nodes
 
 _allocation = threading.Lock()  # port choice and its commit happen together
 
@@ -68,23 +80,23 @@ def _flavor(req: CreateRequest) -> tuple[catalog.Flavor, str, int]:
     if req.mode == "Sharding":
         raise Unsupported("Cluster (Sharding) instances are not supported by the bundled engine (FerretDB).")
     if req.mode not in catalog.MODE_FLAVOR_TYPE:
-        raise InvalidParameter("Invalid DB instance mode. Valid values: ReplicaSet, Single.", code="DBS.280342")
+        raise InvalidMode("Invalid DB instance mode. Valid values: ReplicaSet, Single.")
     want = catalog.MODE_FLAVOR_TYPE[req.mode]
     if not req.flavor or len(req.flavor) != 1:
-        raise InvalidParameter(f"Mode {req.mode} takes exactly one flavor of type {want}.", code="DBS.280327")
+        raise InvalidNodeType(f"Mode {req.mode} takes exactly one flavor of type {want}.")
     f = req.flavor[0]
     if f.get("type") != want:
-        raise InvalidParameter(f"Invalid node type for mode {req.mode}: expected {want}.", code="DBS.280327")
+        raise InvalidNodeType(f"Invalid node type for mode {req.mode}: expected {want}.")
     flavor = catalog.FLAVORS.get(str(f.get("spec_code")))
     if flavor is None or flavor.type != want:
-        raise InvalidParameter(f"Invalid specifications {f.get('spec_code')!r}.", code="DBS.280239")
+        raise InvalidSpecifications(f"Invalid specifications {f.get('spec_code')!r}.")
     storage = str(f.get("storage") or catalog.STORAGE_TYPES[0])
     if storage not in catalog.STORAGE_TYPES:
-        raise InvalidParameter(f"Invalid storage type {storage!r}.", code="DBS.280241")
+        raise InvalidStorageType(f"Invalid storage type {storage!r}.")
     size = _volume(f.get("size"), want)
     # OTC sends num 1 for a replica set, Huawei 3/5/7; FerretDB has no replication, so one node runs.
     if str(f.get("num", "1")) not in (("1", "3", "5", "7") if want == "replica" else ("1",)):
-        raise InvalidParameter("Invalid node number.", code="DBS.280123")
+        raise InvalidNodeNumber()
     return flavor, storage, size
 
 
@@ -92,9 +104,9 @@ def _volume(value: Any, flavor_type: str, current: int = 0) -> int:
     size = rules.parse_int(value, "volume size")
     low, high = catalog.VOLUME_LIMITS_GB[flavor_type]
     if size % 10:
-        raise InvalidParameter("The storage space must be a multiple of 10.", code="DBS.200302")
+        raise StorageNotMultipleOfTen()
     if not low <= size <= high:
-        raise InvalidParameter(f"The storage space is out of range ({low}-{high} GB).", code="DBS.280242")
+        raise StorageOutOfRange(f"The storage space is out of range ({low}-{high} GB).")
     return size
 
 
@@ -105,8 +117,8 @@ def _taken_ports(s: Session) -> set[int]:
     return taken
 
 
-def _check_port_free(rt: Runtime, s: Session, port: int) -> None:
-    if port in _taken_ports(s) or not ports.is_free(rt.settings.engine_host, port):
+def _check_port_free(parts: Parts, s: Session, port: int) -> None:
+    if port in _taken_ports(s) or not ports.is_free(parts.settings.engine_host, port):
         raise PortInUse(f"The port {port} is already in use.")
 
 
@@ -133,11 +145,9 @@ def validate_create(req: CreateRequest) -> ValidCreate:
     flavor, storage, size = _flavor(req)
     ds = req.datastore or {}
     if ds.get("type") != catalog.DATASTORE:
-        raise InvalidParameter(f"Invalid DB engine. Valid value: {catalog.DATASTORE}.", code="DBS.280235")
+        raise InvalidEngine(f"Invalid DB engine. Valid value: {catalog.DATASTORE}.")
     if str(ds.get("version")) not in catalog.VERSIONS:
-        raise InvalidParameter(
-            f"Invalid database version. Valid values: {', '.join(catalog.VERSIONS)}.", code="DBS.280236"
-        )
+        raise InvalidVersion(f"Invalid database version. Valid values: {', '.join(catalog.VERSIONS)}.")
     requested_port = rules.check_port(req.port)
     keep_days, start_time = _backup_strategy(req.backup_strategy)
     return ValidCreate(
@@ -145,13 +155,13 @@ def validate_create(req: CreateRequest) -> ValidCreate:
     )
 
 
-def create(rt: Runtime, project_id: str, req: CreateRequest) -> tuple[Instance, Job]:
+def create(parts: Parts, project_id: str, req: CreateRequest) -> tuple[Instance, Job]:
     """Validate everything first; then instance, node and job commit together."""
-    return provision(rt, project_id, req, validate_create(req), job_name=instance_jobs.CREATE.name)
+    return provision(parts, project_id, req, validate_create(req), job_name=JobName.CREATE)
 
 
 def provision(
-    rt: Runtime,
+    parts: Parts,
     project_id: str,
     req: CreateRequest,
     v: ValidCreate,
@@ -162,16 +172,16 @@ def provision(
     """Instance, node and job (`job_name`, e.g. create or restore-to-new) in one transaction."""
     name, password, flavor, storage, size = v.name, v.password, v.flavor, v.storage, v.size
     requested_port, keep_days, start_time = v.port, v.keep_days, v.start_time
-    now = rt.clock.now()
-    low, high = rt.settings.port_bounds
-    with _allocation, rt.db.session() as s:
+    now = parts.clock.now()
+    low, high = parts.settings.port_bounds
+    with _allocation, parts.db.session() as s:
         taken = _taken_ports(s)
         if requested_port is not None:
-            _check_port_free(rt, s, requested_port)
-            picked = ports.pick(rt.settings.engine_host, low, high, taken | {requested_port}, 1)
+            _check_port_free(parts, s, requested_port)
+            picked = ports.pick(parts.settings.engine_host, low, high, taken | {requested_port}, 1)
             chosen = [requested_port, *picked]
         else:
-            chosen = ports.pick(rt.settings.engine_host, low, high, taken, 2)
+            chosen = ports.pick(parts.settings.engine_host, low, high, taken, 2)
         if len(chosen) != 2:
             raise Conflict("No free port is left in the configured range.")
         port, debug_port = chosen
@@ -187,8 +197,8 @@ def provision(
             storage_type=storage,
             volume_gb=size,
             port=port,
-            region=req.region or rt.settings.region,
-            availability_zone=req.availability_zone or rt.settings.availability_zone,
+            region=req.region or parts.settings.region,
+            availability_zone=req.availability_zone or parts.settings.availability_zone,
             vpc_id=req.vpc_id or "",
             subnet_id=req.subnet_id or "",
             security_group_id=req.security_group_id or "",
@@ -207,9 +217,9 @@ def provision(
                 name=f"{name}_{role_type}_node_1",
                 role="Primary",
                 status=NodeStatus.CREATING,
-                host=rt.settings.client_host,
+                host=parts.settings.client_host,
                 port=port,
-                engine_host=rt.settings.engine_host,
+                engine_host=parts.settings.engine_host,
                 engine_port=port,
                 debug_port=debug_port,
             )
@@ -225,14 +235,13 @@ def provision(
             payload=payload,
         )
         # The password reaches the job through a 0600 file, never the job row.
-        pending = nodes.instance_dir(rt, inst.id) / instance_jobs.PENDING_PASSWORD
-        nodes.write_secret(pending, password)
+        secrets.hand_over_password(parts.settings, inst.id, password)
         try:
             s.flush()
         except Exception:
-            nodes.remove_instance_files(rt, inst.id)
+            layout.remove_instance_files(parts.settings, inst.id)
             raise
-    _wake(rt)
+    parts.wakeup.set()
     return inst, job
 
 
@@ -243,11 +252,6 @@ def _backup_strategy(value: dict[str, Any] | None) -> tuple[int, str]:
     keep = parse_keep_days(value.get("keep_days", 7))
     start = parse_window(value.get("start_time") or "00:00-01:00")
     return keep, start
-
-
-def _wake(rt: Runtime) -> None:
-    if rt.workers is not None:
-        rt.workers.wake()
 
 
 @dataclass
@@ -264,7 +268,7 @@ class InstanceQuery:
     limit: int = 100
 
 
-def listing(rt: Runtime, project_id: str, query: InstanceQuery) -> tuple[list[Instance], int]:
+def listing(parts: Parts, project_id: str, query: InstanceQuery) -> tuple[list[Instance], int]:
     offset, limit, name = query.offset, query.limit, query.name
     check_paging(offset, limit)
     q = select(Instance).where(Instance.project_id == project_id)
@@ -279,7 +283,7 @@ def listing(rt: Runtime, project_id: str, query: InstanceQuery) -> tuple[list[In
             q = q.where(col == val)
     if name:
         q = q.where(Instance.name.contains(name))
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         page = q.options(selectinload(Instance.nodes)).order_by(Instance.created.desc()).offset(offset).limit(limit)
         rows = list(s.scalars(page).all())
         if offset == 0 and len(rows) < limit:  # the page holds everything: no second query
@@ -288,131 +292,136 @@ def listing(rt: Runtime, project_id: str, query: InstanceQuery) -> tuple[list[In
 
 
 def _job(
-    rt: Runtime, s: Session, inst: Instance, kind: str, status: InstanceStatus, payload: dict[str, Any] | None = None
+    parts: Parts, s: Session, inst: Instance, kind: str, status: InstanceStatus, payload: dict[str, Any] | None = None
 ) -> Job:
-    inst.status = status
-    inst.updated = rt.clock.now()
+    transition(inst, status)
+    inst.updated = parts.clock.now()
     return enqueue(
         s,
         name=kind,
         project_id=inst.project_id,
-        now=rt.clock.now(),
+        now=parts.clock.now(),
         instance_id=inst.id,
         instance_name=inst.name,
         payload=payload,
     )
 
 
-def delete(rt: Runtime, project_id: str, instance_id: str) -> Job:
-    with rt.db.session() as s:
+def delete(parts: Parts, project_id: str, instance_id: str) -> Job:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         require(inst, "delete")
-        job = _job(rt, s, inst, instance_jobs.DELETE.name, InstanceStatus.DELETING)
-    _wake(rt)
+        job = _job(parts, s, inst, JobName.DELETE, InstanceStatus.DELETING)
+    parts.wakeup.set()
     return job
 
 
-def restart(rt: Runtime, project_id: str, instance_id: str, target_id: str | None = None) -> Job:
-    with rt.db.session() as s:
+def restart(parts: Parts, project_id: str, instance_id: str, target_id: str | None = None) -> Job:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         valid_targets = {inst.id, *(n.id for n in inst.nodes)}
         if target_id and target_id not in valid_targets:
             raise InvalidParameter(f"Invalid target_id {target_id!r}.")
         require(inst, "restart")
-        job = _job(rt, s, inst, instance_jobs.RESTART.name, InstanceStatus.REBOOTING)
-    _wake(rt)
+        job = _job(parts, s, inst, JobName.RESTART, InstanceStatus.REBOOTING)
+    parts.wakeup.set()
     return job
 
 
-def rename(rt: Runtime, project_id: str, instance_id: str, new_name: str | None) -> None:
+def rename(parts: Parts, project_id: str, instance_id: str, new_name: str | None) -> None:
     name = rules.check_instance_name(new_name)
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         require(inst, "rename")
         inst.name = name
-        inst.updated = rt.clock.now()
+        inst.updated = parts.clock.now()
 
 
-def set_remark(rt: Runtime, project_id: str, instance_id: str, remark: str | None) -> None:
+def set_remark(parts: Parts, project_id: str, instance_id: str, remark: str | None) -> None:
     if remark is None or len(remark) > 64 or any(c in remark for c in "><\"'&"):
         raise InvalidParameter("The remark may have at most 64 characters and none of > < \" ' &.")
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         require(inst, "remark")
         inst.remark = remark
-        inst.updated = rt.clock.now()
+        inst.updated = parts.clock.now()
 
 
-def modify_port(rt: Runtime, project_id: str, instance_id: str, port: Any) -> tuple[Job, int]:
+def modify_port(parts: Parts, project_id: str, instance_id: str, port: Any) -> tuple[Job, int]:
     new_port = rules.check_port(port)
     if new_port is None:
         raise InvalidParameter("The port is required.")
-    with _allocation, rt.db.session() as s:
+    with _allocation, parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         require(inst, "modify_port")
         if new_port == inst.port:
             raise InvalidParameter("The new port is the same as the current port.")
-        _check_port_free(rt, s, new_port)
+        _check_port_free(parts, s, new_port)
         job = _job(
-            rt,
+            parts,
             s,
             inst,
-            instance_jobs.MODIFY_PORT.name,
+            JobName.MODIFY_PORT,
             InstanceStatus.RESIZING,
             {"port": new_port, "old_port": inst.port},
         )
-    _wake(rt)
+    parts.wakeup.set()
     return job, new_port
 
 
-def enlarge_volume(rt: Runtime, project_id: str, instance_id: str, size: Any) -> Job:
-    with rt.db.session() as s:
+def enlarge_volume(parts: Parts, project_id: str, instance_id: str, size: Any) -> Job:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         flavor_type = catalog.MODE_FLAVOR_TYPE[inst.mode]
         new_size = _volume(size, flavor_type)
         if new_size <= inst.volume_gb:
-            raise InvalidParameter("The new volume size must be larger than the current size.", code="DBS.200306")
+            raise InvalidStorageSize("The new volume size must be larger than the current size.")
         require(inst, "enlarge_volume")
-        job = _job(rt, s, inst, instance_jobs.ENLARGE.name, InstanceStatus.RESIZING, {"volume_gb": new_size})
-    _wake(rt)
+        job = _job(parts, s, inst, JobName.ENLARGE, InstanceStatus.RESIZING, {"volume_gb": new_size})
+    parts.wakeup.set()
     return job
 
 
-def resize(rt: Runtime, project_id: str, instance_id: str, spec_code: Any) -> Job:
-    with rt.db.session() as s:
+def resize(parts: Parts, project_id: str, instance_id: str, spec_code: Any) -> Job:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         flavor = catalog.FLAVORS.get(str(spec_code))
         if flavor is None or flavor.type != catalog.MODE_FLAVOR_TYPE[inst.mode]:
-            raise InvalidParameter(f"Invalid specifications {spec_code!r}.", code="DBS.280239")
+            raise InvalidSpecifications(f"Invalid specifications {spec_code!r}.")
         if flavor.spec_code == inst.spec_code:
-            raise InvalidParameter("The new flavor is the same as the current flavor.", code="DBS.280267")
+            raise SpecificationsMatch("The new flavor is the same as the current flavor.")
         require(inst, "resize")
-        job = _job(rt, s, inst, instance_jobs.RESIZE.name, InstanceStatus.RESIZING, {"spec_code": flavor.spec_code})
-    _wake(rt)
+        job = _job(parts, s, inst, JobName.RESIZE, InstanceStatus.RESIZING, {"spec_code": flavor.spec_code})
+    parts.wakeup.set()
     return job
 
 
 def reset_password(
-    rt: Runtime, project_id: str, instance_id: str, user: str | None, password: str | None, db_name: str | None = None
+    parts: Parts, project_id: str, instance_id: str, user: str | None, password: str | None, db_name: str | None = None
 ) -> None:
     """Synchronous, as DDS documents: the engine user's password changes at once."""
     pw = rules.check_password(password)
     user = user or "rwuser"
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         require(inst, "reset_password")
-        if user == nodes.SERVICE_USER:
-            raise InvalidParameter(f"Invalid username {user!r}.", code="DBS.280292")
-        with nodes.admin_client(rt, inst) as client:
+        if user == secrets.SERVICE_USER:
+            raise InvalidUsername(f"Invalid username {user!r}.")
+        with nodes.admin_client(parts, inst) as client:
             db = client[db_name or "admin"]
             known = {u["user"] for u in db.command("usersInfo")["users"]}
             if user not in known:
-                raise InvalidParameter(f"The user {user!r} does not exist in database {db.name!r}.", code="DBS.280292")
+                raise InvalidUsername(f"The user {user!r} does not exist in database {db.name!r}.")
             db.command("updateUser", user, pwd=pw)
 
 
-def disk_usage(rt: Runtime, project_id: str, instance_id: str) -> tuple[Instance, int]:
-    with rt.db.session() as s:
+def used_bytes(parts: Parts, inst: Instance) -> int:
+    """Bytes the instance's engine files take on disk (what its volume quota counts)."""
+    return nodes.data_bytes(parts, inst)
+
+
+def disk_usage(parts: Parts, project_id: str, instance_id: str) -> tuple[Instance, int]:
+    with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         _ = inst.nodes
-        return inst, nodes.data_bytes(rt, inst)
+        return inst, nodes.data_bytes(parts, inst)

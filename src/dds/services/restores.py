@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from dds.core.errors import BackupInvalid, InvalidParameter, StorageOutOfRange, Unsupported
 from dds.db.backups import Backup
 from dds.db.models import Instance, Job
-from dds.domain.states import BACKUP_ALLOWED, InstanceStatus
-from dds.errors import BackupInvalid, InvalidParameter, Unsupported
-from dds.jobs import backup_jobs
-from dds.jobs.store import enqueue
-from dds.runtime import Runtime
+from dds.domain.jobs import JobName
+from dds.domain.states import BACKUP_ALLOWED, InstanceStatus, transition
+from dds.jobs.queue import enqueue
+from dds.parts import Parts
 from dds.services import backups, instances
 
 
-def _backup_for(rt: Runtime, project_id: str, point: dict[str, Any] | None, *, where: str) -> Backup:
+def _backup_for(parts: Parts, project_id: str, point: dict[str, Any] | None, *, where: str) -> Backup:
     """The COMPLETED backup a restore point or source names (404 for other projects' backups)."""
     point = point or {}
     kind = point.get("type") or "backup"
@@ -25,21 +25,22 @@ def _backup_for(rt: Runtime, project_id: str, point: dict[str, Any] | None, *, w
     backup_id = point.get("backup_id")
     if not backup_id:
         raise InvalidParameter(f"{where}.backup_id is required.")
-    with rt.db.session() as s:
+    with parts.db.session() as s:
         b = backups.get(s, project_id, str(backup_id))
         if point.get("instance_id") and point["instance_id"] != b.instance_id:
             raise BackupInvalid(f"The backup does not belong to instance {point['instance_id']}.")
         if b.status not in BACKUP_ALLOWED["restore"]:
             raise BackupInvalid(f"The backup is {b.status}; only completed backups can be restored.")
-    if b.store != backups.store(rt).name:
+    if b.store != parts.store.name:
         raise BackupInvalid(f"The backup is kept in the {b.store!r} store, which is not configured now.")
     return b
 
 
-def restore_to_new(rt: Runtime, project_id: str, req: instances.CreateRequest,
-                   restore_point: dict[str, Any]) -> tuple[Instance, Job]:
+def restore_to_new(
+    parts: Parts, project_id: str, req: instances.CreateRequest, restore_point: dict[str, Any]
+) -> tuple[Instance, Job]:
     """A new instance with the source's mode and version, loaded from a verified backup."""
-    b = _backup_for(rt, project_id, restore_point, where="restore_point")
+    b = _backup_for(parts, project_id, restore_point, where="restore_point")
     req.mode = b.instance_mode
     req.datastore = {"type": b.datastore_type, "version": b.datastore_version, **(req.datastore or {})}
     req.flavor = [dict(f) for f in req.flavor]
@@ -47,29 +48,32 @@ def restore_to_new(rt: Runtime, project_id: str, req: instances.CreateRequest,
         req.flavor[0]["size"] = str(b.volume_gb)
     valid = instances.validate_create(req)
     if valid.size < b.volume_gb:
-        raise InvalidParameter(
-            f"The storage space must be at least that of the backup's instance ({b.volume_gb} GB).",
-            code="DBS.280242",
-        )
-    return instances.provision(rt, project_id, req, valid, job_name=backup_jobs.RESTORE_NEW.name,
-                               payload={"backup_id": b.id})
+        raise StorageOutOfRange(f"The storage space must be at least that of the backup's instance ({b.volume_gb} GB).")
+    return instances.provision(parts, project_id, req, valid, job_name=JobName.RESTORE_NEW, payload={"backup_id": b.id})
 
 
-def restore_existing(rt: Runtime, project_id: str, source: dict[str, Any] | None,
-                     target: dict[str, Any] | None) -> Job:
+def restore_existing(
+    parts: Parts, project_id: str, source: dict[str, Any] | None, target: dict[str, Any] | None
+) -> Job:
     """Replace an existing instance's data with a backup of the same project."""
     if not source or not source.get("instance_id"):
         raise InvalidParameter("source.instance_id is required.")
     if not target or not target.get("instance_id"):
         raise InvalidParameter("target.instance_id is required.")
-    b = _backup_for(rt, project_id, source, where="source")
-    with rt.db.session() as s:
+    b = _backup_for(parts, project_id, source, where="source")
+    with parts.db.session() as s:
         inst = instances.get(s, project_id, str(target["instance_id"]))
         instances.require(inst, "restore_target")
-        inst.status = InstanceStatus.RESTORING
-        inst.updated = rt.clock.now()
-        job = enqueue(s, name=backup_jobs.RESTORE_CURRENT.name, project_id=project_id, now=rt.clock.now(),
-                      instance_id=inst.id, instance_name=inst.name, payload={"backup_id": b.id})
-    if rt.workers is not None:
-        rt.workers.wake()
+        transition(inst, InstanceStatus.RESTORING)
+        inst.updated = parts.clock.now()
+        job = enqueue(
+            s,
+            name=JobName.RESTORE_CURRENT,
+            project_id=project_id,
+            now=parts.clock.now(),
+            instance_id=inst.id,
+            instance_name=inst.name,
+            payload={"backup_id": b.id},
+        )
+    parts.wakeup.set()
     return job

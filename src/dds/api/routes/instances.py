@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from dds.api import views
-from dds.api.deps import ProjectDep, RuntimeDep
+from dds.api.deps import PartsDep, ProjectDep
 from dds.api.schemas.instances import (
     CreateInstanceBody,
     EnlargeVolumeBody,
@@ -18,8 +18,7 @@ from dds.api.schemas.instances import (
     ResizeBody,
     RestartBody,
 )
-from dds.services import instances
-from dds.services.nodes import data_bytes
+from dds.services import instances, restores
 
 router = APIRouter(tags=["DB instance management"])
 
@@ -46,87 +45,87 @@ def _request(body: CreateInstanceBody) -> instances.CreateRequest:
 
 
 @router.post("/v3/{project_id}/instances", status_code=202)
-def create_instance(body: CreateInstanceBody, project_id: ProjectDep, rt: RuntimeDep) -> dict[str, Any]:
+def create_instance(body: CreateInstanceBody, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
     req = _request(body)
     if body.restore_point:
-        from dds.services import restores
-
-        inst, job = restores.restore_to_new(rt, project_id, req, body.restore_point)
+        inst, job = restores.restore_to_new(parts, project_id, req, body.restore_point)
     else:
-        inst, job = instances.create(rt, project_id, req)
+        inst, job = instances.create(parts, project_id, req)
     return views.created_instance(inst, job, req.flavor)
 
 
 @router.get("/v3/{project_id}/instances")
 def list_instances(
-    project_id: ProjectDep, rt: RuntimeDep, query: Annotated[instances.InstanceQuery, Depends()]
+    project_id: ProjectDep, parts: PartsDep, query: Annotated[instances.InstanceQuery, Depends()]
 ) -> dict[str, Any]:
-    rows, total = instances.listing(rt, project_id, query)
-    unit = rt.settings.volume_unit_bytes
-    return {"instances": [views.instance(i, data_bytes(rt, i), unit) for i in rows], "total_count": total}
+    rows, total = instances.listing(parts, project_id, query)
+    unit = parts.settings.volume_unit_bytes
+    return {"instances": [views.instance(i, instances.used_bytes(parts, i), unit) for i in rows], "total_count": total}
 
 
 @router.delete("/v3/{project_id}/instances/{instance_id}", status_code=202)
-def delete_instance(instance_id: str, project_id: ProjectDep, rt: RuntimeDep) -> dict[str, Any]:
-    return {"job_id": instances.delete(rt, project_id, instance_id).id}
+def delete_instance(instance_id: str, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
+    return {"job_id": instances.delete(parts, project_id, instance_id).id}
 
 
 @router.post("/v3/{project_id}/instances/{instance_id}/restart", status_code=202)
 def restart_instance(
-    instance_id: str, project_id: ProjectDep, rt: RuntimeDep, body: RestartBody | None = None
+    instance_id: str, project_id: ProjectDep, parts: PartsDep, body: RestartBody | None = None
 ) -> dict[str, Any]:
-    job = instances.restart(rt, project_id, instance_id, body.target_id if body else None)
+    job = instances.restart(parts, project_id, instance_id, body.target_id if body else None)
     return {"job_id": job.id}
 
 
 @router.put("/v3/{project_id}/instances/{instance_id}/modify-name")
 def update_instance_name(
-    instance_id: str, body: ModifyNameBody, project_id: ProjectDep, rt: RuntimeDep
+    instance_id: str, body: ModifyNameBody, project_id: ProjectDep, parts: PartsDep
 ) -> dict[str, Any]:
-    instances.rename(rt, project_id, instance_id, body.new_instance_name)
+    instances.rename(parts, project_id, instance_id, body.new_instance_name)
     return {}
 
 
 @router.post("/v3/{project_id}/instances/{instance_id}/modify-port")
 def update_instance_port(
-    instance_id: str, body: ModifyPortBody, project_id: ProjectDep, rt: RuntimeDep
+    instance_id: str, body: ModifyPortBody, project_id: ProjectDep, parts: PartsDep
 ) -> dict[str, Any]:
-    job, port = instances.modify_port(rt, project_id, instance_id, body.port)
+    job, port = instances.modify_port(parts, project_id, instance_id, body.port)
     return {"job_id": job.id, "port": port}
 
 
 @router.put("/v3/{project_id}/instances/{instance_id}/remark")
 def update_instance_remark(
-    instance_id: str, body: RemarkBody, project_id: ProjectDep, rt: RuntimeDep
+    instance_id: str, body: RemarkBody, project_id: ProjectDep, parts: PartsDep
 ) -> dict[str, Any]:
-    instances.set_remark(rt, project_id, instance_id, body.remark)
+    instances.set_remark(parts, project_id, instance_id, body.remark)
     return {}
 
 
 @router.put("/v3/{project_id}/instances/{instance_id}/reset-password")
-def reset_password(instance_id: str, body: ResetPasswordBody, project_id: ProjectDep, rt: RuntimeDep) -> dict[str, Any]:
-    instances.reset_password(rt, project_id, instance_id, body.user_name, body.user_pwd, body.db_name)
+def reset_password(
+    instance_id: str, body: ResetPasswordBody, project_id: ProjectDep, parts: PartsDep
+) -> dict[str, Any]:
+    instances.reset_password(parts, project_id, instance_id, body.user_name, body.user_pwd, body.db_name)
     return {}
 
 
 @router.post("/v3/{project_id}/instances/{instance_id}/enlarge-volume", status_code=202)
 def resize_instance_volume(
-    instance_id: str, body: EnlargeVolumeBody, project_id: ProjectDep, rt: RuntimeDep
+    instance_id: str, body: EnlargeVolumeBody, project_id: ProjectDep, parts: PartsDep
 ) -> dict[str, Any]:
-    job = instances.enlarge_volume(rt, project_id, instance_id, body.volume.size)
+    job = instances.enlarge_volume(parts, project_id, instance_id, body.volume.size)
     return {"job_id": job.id, "order_id": ""}
 
 
 @router.post("/v3/{project_id}/instances/{instance_id}/resize", status_code=202)
-def resize_instance(instance_id: str, body: ResizeBody, project_id: ProjectDep, rt: RuntimeDep) -> dict[str, Any]:
-    job = instances.resize(rt, project_id, instance_id, body.resize.target_spec_code)
+def resize_instance(instance_id: str, body: ResizeBody, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
+    job = instances.resize(parts, project_id, instance_id, body.resize.target_spec_code)
     return {"job_id": job.id, "order_id": ""}
 
 
 @router.get("/v3/{project_id}/instances/{instance_id}/disk-usage")
-def show_disk_usage(instance_id: str, project_id: ProjectDep, rt: RuntimeDep, response: Response) -> dict[str, Any]:
-    inst, used = instances.disk_usage(rt, project_id, instance_id)
-    unit = rt.settings.volume_unit_bytes
+def show_disk_usage(instance_id: str, project_id: ProjectDep, parts: PartsDep, response: Response) -> dict[str, Any]:
+    inst, used = instances.disk_usage(parts, project_id, instance_id)
+    unit = parts.settings.volume_unit_bytes
     group_type = "single" if inst.mode == "Single" else "replica"
     return {
         "volumes": [

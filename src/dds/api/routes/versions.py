@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from dds.errors import NotFound
+from dds.core.errors import NotFound
 
 router = APIRouter(tags=["API versions"])
 

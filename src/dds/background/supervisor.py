@@ -1,0 +1,97 @@
+"""Keeps engines alive and volumes honest.
+
+Every few seconds: a node whose engine died is restarted (the instance shows
+`abnormal` meanwhile); an instance over its volume is switched to read-only
+(`data_disk_full`) until enlarge-volume gives it room.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from dds.background.periodic import Periodic
+from dds.db.models import Instance, Job, Node
+from dds.domain.states import InstanceStatus, JobStatus, NodeStatus, settled, transition
+from dds.fleet import layout, nodes
+
+log = logging.getLogger(__name__)
+
+_WATCHED = (InstanceStatus.NORMAL, InstanceStatus.ABNORMAL, InstanceStatus.DATA_DISK_FULL)
+
+
+class Supervisor(Periodic):
+    name = "dds-supervisor"
+
+    def interval(self) -> float:
+        return self.parts.settings.supervise_interval
+
+    def reconcile(self) -> None:
+        """At start-up: stop processes a previous run left behind, then start every
+        instance the metadata says should serve. Nothing runs that metadata does not know."""
+        parts = self.parts
+        settings = parts.settings
+        # Instance processes, and temporary engines of backups a crash interrupted.
+        leftovers = parts.provisioner.orphans(settings.instances_dir)
+        if settings.backup_staging_dir.exists():
+            leftovers += parts.provisioner.orphans(settings.backup_staging_dir)
+        for node_dir, role in leftovers:
+            log.info("stopping the %s a previous run left in %s", role, node_dir)
+            parts.provisioner.stop(node_dir, role)
+        with parts.db.session() as s:
+            known = set(s.scalars(select(Instance.id)))
+        for d in settings.instances_dir.iterdir():
+            if d.is_dir() and d.name not in known:
+                layout.remove_instance_files(settings, d.name)
+        self.tick()
+
+    def tick(self) -> None:
+        parts = self.parts
+        with parts.db.session() as s:
+            busy = set(s.scalars(select(Job.instance_id).where(Job.status == JobStatus.RUNNING)))
+            ids = [i for i in s.scalars(select(Instance.id).where(Instance.status.in_(_WATCHED))) if i not in busy]
+        for instance_id in ids:
+            lock = parts.locks.of(instance_id)
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                self._check(instance_id)
+            finally:
+                lock.release()
+
+    def _check(self, instance_id: str) -> None:
+        parts = self.parts
+        with parts.db.session() as s:
+            inst = s.get(Instance, instance_id)
+            if inst is None or inst.status not in _WATCHED:
+                return
+            quota = inst.volume_gb * parts.settings.volume_unit_bytes
+            full = nodes.data_bytes(parts, inst) >= quota
+            if full and not inst.read_only:
+                log.warning("instance %s is over its volume; switching to read-only", inst.id)
+                inst.read_only = True
+                transition(inst, InstanceStatus.DATA_DISK_FULL)
+                s.flush()
+                for node in inst.nodes:
+                    self._restart(inst, node, reason="volume full")
+                return
+            for node in inst.nodes:
+                if not nodes.is_running(parts, node):
+                    log.warning("engine of node %s is not running; restarting", node.id)
+                    transition(node, NodeStatus.ABNORMAL)
+                    transition(inst, InstanceStatus.ABNORMAL)
+                    s.commit()
+                    self._restart(inst, node, reason="engine exited")
+                    node.restarts += 1
+            if all(n.status == NodeStatus.NORMAL for n in inst.nodes):
+                transition(inst, settled(inst.read_only))
+
+    def _restart(self, inst: Instance, node: Node, reason: str) -> None:
+        try:
+            node.pid = nodes.start_node(self.parts, inst, node)
+            transition(node, NodeStatus.NORMAL)
+        except Exception as exc:
+            log.error("restart of node %s (%s) failed: %s", node.id, reason, exc)
+            transition(node, NodeStatus.ABNORMAL)
+            transition(inst, InstanceStatus.ABNORMAL)

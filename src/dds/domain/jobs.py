@@ -1,0 +1,25 @@
+"""Job kinds by name, as DDS shows them in its task list.
+
+Services enqueue work by these names and never import the code that runs it; the
+composition root registers one task for each name.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobName(StrEnum):
+    CREATE = "CreateMongoDB"
+    DELETE = "DeleteMongoDB"
+    RESTART = "RestartInstance"
+    MODIFY_PORT = "ModifyPort"
+    RESIZE = "ResizeInstance"
+    ENLARGE = "EnlargeInstanceVolume"
+    BACKUP = "MongodbSnapshotBackup"
+    DELETE_BACKUP = "DeleteManualBackup"
+    RESTORE_NEW = "MongodbRestoreData2NewInstance"
+    RESTORE_CURRENT = "MongodbRestoreData2CurrentInstance"
+
+
+RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT})

@@ -1,0 +1,85 @@
+"""An S3-compatible bucket through boto3: multipart uploads and ranged streaming reads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from dds.core.errors import BackupCorrupt
+from dds.core.settings import Settings
+from dds.store.base import CHUNK
+
+# Bounded parts and threads keep memory flat whatever the archive size.
+_TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
+
+
+class S3Store:
+    name = "s3"
+
+    def __init__(self, settings: Settings) -> None:
+        self.bucket = settings.s3_bucket
+        self.client: Any = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            aws_access_key_id=settings.s3_access_key,
+            aws_secret_access_key=settings.s3_secret_key,
+            region_name=settings.s3_region,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
+        self._bucket_ready = False
+        self._guard = threading.Lock()
+
+    def _ensure_bucket(self) -> None:
+        """On first write, not at start-up: the service starts even while the bucket is out of reach."""
+        with self._guard:
+            if self._bucket_ready:
+                return
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+            except ClientError:
+                self.client.create_bucket(Bucket=self.bucket)
+            self._bucket_ready = True
+
+    def put(self, key: str, source: Path) -> None:
+        self._ensure_bucket()
+        # A multipart upload becomes visible only when completed, so a killed upload leaves no object.
+        self.client.upload_file(str(source), self.bucket, key, Config=_TRANSFER)
+
+    def fetch(self, key: str, dest: Path) -> None:
+        try:
+            self.client.download_file(self.bucket, key, str(dest), Config=_TRANSFER)
+        except ClientError as exc:
+            raise BackupCorrupt(f"The backup file cannot be fetched from the bucket: {exc}.") from None
+
+    def size(self, key: str) -> int | None:
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except ClientError:
+            return None
+
+    def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        rng = f"bytes={start}-" + ("" if end is None else str(end))
+        body = self.client.get_object(Bucket=self.bucket, Key=key, Range=rng)["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK)
+        finally:
+            body.close()
+
+    def delete(self, key: str) -> None:
+        self._ensure_bucket()
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def presigned_url(self, key: str, expires: datetime, ttl_seconds: int) -> str | None:
+        return str(
+            self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds
+            )
+        )

@@ -1,0 +1,86 @@
+"""Job kinds of the instance lifecycle: create, delete, restart, port, resize, enlarge.
+
+Every step is idempotent: a resumed job re-runs the step it was in.
+"""
+
+from __future__ import annotations
+
+from dds.db.models import Instance
+from dds.domain.jobs import JobName
+from dds.fleet import addresses, layout, nodes
+from dds.jobs.registry import JobContext, JobKind
+from dds.tasks import backup_files
+from dds.tasks.steps import (
+    create_failed,
+    finish_create,
+    init_engine,
+    load_instance,
+    restore_status,
+    settle,
+    start_nodes,
+    stop_nodes,
+)
+
+
+def _delete_rows(ctx: JobContext) -> None:
+    parts = ctx.parts
+    layout.remove_instance_files(parts.settings, ctx.instance_id)
+    with parts.db.session() as s:
+        row = s.get(Instance, ctx.instance_id)
+        if row is not None:
+            s.delete(row)
+
+
+def _drop_automated_backups(ctx: JobContext) -> None:
+    """DDS deletes an instance's automated backups with it; manual backups are kept."""
+    backup_files.drop_automated(ctx.parts, ctx.instance_id)
+
+
+def _apply_payload(ctx: JobContext) -> None:
+    """Write the new port / volume / flavor from the payload into the rows."""
+    parts = ctx.parts
+    with parts.db.session() as s:
+        inst = load_instance(ctx, s)
+        p = ctx.payload
+        if "port" in p:
+            inst.port = p["port"]
+            for node in inst.nodes:
+                addresses.set_client_port(node, p["port"])
+        if "spec_code" in p:
+            inst.spec_code = p["spec_code"]
+        if "volume_gb" in p:
+            inst.volume_gb = p["volume_gb"]
+            quota = inst.volume_gb * parts.settings.volume_unit_bytes
+            ctx.payload["_reopen"] = inst.read_only and nodes.data_bytes(parts, inst) < quota
+            if ctx.payload["_reopen"]:
+                inst.read_only = False
+
+
+def _reopen_if_needed(ctx: JobContext) -> None:
+    """After enlarge-volume: an instance that was full gets its writes back."""
+    if ctx.payload.get("_reopen"):
+        start_nodes(ctx)
+
+
+def _revert_port(ctx: JobContext, reason: str) -> None:
+    """A port change that could not start leaves the instance on its old port, serving."""
+    old = ctx.payload.get("old_port")
+    if old is not None:
+        ctx.payload["port"] = old
+        try:
+            stop_nodes(ctx)
+            _apply_payload(ctx)
+            start_nodes(ctx)
+        except Exception:  # noqa: BLE001 - the status below tells what is left
+            pass
+    restore_status(ctx, reason)
+
+
+KINDS = (
+    JobKind(JobName.CREATE, (start_nodes, init_engine, finish_create), on_failure=create_failed),
+    JobKind(JobName.DELETE, (stop_nodes, _drop_automated_backups, _delete_rows)),
+    JobKind(JobName.RESTART, (stop_nodes, start_nodes, settle), on_failure=restore_status),
+    JobKind(JobName.MODIFY_PORT, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_revert_port),
+    JobKind(JobName.RESIZE, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=restore_status),
+    JobKind(JobName.ENLARGE, (_apply_payload, _reopen_if_needed, settle), on_failure=restore_status),
+)

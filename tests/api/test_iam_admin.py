@@ -1,0 +1,85 @@
+"""`dds admin` through the real CLI (subprocess), on the same data directory as a service, before and while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import conftest
+from tests.iam_helpers import Tenant, signed
+
+DDS = [sys.executable, "-m", "dds.cli.main"]
+
+
+def dds(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DDS_DATA_DIR": str(data_dir)}
+    return subprocess.run([*DDS, "admin", *args], input=stdin, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def created(data_dir: Path, project: str) -> dict[str, Any]:
+    r = dds(data_dir, "credentials", "create", "--project", project, "--output", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)  # exactly one JSON object on stdout
+    assert {"project_id", "access_key", "secret_key"} <= set(data)
+    assert len(data["project_id"]) == 32 and int(data["project_id"], 16) >= 0
+    return data  # type: ignore[no-any-return]
+
+
+def test_admin_commands_before_and_while_the_service_runs(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    first = created(data_dir, "scripted")
+    r = dds(data_dir, "user", "create", "--project", "scripted", "--name", "ops", "--password-stdin",
+            stdin="Ops#Pass_123\n")
+    assert r.returncode == 0, r.stderr
+    assert "Ops#Pass_123" not in r.stdout + r.stderr
+
+    svc, stop = conftest.run_service(conftest.test_settings(data_dir))
+    try:
+        tenant = Tenant(svc.url, first["project_id"], "scripted", first["access_key"], first["secret_key"],
+                        "ops", "Ops#Pass_123")
+        assert signed(tenant, "GET", "/instances").json() == {"instances": [], "total_count": 0}
+        token = tenant.token()
+        assert httpx.get(f"{svc.url}{tenant.path('/instances')}", headers={"X-Auth-Token": token}).status_code == 200
+
+        # While it runs: a new key for the demo project the service created on first start.
+        demo = created(data_dir, "demo")
+        assert demo["project_id"] == svc.project_id
+        demo_tenant = Tenant(svc.url, demo["project_id"], "demo", demo["access_key"], demo["secret_key"], "", "")
+        assert signed(demo_tenant, "GET", "/instances").status_code == 200
+
+        # Listing never shows secrets; deleting a key revokes it.
+        r = dds(data_dir, "credentials", "list", "--output", "json")
+        assert first["access_key"] in r.stdout and first["secret_key"] not in r.stdout
+        assert dds(data_dir, "credentials", "delete", demo["access_key"]).returncode == 0
+        svc.parts.settings.auth_cache_seconds = 0
+        assert signed(demo_tenant, "GET", "/instances").status_code == 401
+    finally:
+        stop()
+
+
+@pytest.mark.parametrize("args,stdin", [
+    (["user", "create", "--project", "p1", "--name", "short", "--password-stdin"], "short\n"),
+    (["user", "create", "--project", "bad name!", "--name", "u", "--password-stdin"], "Long#Enough_1\n"),
+    (["credentials", "create", "--project", ""], None),
+])
+def test_admin_rejects_bad_input_without_side_effects(tmp_path: Path, args: list[str], stdin: str | None) -> None:
+    r = dds(tmp_path, *args, stdin=stdin)
+    assert r.returncode == 1 and "DBS.200001" in r.stderr, (r.stdout, r.stderr)
+    projects = dds(tmp_path, "project", "list", "--output", "json")
+    assert json.loads(projects.stdout) == []
+
+
+def test_user_names_are_unique_across_projects(tmp_path: Path) -> None:
+    ok = dds(tmp_path, "user", "create", "--project", "one", "--name", "sam", "--password-stdin", stdin="Sam#Pass_12\n")
+    assert ok.returncode == 0, ok.stderr
+    clash = dds(tmp_path, "user", "create", "--project", "two", "--name", "sam", "--password-stdin",
+                stdin="Sam#Pass_12\n")
+    assert clash.returncode == 1 and "another project" in clash.stderr
