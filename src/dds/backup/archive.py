@@ -41,7 +41,7 @@ def pack(dump_dir: Path, manifest: Manifest, dest: Path, level: int = 1) -> tupl
     """Write the manifest and every file of `dump_dir` into `dest`; returns (size, sha256)."""
     (dump_dir / MANIFEST_NAME).write_text(manifest.to_json())
     with dest.open("wb") as raw:
-        out = _HashingWriter(raw)  # type: ignore[arg-type]
+        out = _HashingWriter(raw)
         with (
             gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,
             tarfile.open(fileobj=gz, mode="w|") as tar,

@@ -30,13 +30,13 @@ class DumpResult:
     point_in_time: datetime | None = None
 
 
-def _metadata(client: MongoClient, db: str, coll: str, options: dict[str, Any]) -> str:  # type: ignore[type-arg]
+def _metadata(client: MongoClient[Any], db: str, coll: str, options: dict[str, Any]) -> str:
     indexes = list(client[db][coll].list_indexes())
     doc = {"options": options, "indexes": indexes, "uuid": "", "collectionName": coll, "type": "collection"}
     return json_util.dumps(doc, json_options=json_util.RELAXED_JSON_OPTIONS)
 
 
-def _dump_collection(client: MongoClient, root: Path, db: str, info: dict[str, Any]) -> int:  # type: ignore[type-arg]
+def _dump_collection(client: MongoClient[Any], root: Path, db: str, info: dict[str, Any]) -> int:
     name = info["name"]
     layout.metadata_path(root, db, name).write_text(_metadata(client, db, name, info.get("options", {})))
     count = 0
@@ -48,7 +48,7 @@ def _dump_collection(client: MongoClient, root: Path, db: str, info: dict[str, A
     return count
 
 
-def dump(client: MongoClient, root: Path) -> DumpResult:  # type: ignore[type-arg]
+def dump(client: MongoClient[Any], root: Path) -> DumpResult:
     """Write every tenant database of the engine under `root`."""
     root.mkdir(parents=True, exist_ok=True)
     result = DumpResult()

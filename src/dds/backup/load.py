@@ -26,7 +26,7 @@ _INDEX_DROP_KEYS = ("v", "ns")
 DUPLICATE_KEY = 11000
 
 
-def clear_tenant_data(client: MongoClient) -> None:  # type: ignore[type-arg]
+def clear_tenant_data(client: MongoClient[Any]) -> None:
     """Drop what a restore replaces: every tenant database; users and system data stay."""
     for db in set(client.list_database_names()) - layout.SKIP_DATABASES:
         if db == "admin":
@@ -60,7 +60,7 @@ def _collections(root: Path) -> Iterator[tuple[str, str, Path]]:
             yield layout.decode(db_dir.name), layout.decode(coll_file), meta
 
 
-def load(client: MongoClient, root: Path) -> dict[str, int]:  # type: ignore[type-arg]
+def load(client: MongoClient[Any], root: Path) -> dict[str, int]:
     """Restore `root` (a mongodump directory) into the instance; returns counts.
 
     The oplog is folded in before anything is written: documents it touches get their
@@ -133,7 +133,7 @@ def fold_oplog(path: Path) -> tuple[dict[str, dict[bytes, RawBSONDocument | None
     return final, patches
 
 
-def _insert_final(target: Collection, touched: dict[bytes, RawBSONDocument | None]) -> int:  # type: ignore[type-arg]
+def _insert_final(target: Collection[Any], touched: dict[bytes, RawBSONDocument | None]) -> int:
     docs = [d for d in touched.values() if d is not None]
     count = 0
     for i in range(0, len(docs), BATCH_DOCS):
@@ -141,7 +141,7 @@ def _insert_final(target: Collection, touched: dict[bytes, RawBSONDocument | Non
     return count
 
 
-def _insert(target: Collection, batch: list[RawBSONDocument]) -> int:  # type: ignore[type-arg]
+def _insert(target: Collection[Any], batch: list[RawBSONDocument]) -> int:
     """Insert a batch; a second copy of a document is skipped. The engine's cursors are not
     snapshots, so a document written during the dump can be read twice; the oplog replay
     that follows gives it its final value either way."""

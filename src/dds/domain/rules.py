@@ -52,7 +52,9 @@ def check_port(port: int | str | None) -> int | None:
 
 def parse_int(value: int | str | None, field: str) -> int:
     try:
-        return int(value)  # type: ignore[arg-type]
+        if value is None:
+            raise ValueError
+        return int(value)
     except (TypeError, ValueError):
         raise InvalidParameter(f"Invalid {field}.") from None
 

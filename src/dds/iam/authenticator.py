@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from dds.core.clock import Clock
 from dds.core.errors import AuthenticationFailed, Forbidden, TokenExpired, Unauthorized
 from dds.core.settings import Settings
+from dds.db.identity import Token
 from dds.db.session import Database
 from dds.iam import directory, signature, tokens
 from dds.iam.secrets import SecretBox
@@ -61,7 +63,7 @@ class Authenticator:
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp < self.settings.auth_cache_seconds
 
-    def _remember(self, cache: dict, key: str, value: object) -> None:  # type: ignore[type-arg]
+    def _remember(self, cache: dict[str, tuple[Any, float]], key: str, value: object) -> None:
         with self._lock:
             if len(cache) >= _MAX_ENTRIES:
                 cache.clear()
@@ -75,7 +77,7 @@ class Authenticator:
             info = hit[0]
         else:
             with self.db.session() as s:
-                row = s.get(tokens.Token, digest)
+                row = s.get(Token, digest)
                 if row is None:
                     raise Unauthorized()
                 info = TokenInfo(row.user_id, row.project_id, row.issued, row.expires)

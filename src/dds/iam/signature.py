@@ -63,7 +63,7 @@ class SignedRequest:
 
 
 def is_signed(authorization: str | None) -> bool:
-    return bool(authorization) and authorization.lstrip().startswith(ALGORITHM + " ")  # type: ignore[union-attr]
+    return authorization is not None and authorization.lstrip().startswith(ALGORITHM + " ")
 
 
 def parse_authorization(value: str) -> Authorization:

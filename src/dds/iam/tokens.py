@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.orm import Session
 
 from dds.db.identity import Token, User
@@ -36,4 +37,5 @@ def find(s: Session, token: str) -> Token | None:
 
 
 def revoke(s: Session, token: str) -> bool:
-    return bool(s.execute(delete(Token).where(Token.digest == digest(token))).rowcount)  # type: ignore[attr-defined]
+    result = cast(CursorResult[Any], s.execute(delete(Token).where(Token.digest == digest(token))))
+    return bool(result.rowcount)
