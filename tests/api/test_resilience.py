@@ -168,3 +168,56 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
     finally:
         svc.stop()
     assert engine_pids(tmp_path) == set()
+
+
+def test_service_killed_mid_restore_to_new_instance_resumes_to_completed(tmp_path: Path) -> None:
+    """The resumed load step brings back the new instance's engine, which died with the service's
+    restart (reconciliation stops every process a killed predecessor left)."""
+    svc = ServiceProcess(tmp_path)
+    svc.start()
+    headers = {"X-Auth-Token": "dds-dev-token"}
+    try:
+        project = svc.project()
+        api = httpx.Client(base_url=f"{svc.url}/v3/{project}", headers=headers, timeout=60)
+
+        def wait(job_id: str) -> dict[str, object]:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                job = api.get("/jobs", params={"id": job_id}).json()["job"]
+                if job["status"] != "Running":
+                    return job  # type: ignore[no-any-return]
+                time.sleep(0.1)
+            raise AssertionError("job did not end")
+
+        created = api.post("/instances", json=instance_body("crash-src", PASSWORD, mode="Single", series="s6")).json()
+        assert wait(created["job_id"])["status"] == "Completed"
+        inst = api.get("/instances", params={"id": created["id"]}).json()["instances"][0]
+        with connect(inst, PASSWORD) as client:
+            client.big.docs.insert_many([{"i": i, "pad": "z" * 200} for i in range(20000)])
+        r = api.post("/backups", json={"backup": {"instance_id": created["id"], "name": "crash-restore"}})
+        assert wait(r.json()["job_id"])["status"] == "Completed"
+
+        body = instance_body("crash-dst", PASSWORD, mode="Single", series="s6")
+        body["restore_point"] = {"type": "backup", "backup_id": r.json()["backup_id"]}
+        restore = api.post("/instances", json=body)
+        assert restore.status_code == 202, restore.text
+        job_id, target = restore.json()["job_id"], restore.json()["id"]
+        deadline = time.monotonic() + 60  # kill inside the load step (steps: fetch, start, init, load, finish)
+        step = 0
+        while step < 3 and time.monotonic() < deadline:
+            with sqlite3.connect(tmp_path / "meta.db") as db:
+                step = db.execute("select step from jobs where id=?", (job_id,)).fetchone()[0]
+            time.sleep(0.005)
+        assert step == 3, "the restore never reached its load step"
+        svc.kill9()
+
+        svc.start()
+        assert wait(job_id)["status"] == "Completed"
+        restored = api.get("/instances", params={"id": target}).json()["instances"][0]
+        assert restored["status"] == "normal"
+        with connect(restored, PASSWORD) as client:
+            assert client.big.docs.count_documents({}) == 20000
+        assert engine_pids(tmp_path) == svc.node_pids()
+    finally:
+        svc.stop()
+    assert engine_pids(tmp_path) == set()
