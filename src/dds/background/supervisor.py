@@ -39,6 +39,10 @@ class Supervisor(Periodic):
         for node_dir, role in leftovers:
             log.info("stopping the %s a previous run left in %s", role, node_dir)
             parts.provisioner.stop(node_dir, role)
+        for root in (settings.instances_dir, settings.backup_staging_dir):
+            swept = parts.provisioner.sweep(root)
+            if swept:
+                log.warning("killed %d unrecorded process(es) under %s", swept, root)
         with parts.db.session() as s:
             known = set(s.scalars(select(Instance.id)))
         for d in settings.instances_dir.iterdir():

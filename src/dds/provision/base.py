@@ -36,3 +36,7 @@ class Provisioner(Protocol):
 
     def orphans(self, root: Path) -> list[tuple[Path, Role]]:
         """Live processes recorded under `root` (node directories two levels down)."""
+
+    def sweep(self, root: Path) -> int:
+        """Kill every live process that names a directory under `root` (start-up only, after
+        `orphans` were stopped: what is left was never recorded); returns how many."""

@@ -48,7 +48,7 @@ class LocalProvisioner:
                 cwd=node_dir,
                 start_new_session=True,
             )
-        pidfile(node_dir, role).write_text(str(proc.pid))
+        _write_atomically(pidfile(node_dir, role), str(proc.pid))
         self._children[_key(node_dir, role)] = proc
         return proc.pid
 
@@ -102,6 +102,42 @@ class LocalProvisioner:
                 if pid is not None and _belongs_to(pid, path.parent):
                     found.append((path.parent, role))
         return found
+
+    def sweep(self, root: Path) -> int:
+        left = strays(root) if root.exists() else []
+        for pid in left:
+            kill_group(pid)
+        return len(left)
+
+
+def strays(root: Path, known: set[int] | None = None) -> list[int]:
+    """Live processes whose command line names a directory under `root` but which no pid file
+    records (a service killed between starting a process and recording it)."""
+    marker = str(root.resolve()) + "/"
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in (known or set()) or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline and _state(int(entry.name)) != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a stray's process group (it serves nobody: the metadata does not know it)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """A crash never leaves an empty pid file (it would hide a live process from reconciliation)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.rename(path)
 
 
 def _read_pid(path: Path) -> int | None:
