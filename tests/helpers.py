@@ -146,3 +146,14 @@ class ServiceProcess:
         for pidfile in (self.data_dir / "instances").glob("*/*/engine.pid"):
             pids.add(int(pidfile.read_text()))
         return pids
+
+
+def wait_job(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    """Poll `GET /jobs?id=` (on a client whose base URL ends in the project) until the job ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = api.get("/jobs", params={"id": job_id}).json()["job"]
+        if job["status"] != "Running":
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not end in {timeout}s")

@@ -13,7 +13,7 @@ import pytest
 from pymongo.errors import OperationFailure, PyMongoError
 
 from tests.conftest import PASSWORD, Service
-from tests.helpers import ServiceProcess, connect, engine_pids, instance_body
+from tests.helpers import ServiceProcess, connect, engine_pids, instance_body, wait_job
 
 
 def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> None:
@@ -125,18 +125,9 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
         project = svc.project()
         api = httpx.Client(base_url=f"{svc.url}/v3/{project}", headers=headers, timeout=60)
 
-        def wait(job_id: str) -> dict[str, object]:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                job = api.get("/jobs", params={"id": job_id}).json()["job"]
-                if job["status"] != "Running":
-                    return job  # type: ignore[no-any-return]
-                time.sleep(0.1)
-            raise AssertionError("job did not end")
-
         body = instance_body("crash-bk", PASSWORD, mode="Single", series="s6")
         created = api.post("/instances", json=body).json()
-        assert wait(created["job_id"])["status"] == "Completed"
+        assert wait_job(api, created["job_id"])["status"] == "Completed"
         inst = api.get("/instances", params={"id": created["id"]}).json()["instances"][0]
         with connect(inst, PASSWORD) as client:
             client.big.docs.insert_many([{"i": i, "pad": "y" * 300} for i in range(20000)])
@@ -154,7 +145,7 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
         assert status == "BUILDING"  # interrupted before it was whole
 
         svc.start()
-        assert wait(job_id)["status"] in ("Completed", "Failed")
+        assert wait_job(api, job_id)["status"] in ("Completed", "Failed")
         row = api.get("/backups", params={"backup_id": backup_id}).json()["backups"][0]
         assert row["status"] in ("COMPLETED", "FAILED")
         if row["status"] == "COMPLETED":  # resumed and finished: the archive must be whole and true
@@ -180,22 +171,13 @@ def test_service_killed_mid_restore_to_new_instance_resumes_to_completed(tmp_pat
         project = svc.project()
         api = httpx.Client(base_url=f"{svc.url}/v3/{project}", headers=headers, timeout=60)
 
-        def wait(job_id: str) -> dict[str, object]:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                job = api.get("/jobs", params={"id": job_id}).json()["job"]
-                if job["status"] != "Running":
-                    return job  # type: ignore[no-any-return]
-                time.sleep(0.1)
-            raise AssertionError("job did not end")
-
         created = api.post("/instances", json=instance_body("crash-src", PASSWORD, mode="Single", series="s6")).json()
-        assert wait(created["job_id"])["status"] == "Completed"
+        assert wait_job(api, created["job_id"])["status"] == "Completed"
         inst = api.get("/instances", params={"id": created["id"]}).json()["instances"][0]
         with connect(inst, PASSWORD) as client:
             client.big.docs.insert_many([{"i": i, "pad": "z" * 200} for i in range(20000)])
         r = api.post("/backups", json={"backup": {"instance_id": created["id"], "name": "crash-restore"}})
-        assert wait(r.json()["job_id"])["status"] == "Completed"
+        assert wait_job(api, r.json()["job_id"])["status"] == "Completed"
 
         body = instance_body("crash-dst", PASSWORD, mode="Single", series="s6")
         body["restore_point"] = {"type": "backup", "backup_id": r.json()["backup_id"]}
@@ -212,7 +194,7 @@ def test_service_killed_mid_restore_to_new_instance_resumes_to_completed(tmp_pat
         svc.kill9()
 
         svc.start()
-        assert wait(job_id)["status"] == "Completed"
+        assert wait_job(api, job_id)["status"] == "Completed"
         restored = api.get("/instances", params={"id": target}).json()["instances"][0]
         assert restored["status"] == "normal"
         with connect(restored, PASSWORD) as client:
