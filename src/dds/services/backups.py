@@ -47,6 +47,7 @@ from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.services import instances
 from dds.store import links
+from dds.wire import models as w
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,63}$")
 _BAD_DESCRIPTION = set(">!<\"&'=")
@@ -134,14 +135,13 @@ def start_backup(
     return b, job
 
 
-def create_manual(parts: Parts, project_id: str, body: dict[str, Any] | None) -> tuple[Backup, Job]:
-    opt = body or {}
-    instance_id = opt.get("instance_id")
-    if not instance_id:
+def create_manual(parts: Parts, project_id: str, opt: w.CreateManualBackupOption | None) -> tuple[Backup, Job]:
+    instance_id = opt.instance_id if opt else None
+    if not opt or not instance_id:
         raise InvalidParameter("backup.instance_id is required.")
     with parts.db.session() as s:
-        name = _check_name(s, project_id, opt.get("name"))
-        description = _check_description(opt.get("description"))
+        name = _check_name(s, project_id, opt.name)
+        description = _check_description(opt.description)
         inst = instances.get(s, project_id, str(instance_id))
         b, job = start_backup(parts, s, inst, kind=BackupType.MANUAL, name=name, description=description)
     parts.wakeup.set()
@@ -251,7 +251,9 @@ def batch_delete(parts: Parts, project_id: str, backup_ids: list[str] | None) ->
     return jobs
 
 
-def download_files(parts: Parts, project_id: str, instance_id: str | None, backup_id: str | None) -> dict[str, Any]:
+def download_files(
+    parts: Parts, project_id: str, instance_id: str | None, backup_id: str | None
+) -> w.ShowBackupDownloadLinkResponse:
     """The backup's files with links valid `link_ttl_seconds` (15 minutes)."""
     if not instance_id or not backup_id:
         raise InvalidParameter("instance_id and backup_id are required.")
@@ -269,17 +271,19 @@ def download_files(parts: Parts, project_id: str, instance_id: str | None, backu
     url = st.presigned_url(b.object_key, expires, ttl) or links.make_link(
         parts.settings.base_url, link_secret(parts), project_id, b.id, b.file_name, expires
     )
-    return {
-        "files": [
-            {
-                "name": b.file_name,
-                "size": math.ceil(b.size_bytes / 1024),
-                "download_link": url,
-                "link_expired_time": iso_z(expires),
-            }
-        ],
-        "bucket": st.bucket,
-    }
+    return w.ShowBackupDownloadLinkResponse.model_validate(
+        {
+            "files": [
+                {
+                    "name": b.file_name,
+                    "size": math.ceil(b.size_bytes / 1024),
+                    "download_link": url,
+                    "link_expired_time": iso_z(expires),
+                }
+            ],
+            "bucket": st.bucket,
+        }
+    )
 
 
 def open_download(
@@ -297,25 +301,27 @@ def open_download(
     return b, size
 
 
-def get_policy(parts: Parts, project_id: str, instance_id: str) -> dict[str, Any]:
+def get_policy(parts: Parts, project_id: str, instance_id: str) -> w.BackupPolicyItem:
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
         if inst.backup_keep_days == 0:
-            return {"keep_days": 0}
-        return {"keep_days": inst.backup_keep_days, "start_time": inst.backup_start_time, "period": inst.backup_period}
+            return w.BackupPolicyItem(keep_days=0)
+        return w.BackupPolicyItem(
+            keep_days=inst.backup_keep_days, start_time=inst.backup_start_time, period=inst.backup_period
+        )
 
 
-def set_policy(parts: Parts, project_id: str, instance_id: str, policy: dict[str, Any] | None) -> None:
+def set_policy(parts: Parts, project_id: str, instance_id: str, policy: w.BackupPolicy | None) -> None:
     """keep_days 0 turns automated backups off; 1-6 require every day of the week (DDS)."""
-    if not policy or "keep_days" not in policy:
+    if not policy or policy.keep_days is None:
         raise InvalidRetention("backup_policy.keep_days is required.")
-    keep = parse_keep_days(policy["keep_days"])
+    keep = parse_keep_days(policy.keep_days)
     window = period = None
     if keep:
-        if not policy.get("start_time"):
+        if not policy.start_time:
             raise InvalidBackupStartTime("backup_policy.start_time is required to enable backups.")
-        window = parse_window(policy["start_time"])
-        period = parse_period(policy.get("period") or "1,2,3,4,5,6,7")
+        window = parse_window(policy.start_time)
+        period = parse_period(policy.period or "1,2,3,4,5,6,7")
         if keep < 7 and period != "1,2,3,4,5,6,7":
             raise InvalidBackupPeriod("With keep_days 1-6 the period must be every day (1,2,3,4,5,6,7).")
     with parts.db.session() as s:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,6 +31,7 @@ from dds.core.errors import (
 )
 from dds.db.models import Instance, Job, Node
 from dds.domain import catalog, rules
+from dds.domain.backup_policy import parse_keep_days, parse_window
 from dds.domain.jobs import JobName
 from dds.domain.rules import check_paging
 from dds.domain.states import ALLOWED, InstanceStatus, NodeStatus, transition
@@ -38,29 +39,9 @@ from dds.fleet import layout, nodes, secrets
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.provision import ports
+from dds.wire import models as w
 
 _allocation = threading.Lock()  # port choice and its commit happen together
-
-
-@dataclass
-class CreateRequest:
-    """The fields of a DDS create-instance body that mean something here; the rest is kept."""
-
-    name: str | None
-    password: str | None
-    mode: str | None
-    datastore: dict[str, Any]
-    flavor: list[dict[str, Any]]
-    port: str | int | None = None
-    region: str | None = None
-    availability_zone: str | None = None
-    vpc_id: str | None = None
-    subnet_id: str | None = None
-    security_group_id: str | None = None
-    ssl_option: str | None = None
-    backup_strategy: dict[str, Any] | None = None
-    tags: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def get(s: Session, project_id: str, instance_id: str) -> Instance:
@@ -76,7 +57,7 @@ def require(inst: Instance, action: str) -> None:
         raise Conflict(f"The DB instance status ({inst.status}) does not allow this operation.")
 
 
-def _flavor(req: CreateRequest) -> tuple[catalog.Flavor, str, int]:
+def _flavor(req: w.CreateInstanceRequestBody) -> tuple[catalog.Flavor, str, int]:
     if req.mode == "Sharding":
         raise Unsupported("Cluster (Sharding) instances are not supported by the bundled engine (FerretDB).")
     if req.mode not in catalog.MODE_FLAVOR_TYPE:
@@ -85,17 +66,17 @@ def _flavor(req: CreateRequest) -> tuple[catalog.Flavor, str, int]:
     if not req.flavor or len(req.flavor) != 1:
         raise InvalidNodeType(f"Mode {req.mode} takes exactly one flavor of type {want}.")
     f = req.flavor[0]
-    if f.get("type") != want:
+    if f.type != want:
         raise InvalidNodeType(f"Invalid node type for mode {req.mode}: expected {want}.")
-    flavor = catalog.FLAVORS.get(str(f.get("spec_code")))
+    flavor = catalog.FLAVORS.get(str(f.spec_code))
     if flavor is None or flavor.type != want:
-        raise InvalidSpecifications(f"Invalid specifications {f.get('spec_code')!r}.")
-    storage = str(f.get("storage") or catalog.STORAGE_TYPES[0])
+        raise InvalidSpecifications(f"Invalid specifications {f.spec_code!r}.")
+    storage = str(f.storage or catalog.STORAGE_TYPES[0])
     if storage not in catalog.STORAGE_TYPES:
         raise InvalidStorageType(f"Invalid storage type {storage!r}.")
-    size = _volume(f.get("size"), want)
+    size = _volume(f.size, want)
     # OTC sends num 1 for a replica set, Huawei 3/5/7; FerretDB has no replication, so one node runs.
-    if str(f.get("num", "1")) not in (("1", "3", "5", "7") if want == "replica" else ("1",)):
+    if str(f.num or "1") not in (("1", "3", "5", "7") if want == "replica" else ("1",)):
         raise InvalidNodeNumber()
     return flavor, storage, size
 
@@ -138,24 +119,24 @@ class ValidCreate:
     start_time: str
 
 
-def validate_create(req: CreateRequest) -> ValidCreate:
+def validate_create(req: w.CreateInstanceRequestBody) -> ValidCreate:
     """Every create rule (also used by restore-to-new, which fills mode and datastore)."""
     name = rules.check_instance_name(req.name)
     password = rules.check_password(req.password)
     flavor, storage, size = _flavor(req)
-    ds = req.datastore or {}
-    if ds.get("type") != catalog.DATASTORE:
+    ds = req.datastore or w.Datastore()
+    if ds.type != catalog.DATASTORE:
         raise InvalidEngine(f"Invalid DB engine. Valid value: {catalog.DATASTORE}.")
-    if str(ds.get("version")) not in catalog.VERSIONS:
+    if str(ds.version) not in catalog.VERSIONS:
         raise InvalidVersion(f"Invalid database version. Valid values: {', '.join(catalog.VERSIONS)}.")
     requested_port = rules.check_port(req.port)
     keep_days, start_time = _backup_strategy(req.backup_strategy)
     return ValidCreate(
-        name, password, str(req.mode), flavor, storage, size, str(ds["version"]), requested_port, keep_days, start_time
+        name, password, str(req.mode), flavor, storage, size, str(ds.version), requested_port, keep_days, start_time
     )
 
 
-def create(parts: Parts, project_id: str, req: CreateRequest) -> tuple[Instance, Job]:
+def create(parts: Parts, project_id: str, req: w.CreateInstanceRequestBody) -> tuple[Instance, Job]:
     """Validate everything first; then instance, node and job commit together."""
     return provision(parts, project_id, req, validate_create(req), job_name=JobName.CREATE)
 
@@ -163,7 +144,7 @@ def create(parts: Parts, project_id: str, req: CreateRequest) -> tuple[Instance,
 def provision(
     parts: Parts,
     project_id: str,
-    req: CreateRequest,
+    req: w.CreateInstanceRequestBody,
     v: ValidCreate,
     *,
     job_name: str,
@@ -205,8 +186,8 @@ def provision(
             ssl_option=str(req.ssl_option or "0"),
             backup_keep_days=keep_days,
             backup_start_time=start_time,
-            tags=req.tags or [],
-            extra=req.extra,
+            tags=[t.model_dump(exclude_none=True) for t in req.tags or []],
+            extra=req.model_dump(exclude={"password", "restore_point"}, exclude_none=True),
             created=now,
             updated=now,
         )
@@ -245,12 +226,10 @@ def provision(
     return inst, job
 
 
-def _backup_strategy(value: dict[str, Any] | None) -> tuple[int, str]:
-    from dds.domain.backup_policy import parse_keep_days, parse_window
-
-    value = value or {}
-    keep = parse_keep_days(value.get("keep_days", 7))
-    start = parse_window(value.get("start_time") or "00:00-01:00")
+def _backup_strategy(value: w.BackupStrategy | None) -> tuple[int, str]:
+    value = value or w.BackupStrategy()
+    keep = parse_keep_days(7 if value.keep_days is None else value.keep_days)
+    start = parse_window(value.start_time or "00:00-01:00")
     return keep, start
 
 

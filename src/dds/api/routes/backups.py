@@ -2,97 +2,93 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
 
 from dds.api import views
 from dds.api.deps import PartsDep, ProjectDep
-from dds.api.schemas.backups import (
-    BatchDeleteBackupBody,
-    CreateManualBackupBody,
-    RestoreInstanceBody,
-    SetBackupPolicyBody,
-)
 from dds.services import backups, restores
+from dds.wire import models as w
 
 router = APIRouter(tags=["Backup and restoration"])
 
 
-@router.post("/v3/{project_id}/backups")
-def create_manual_backup(body: CreateManualBackupBody, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
+@router.post("/v3/{project_id}/backups", response_model=w.CreateManualBackupResponse, response_model_exclude_unset=True)
+def create_manual_backup(
+    body: w.CreateManualBackupRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.CreateManualBackupResponse:
     b, job = backups.create_manual(parts, project_id, body.backup)
-    return {"job_id": job.id, "backup_id": b.id}
+    return w.CreateManualBackupResponse(job_id=job.id, backup_id=b.id)
 
 
-@router.get("/v3/{project_id}/backups")
+@router.get("/v3/{project_id}/backups", response_model=w.ListBackupsResponse, response_model_exclude_unset=True)
 def list_backups(
-    project_id: ProjectDep,
-    parts: PartsDep,
-    instance_id: str | None = None,
-    backup_id: str | None = None,
-    backup_type: str | None = None,
-    begin_time: str | None = None,
-    end_time: str | None = None,
-    mode: str | None = None,
-    backup_status: str | None = None,
-    backup_name: str | None = None,
-    instance_name: str | None = None,
-    offset: int = 0,
-    limit: int = 100,
-) -> dict[str, Any]:
-    query = backups.BackupQuery(
-        instance_id=instance_id,
-        backup_id=backup_id,
-        backup_type=backup_type,
-        begin_time=begin_time,
-        end_time=end_time,
-        mode=mode,
-        backup_status=backup_status,
-        backup_name=backup_name,
-        instance_name=instance_name,
-        offset=offset,
-        limit=limit,
-    )
+    project_id: ProjectDep, parts: PartsDep, query: Annotated[backups.BackupQuery, Depends()]
+) -> w.ListBackupsResponse:
     rows, total = backups.listing(parts, project_id, query)
-    return {"backups": [views.backup(b) for b in rows], "total_count": total}
+    return w.ListBackupsResponse(backups=[views.backup(b) for b in rows], total_count=total)
 
 
-@router.get("/v3/{project_id}/backups/download-file")
+@router.get(
+    "/v3/{project_id}/backups/download-file",
+    response_model=w.ShowBackupDownloadLinkResponse,
+    response_model_exclude_unset=True,
+)
 def show_backup_download_link(
     project_id: ProjectDep, parts: PartsDep, instance_id: str | None = None, backup_id: str | None = None
-) -> dict[str, Any]:
+) -> w.ShowBackupDownloadLinkResponse:
     return backups.download_files(parts, project_id, instance_id, backup_id)
 
 
-@router.delete("/v3/{project_id}/backups/{backup_id}")
-def delete_manual_backup(backup_id: str, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
-    return {"job_id": backups.delete_manual(parts, project_id, backup_id).id}
+@router.delete(
+    "/v3/{project_id}/backups/{backup_id}",
+    response_model=w.DeleteManualBackupResponse,
+    response_model_exclude_unset=True,
+)
+def delete_manual_backup(backup_id: str, project_id: ProjectDep, parts: PartsDep) -> w.DeleteManualBackupResponse:
+    return w.DeleteManualBackupResponse(job_id=backups.delete_manual(parts, project_id, backup_id).id)
 
 
-@router.delete("/v3/{project_id}/instances/backups")
-def batch_delete_backup(body: BatchDeleteBackupBody, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
+@router.delete(
+    "/v3/{project_id}/instances/backups", response_model=w.BatchDeleteBackupResponse, response_model_exclude_unset=True
+)
+def batch_delete_backup(
+    body: w.BatchDeleteBackupRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.BatchDeleteBackupResponse:
     backups.batch_delete(parts, project_id, body.backup_ids)
-    return {}
+    return w.BatchDeleteBackupResponse()
 
 
-@router.get("/v3/{project_id}/instances/{instance_id}/backups/policy")
-def show_backup_policy(instance_id: str, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
-    return {"backup_policy": backups.get_policy(parts, project_id, instance_id)}
+@router.get(
+    "/v3/{project_id}/instances/{instance_id}/backups/policy",
+    response_model=w.ShowBackupPolicyResponse,
+    response_model_exclude_unset=True,
+)
+def show_backup_policy(instance_id: str, project_id: ProjectDep, parts: PartsDep) -> w.ShowBackupPolicyResponse:
+    return w.ShowBackupPolicyResponse(backup_policy=backups.get_policy(parts, project_id, instance_id))
 
 
-@router.put("/v3/{project_id}/instances/{instance_id}/backups/policy")
+@router.put(
+    "/v3/{project_id}/instances/{instance_id}/backups/policy",
+    response_model=w.SetBackupPolicyResponse,
+    response_model_exclude_unset=True,
+)
 def set_backup_policy(
-    instance_id: str, body: SetBackupPolicyBody, project_id: ProjectDep, parts: PartsDep
-) -> dict[str, Any]:
+    instance_id: str, body: w.SetBackupPolicyRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.SetBackupPolicyResponse:
     backups.set_policy(parts, project_id, instance_id, body.backup_policy)
-    return {}
+    return w.SetBackupPolicyResponse()
 
 
-@router.post("/v3/{project_id}/instances/recovery")
-def restore_instance(body: RestoreInstanceBody, project_id: ProjectDep, parts: PartsDep) -> dict[str, Any]:
-    return {"job_id": restores.restore_existing(parts, project_id, body.source, body.target).id}
+@router.post(
+    "/v3/{project_id}/instances/recovery", response_model=w.RestoreInstanceResponse, response_model_exclude_unset=True
+)
+def restore_instance(
+    body: w.RestoreInstanceRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.RestoreInstanceResponse:
+    return w.RestoreInstanceResponse(job_id=restores.restore_existing(parts, project_id, body.source, body.target).id)
 
 
 @router.get("/backup-files/{project_id}/{backup_id}/{name}")

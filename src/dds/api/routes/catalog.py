@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from dds.api import views
@@ -11,6 +9,7 @@ from dds.api.deps import PartsDep, ProjectDep
 from dds.core.errors import InvalidEngine
 from dds.domain import catalog
 from dds.domain.rules import check_paging
+from dds.wire import models as w
 
 router = APIRouter(tags=["Database specifications"])
 
@@ -20,22 +19,22 @@ def _engine(name: str | None) -> None:
         raise InvalidEngine(f"Invalid DB engine {name!r}.")
 
 
-@router.get("/v3/{project_id}/datastores/{datastore_name}/versions")
-def list_datastore_versions(datastore_name: str, _: ProjectDep) -> dict[str, Any]:
+@router.get("/v3/{project_id}/datastores/{datastore_name}/versions", response_model=w.ListDatastoreVersionsResponse)
+def list_datastore_versions(datastore_name: str, _: ProjectDep) -> w.ListDatastoreVersionsResponse:
     _engine(datastore_name)
-    return {"versions": list(catalog.VERSIONS)}
+    return w.ListDatastoreVersionsResponse(versions=list(catalog.VERSIONS))
 
 
-@router.get("/v3/{project_id}/flavors")
+@router.get("/v3/{project_id}/flavors", response_model=w.ListFlavorsResponse, response_model_exclude_unset=True)
 def list_flavors(
     _: ProjectDep, parts: PartsDep, region: str | None = None, engine_name: str | None = None
-) -> dict[str, Any]:
+) -> w.ListFlavorsResponse:
     _engine(engine_name)
     az = parts.settings.availability_zone
-    return {"flavors": [views.flavor(code, az) for code in catalog.FLAVORS]}
+    return w.ListFlavorsResponse.model_validate({"flavors": [views.flavor(code, az) for code in catalog.FLAVORS]})
 
 
-@router.get("/v3.1/{project_id}/flavors")
+@router.get("/v3.1/{project_id}/flavors", response_model=w.ListFlavorInfosResponse, response_model_exclude_unset=True)
 def list_flavor_infos(
     _: ProjectDep,
     parts: PartsDep,
@@ -43,22 +42,20 @@ def list_flavor_infos(
     engine_version: str | None = None,
     offset: int = 0,
     limit: int = 100,
-) -> dict[str, Any]:
+) -> w.ListFlavorInfosResponse:
     _engine(engine_name)
     check_paging(offset, limit)
     if engine_version and engine_version not in catalog.VERSIONS:
-        return {"flavors": [], "total_count": 0}
+        return w.ListFlavorInfosResponse(flavors=[], total_count=0)
     codes = list(catalog.FLAVORS)
     az = parts.settings.availability_zone
     page = [views.flavor(c, az, list(catalog.VERSIONS)) for c in codes[offset : offset + limit]]
-    return {"flavors": page, "total_count": len(codes)}
+    return w.ListFlavorInfosResponse.model_validate({"flavors": page, "total_count": len(codes)})
 
 
-@router.get("/v3/{project_id}/storage-type")
-def list_storage_type(_: ProjectDep, parts: PartsDep, engine_name: str | None = None) -> dict[str, Any]:
+@router.get("/v3/{project_id}/storage-type", response_model=w.ListStorageTypeResponse)
+def list_storage_type(_: ProjectDep, parts: PartsDep, engine_name: str | None = None) -> w.ListStorageTypeResponse:
     _engine(engine_name)
     az = parts.settings.availability_zone
-    return {
-        "storage_type": [{"name": n, "az_status": {az: "normal"}} for n in catalog.STORAGE_TYPES],
-        "dss_pool_info": [],
-    }
+    storage = [w.Storage(name=n, az_status={az: "normal"}) for n in catalog.STORAGE_TYPES]
+    return w.ListStorageTypeResponse(storage_type=storage, dss_pool_info=[])

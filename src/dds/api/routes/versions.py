@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from dds.core.errors import NotFound
+from dds.wire import models as w
 
 router = APIRouter(tags=["API versions"])
 
@@ -23,14 +22,14 @@ _VERSIONS = [
 ]
 
 
-@router.get("/")
-def list_api_versions() -> dict[str, Any]:
-    return {"versions": _VERSIONS}
+@router.get("/", response_model=w.ListApiVersionResponse)
+def list_api_version() -> w.ListApiVersionResponse:
+    return w.ListApiVersionResponse.model_validate({"versions": _VERSIONS})
 
 
-@router.get("/{version}")
-def show_api_version(version: str) -> dict[str, Any]:
+@router.get("/{version}", response_model=w.ShowApiVersionResponse)
+def show_api_version(version: str) -> w.ShowApiVersionResponse:
     for v in _VERSIONS:
         if v["id"] == version:
-            return {"version": v}
+            return w.ShowApiVersionResponse.model_validate({"version": v})
     raise NotFound(f"The API version {version} does not exist.")
