@@ -181,3 +181,14 @@ def test_delete_instance(client: DdsClient, instance: dict[str, Any]) -> None:
     with pytest.raises(ClientRequestException) as err:
         client.delete_instance(DeleteInstanceRequest(instance_id=instance["id"]))
     assert err.value.status_code == 404 and err.value.error_code == "DBS.200002"
+
+
+def test_project_id_found_through_iam_like_on_the_cloud(tenant: Tenant) -> None:
+    """`BasicCredentials(ak, sk)` without a project id: the SDK asks IAM `GET /v3/projects?name=<region>`."""
+    from huaweicloudsdkcore.region.region import Region
+
+    creds = BasicCredentials(tenant.access_key, tenant.secret_key).with_iam_endpoint(tenant.url)
+    client = DdsClient.new_builder().with_credentials(creds).with_region(Region("local-1", tenant.url)).build()
+    resp = client.list_instances(ListInstancesRequest())
+    assert_model_types(resp, "list_instances")
+    assert creds.project_id == tenant.project_id

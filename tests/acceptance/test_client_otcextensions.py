@@ -1,9 +1,9 @@
 """openstacksdk + otcextensions, unchanged, against this service.
 
-The cloud config only points `auth_url` at our embedded identity endpoint;
-keystoneauth does version discovery there, authenticates with a password,
-and otcextensions finds DDS in the token's catalog under `ddsv3` and appends
-the project id itself.
+The cloud config only points `auth_url` at this service, in each of the three forms users copy
+(the service root, `/v3` as the cloud's IAM URL ends, or the embedded identity `/identity/v3`);
+keystoneauth does version discovery there, authenticates with a password, and otcextensions
+finds DDS in the token's catalog under `ddsv3`, whose URL carries the project id as on the cloud.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ def tenant(own: Service) -> Tenant:
     return add_tenant(own, "otc")
 
 
-@pytest.fixture(scope="module")
-def conn(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
+@pytest.fixture(scope="module", params=["", "/v3", "/identity/v3"], ids=["root", "v3", "identity-v3"])
+def conn(
+    tenant: Tenant, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Connection]:
     clouds = {"clouds": {"dds-local": {
-        "auth": {"auth_url": f"{tenant.url}/identity/v3", "username": tenant.user, "password": tenant.password,
+        "auth": {"auth_url": f"{tenant.url}{request.param}", "username": tenant.user, "password": tenant.password,
                  "project_name": tenant.project_name, "user_domain_name": "Default"},
         "region_name": "local-1", "interface": "public", "identity_api_version": 3,
     }}}
@@ -53,8 +55,9 @@ def conn(tenant: Tenant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
 
 def test_catalog_lookup_and_metadata(conn: Connection, tenant: Tenant) -> None:
     catalog = conn.session.auth.get_access(conn.session).service_catalog
-    assert catalog.url_for(service_type="ddsv3", interface="public") == f"{tenant.url}/v3"
-    assert conn.dds.get_endpoint() == f"{tenant.url}/v3/%(project_id)s"  # otcextensions appends the project
+    assert catalog.url_for(service_type="ddsv3", interface="public") == f"{tenant.url}/v3/{tenant.project_id}"
+    endpoint = conn.dds.get_endpoint().replace("%(project_id)s", tenant.project_id)
+    assert endpoint == f"{tenant.url}/v3/{tenant.project_id}"
     assert conn.current_project_id == tenant.project_id
     assert [t.name for t in conn.dds.datastore_types()] == ["DDS-Community"]
     versions = [d.version for d in conn.dds.datastores("DDS-Community")]

@@ -63,7 +63,7 @@ def test_password_token_round_trip(own: Service, alpha: Tenant) -> None:
     expires = datetime.strptime(body["expires_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
     assert expires - issued == timedelta(hours=24)
     services = {c["type"]: c["endpoints"][0]["url"] for c in body["catalog"]}
-    assert services["ddsv3"] == services["dds"] == f"{own.url}/v3"
+    assert services["ddsv3"] == services["dds"] == f"{own.url}/v3/{alpha.project_id}"  # as on the cloud
     assert services["identity"] == f"{own.url}/identity/v3"
 
     with httpx.Client(base_url=own.url, headers={"X-Auth-Token": token}) as c:

@@ -17,7 +17,7 @@ import pytest
 from dds.api.deps import current_project
 from tests.client_support import BACKUPS, BACKUPS_REASON, api_routes, has_route
 from tests.conftest import PASSWORD, Service
-from tests.iam_helpers import Tenant, add_tenant
+from tests.iam_helpers import Tenant, add_tenant, password_auth
 
 #: The tenant API. (Signed backup download links, /backup-files/..., carry their own signature instead.)
 _SCOPED = re.compile(r"^/v3(\.1)?/\{project_id\}/")
@@ -197,3 +197,41 @@ def test_backups_downloads_and_restores_of_b_are_invisible_to_a(
 
     assert snapshot(b_client, b, iid) == before_instance
     assert b_client.get(b.path("/backups"), params={"instance_id": iid}).json() == before_backups
+
+
+def _domain_token(t: Tenant) -> str:
+    body = password_auth(t.user, t.password)
+    body["auth"]["scope"] = {"domain": {"name": "Default"}}
+    r = httpx.post(f"{t.url}/v3/auth/tokens", json=body)
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    assert "project" not in token and token["domain"]["name"] == "Default"
+    assert {e["type"] for e in token["catalog"]} == {"identity"}  # no project, so no DDS endpoint
+    return r.headers["X-Subject-Token"]
+
+
+@pytest.fixture(scope="module")
+def a_domain_client(a: Tenant) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=a.url, headers={"X-Auth-Token": _domain_token(a)}, timeout=60) as c:
+        yield c
+
+
+@pytest.mark.parametrize("method,path", _routes())
+def test_a_domain_scoped_token_acts_on_no_project_path(
+    method: str, path: str, a_domain_client: httpx.Client, a: Tenant
+) -> None:
+    """Not even its own user's project: Keystone's domain scope grants no project role."""
+    url = re.sub(r"\{(\w+)\}", lambda m: a.project_id if m[1] == "project_id" else "x" * 36, path)
+    r = a_domain_client.request(method, url, json={} if method in ("POST", "PUT") else None)
+    assert r.status_code == 403, (method, url, r.text)
+
+
+def test_iam_projects_list_only_the_callers_project(a: Tenant, b: Tenant, a_client: httpx.Client,
+                                                    a_domain_client: httpx.Client) -> None:
+    for client in (a_client, a_domain_client):
+        projects = client.get("/v3/projects").json()["projects"]
+        assert [p["id"] for p in projects] == [a.project_id]
+        assert client.get("/v3/projects", params={"name": "local-1"}).json()["projects"][0]["id"] == a.project_id
+        assert client.get("/v3/projects", params={"name": b.project_name}).json()["projects"] == []
+        assert client.get("/v3/auth/projects").json()["projects"][0]["name"] == a.project_name
+    assert httpx.get(f"{a.url}/v3/projects").status_code == 401

@@ -87,8 +87,12 @@ class IssuedToken:
     token: str
     info: TokenInfo
     user: User
-    project: Project
+    project: Project | None  # None: scoped to the domain, valid for no project path
     methods: list[str]
+
+    @property
+    def domain_scoped(self) -> bool:
+        return self.project is None
 
 
 def _user_of(s: Session, parts: Parts, identity: Any) -> User:
@@ -109,18 +113,28 @@ def _user_of(s: Session, parts: Parts, identity: Any) -> User:
     return user
 
 
-def issue_token(parts: Parts, auth: Any) -> IssuedToken:
-    """Keystone v3 password authentication, scoped to the user's project.
+def _our_domain(parts: Parts, ref: Any) -> bool:
+    ours = parts.settings.identity_domain
+    return bool(ref.id or ref.name) and ref.id in (None, ours.lower()) and ref.name in (None, ours)
 
-    A user belongs to exactly one project; a scope naming another project is
-    refused like bad credentials (Keystone answers 401 there too).
+
+def issue_token(parts: Parts, auth: Any) -> IssuedToken:
+    """Keystone v3 password authentication, scoped to the user's project or to the domain.
+
+    A user belongs to exactly one project; a scope naming another project or domain is
+    refused like bad credentials (Keystone answers 401 there too). A domain-scoped token
+    (what Terraform's provider asks for beside the project one) acts on no project path.
     """
     with parts.db.session() as s:
         user = _user_of(s, parts, auth.identity)
         project = s.get(Project, user.project_id)
         scope = auth.scope.project if auth.scope is not None else None
-        if auth.scope is not None and auth.scope.project is None:
-            raise IdentityUnauthorized("Only project-scoped tokens are supported.")
+        if auth.scope is not None and scope is None:
+            if auth.scope.domain is None or not _our_domain(parts, auth.scope.domain):
+                raise IdentityUnauthorized("The user has no role on the requested domain.")
+            token, row = tokens.issue(s, user, "", parts.clock.now(), parts.settings.token_lifetime)
+            info = TokenInfo(row.user_id, row.project_id, row.issued, row.expires)
+            return IssuedToken(token, info, user, None, ["password"])
         if scope is not None:
             wanted = directory.project_by_ref(s, id=scope.id, name=scope.name)
             if wanted is None or project is None or wanted.id != project.id:
@@ -133,20 +147,40 @@ def issue_token(parts: Parts, auth: Any) -> IssuedToken:
 
 
 def describe_token(parts: Parts, caller: str, subject: str) -> IssuedToken:
-    """GET /v3/auth/tokens: the subject token, if the caller's token is valid and of the same project."""
+    """GET /v3/auth/tokens: the subject token, if the caller's token is valid and of the same
+    project (domain-scoped tokens: of the same user)."""
     auth = authenticator(parts)
     me = auth.token(caller)
     try:
         info = auth.token(subject)
     except Unauthorized:
         raise NotFound("Could not find token.") from None
-    if info.project_id != me.project_id:
+    if (info.project_id or info.user_id) != (me.project_id or me.user_id):
         raise NotFound("Could not find token.")
     with parts.db.session() as s:
-        user, project = s.get(User, info.user_id), s.get(Project, info.project_id)
-        if user is None or project is None:
+        user = s.get(User, info.user_id)
+        project = s.get(Project, info.project_id) if info.project_id else None
+        if user is None or (info.project_id and project is None):
             raise NotFound("Could not find token.")
         return IssuedToken(subject, info, user, project, ["password"])
+
+
+def visible_projects(parts: Parts, request: Any, name: str | None = None) -> list[Project]:
+    """IAM `GET /v3/projects`: the projects the credentials act for (a domain-scoped token: its
+    user's). `name` filters by project name; our region's name also matches, because the
+    Huawei SDK looks its project id up by region name, as project names are on the cloud."""
+    project_id = authenticate(parts, request)
+    if project_id is None:
+        raise AuthenticationFailed()
+    with parts.db.session() as s:
+        if not project_id:  # a domain-scoped token: its user's project
+            user = s.get(User, authenticator(parts).token(request.headers["x-auth-token"]).user_id)
+            project_id = user.project_id if user else ""
+        project = s.get(Project, project_id) if project_id else None
+        found = [project] if project is not None else []
+    if name and name != parts.settings.region:
+        found = [p for p in found if p.name == name]
+    return found
 
 
 def revoke_token(parts: Parts, caller: str, subject: str) -> None:

@@ -25,38 +25,53 @@ def _endpoint(url: str, region: str, kind: str) -> dict[str, Any]:
     return {"id": f"{kind}-public", "interface": "public", "region": region, "region_id": region, "url": url}
 
 
-def catalog(parts: PartsDep) -> list[dict[str, Any]]:
-    """Identity and DDS both point at this service. otcextensions looks DDS up as `ddsv3`
-    and appends the project id itself, so the DDS URL ends at `/v3`."""
+def catalog(parts: PartsDep, project_id: str | None) -> list[dict[str, Any]]:
+    """Identity and DDS both point at this service. As on the cloud, the DDS endpoints carry the
+    project id (`.../v3/<project_id>`): the Go SDK (Terraform) uses a catalog URL as it is, and
+    otcextensions appends the project id only when the URL does not end with it already. A
+    domain-scoped token's catalog has identity only."""
     base, region = parts.settings.api_url, parts.settings.region
-    return [
+    entries = [
         {
             "id": "identity",
             "type": "identity",
             "name": "iam",
             "endpoints": [_endpoint(f"{base}/identity/v3", region, "identity")],
-        },
-        {"id": "ddsv3", "type": "ddsv3", "name": "dds", "endpoints": [_endpoint(f"{base}/v3", region, "ddsv3")]},
-        {"id": "dds", "type": "dds", "name": "dds", "endpoints": [_endpoint(f"{base}/v3", region, "dds")]},
+        }
     ]
+    if project_id:
+        dds = f"{base}/v3/{project_id}"
+        entries += [
+            {"id": "ddsv3", "type": "ddsv3", "name": "dds", "endpoints": [_endpoint(dds, region, "ddsv3")]},
+            {"id": "dds", "type": "dds", "name": "dds", "endpoints": [_endpoint(dds, region, "dds")]},
+        ]
+    return entries
+
+
+def _domain(parts: PartsDep) -> dict[str, str]:
+    return {"id": parts.settings.identity_domain.lower(), "name": parts.settings.identity_domain}
 
 
 def _token_body(parts: PartsDep, issued: iam.IssuedToken, with_catalog: bool) -> dict[str, Any]:
-    domain = {"id": parts.settings.identity_domain.lower(), "name": parts.settings.identity_domain}
+    domain = _domain(parts)
     body: dict[str, Any] = {
         "methods": issued.methods,
         "expires_at": issued.info.expires.strftime(_STAMP),
         "issued_at": issued.info.issued.strftime(_STAMP),
         "user": {"id": issued.user.id, "name": issued.user.name, "domain": domain, "password_expires_at": ""},
-        "project": {"id": issued.project.id, "name": issued.project.name, "domain": domain},
         "roles": [{"id": "member", "name": "member"}],
     }
+    if issued.project is None:
+        body["domain"] = domain
+    else:
+        body["project"] = {"id": issued.project.id, "name": issued.project.name, "domain": domain}
     if with_catalog:
-        body["catalog"] = catalog(parts)
+        body["catalog"] = catalog(parts, issued.project.id if issued.project else None)
     return {"token": body}
 
 
 @router.post("/v3/auth/tokens", status_code=201)
+@router.post("/v3.1/auth/tokens", status_code=201, include_in_schema=False)
 @router.post("/identity/v3/auth/tokens", status_code=201, include_in_schema=False)
 def create_token(body: AuthBody, parts: PartsDep, response: Response, nocatalog: str | None = None) -> dict[str, Any]:
     issued = iam.issue_token(parts, body.auth)
@@ -71,6 +86,7 @@ def _pair(x_auth_token: str | None, x_subject_token: str | None) -> tuple[str, s
 
 
 @router.get("/v3/auth/tokens")
+@router.get("/v3.1/auth/tokens", include_in_schema=False)
 @router.get("/identity/v3/auth/tokens", include_in_schema=False)
 def validate_token(
     parts: PartsDep,
@@ -86,6 +102,7 @@ def validate_token(
 
 
 @router.delete("/v3/auth/tokens", status_code=204)
+@router.delete("/v3.1/auth/tokens", status_code=204, include_in_schema=False)
 @router.delete("/identity/v3/auth/tokens", status_code=204, include_in_schema=False)
 def revoke_token(
     parts: PartsDep, x_auth_token: str | None = Header(None), x_subject_token: str | None = Header(None)
@@ -115,3 +132,36 @@ def identity_versions(request: Request) -> dict[str, Any]:
 @router.get("/identity/v3/", include_in_schema=False)
 def identity_version(request: Request) -> dict[str, Any]:
     return {"version": _v3(request)}
+
+
+def _project(parts: PartsDep, p: Any) -> dict[str, Any]:
+    base = parts.settings.api_url
+    return {
+        "id": p.id,
+        "name": p.name,
+        "domain_id": _domain(parts)["id"],
+        "description": "",
+        "enabled": True,
+        "is_domain": False,
+        "parent_id": _domain(parts)["id"],
+        "links": {"self": f"{base}/v3/projects/{p.id}"},
+    }
+
+
+@router.get("/v3/projects")
+@router.get("/v3/auth/projects", include_in_schema=False)
+@router.get("/identity/v3/projects", include_in_schema=False)
+@router.get("/identity/v3/auth/projects", include_in_schema=False)
+def list_projects(request: Request, parts: PartsDep, name: str | None = None) -> dict[str, Any]:
+    """IAM: the projects the credentials act for, so SDKs can find their project id."""
+    found = iam.visible_projects(parts, request, name)
+    return {"projects": [_project(parts, p) for p in found], "links": {"self": str(request.url), "next": None}}
+
+
+@router.get("/v3/auth/domains")
+@router.get("/identity/v3/auth/domains", include_in_schema=False)
+def list_domains(request: Request, parts: PartsDep) -> dict[str, Any]:
+    """IAM: the one domain (global-service SDK credentials look its id up here)."""
+    iam.visible_projects(parts, request)  # any valid credentials
+    domain = {**_domain(parts), "enabled": True, "description": "", "links": {"self": str(request.url)}}
+    return {"domains": [domain], "links": {"self": str(request.url), "next": None}}

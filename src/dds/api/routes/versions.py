@@ -1,35 +1,45 @@
-"""API versions (no authentication, as on the cloud)."""
+"""API versions (no authentication, as on the cloud).
+
+Each version carries a `self` link: the DDS document itself is unchanged for DDS clients, and
+keystoneauth's version discovery can then use the service root or `/v3` as `auth_url`
+(identity answers at `/v3/auth/tokens` and `/v3.1/auth/tokens`).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
+from dds.api.deps import PartsDep
 from dds.core.errors import NotFound
 from dds.wire import models as w
 
 router = APIRouter(tags=["API versions"])
 
-_VERSIONS = [
-    {"id": "v3", "links": [], "status": "CURRENT", "version": "", "min_version": "", "updated": "2017-02-07T17:34:02Z"},
-    {
-        "id": "v3.1",
-        "links": [],
+_VERSIONS = (("v3", "2017-02-07T17:34:02Z"), ("v3.1", "2021-07-12T00:00:00Z"))
+
+
+def _version(base: str, version: str, updated: str) -> dict[str, Any]:
+    return {
+        "id": version,
+        "links": [{"href": f"{base}/{version}/", "rel": "self"}],
         "status": "CURRENT",
         "version": "",
         "min_version": "",
-        "updated": "2021-07-12T00:00:00Z",
-    },
-]
+        "updated": updated,
+    }
 
 
 @router.get("/", response_model=w.ListApiVersionResponse)
-def list_api_version() -> w.ListApiVersionResponse:
-    return w.ListApiVersionResponse.model_validate({"versions": _VERSIONS})
+def list_api_version(parts: PartsDep) -> w.ListApiVersionResponse:
+    base = parts.settings.api_url
+    return w.ListApiVersionResponse.model_validate({"versions": [_version(base, *v) for v in _VERSIONS]})
 
 
 @router.get("/{version}", response_model=w.ShowApiVersionResponse)
-def show_api_version(version: str) -> w.ShowApiVersionResponse:
-    for v in _VERSIONS:
-        if v["id"] == version:
-            return w.ShowApiVersionResponse.model_validate({"version": v})
+def show_api_version(version: str, parts: PartsDep) -> w.ShowApiVersionResponse:
+    for name, updated in _VERSIONS:
+        if name == version:
+            return w.ShowApiVersionResponse.model_validate({"version": _version(parts.settings.api_url, name, updated)})
     raise NotFound(f"The API version {version} does not exist.")
