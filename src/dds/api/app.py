@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from dds import __version__
 from dds.api import errors
+from dds.api.cache import ReadCache
 from dds.api.routes import backups, catalog, identity, instances, jobs, versions
 from dds.parts import Parts
 
@@ -35,6 +36,7 @@ def create_app(parts: Parts | None = None, *, on_start: Hook | None = None, on_s
         title="Document Database Service", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
     )
     app.state.parts = parts
+    app.state.read_cache = ReadCache()
     errors.install(app)
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}

@@ -8,7 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+
+
+def _mark_changed(session: Session, _context: Any) -> None:
+    # `dirty` also holds rows whose attributes were set to the value they had: not a change.
+    if session.new or session.deleted or any(session.is_modified(row) for row in session.dirty):
+        session.info["changed"] = True
+
+
+def _mark_bulk_change(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete or state.is_insert:
+        state.session.info["changed"] = True
 
 
 def make_engine(url: str) -> Engine:
@@ -29,12 +40,24 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """Owns the engine and hands out transactional sessions."""
+    """Owns the engine and hands out transactional sessions.
+
+    `generation` grows with every commit that changed something, so readers can cache what
+    they rendered and know when it went stale (changes made by this process only).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.generation = 0
+        event.listen(self._factory, "after_flush", _mark_changed)
+        event.listen(self._factory, "do_orm_execute", _mark_bulk_change)
+        event.listen(self._factory, "after_commit", self._bump)
+
+    def _bump(self, session: Session) -> None:
+        if session.info.pop("changed", False):
+            self.generation += 1
 
     @contextmanager
     def session(self) -> Iterator[Session]:

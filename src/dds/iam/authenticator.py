@@ -86,6 +86,13 @@ class Authenticator:
             raise TokenExpired()
         return info
 
+    def cached_token(self, token: str) -> TokenInfo | None:
+        """The token's scope if a fresh cache entry holds it (no I/O: safe on the event loop)."""
+        hit = self._tokens.get(tokens.digest(token))
+        if hit and self._fresh(hit[1]) and self.clock.now() < hit[0].expires:
+            return hit[0]
+        return None
+
     def forget_token(self, token: str) -> None:
         with self._lock:
             self._tokens.pop(tokens.digest(token), None)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header
 from fastapi.responses import StreamingResponse
 
 from dds.api import views
-from dds.api.deps import PartsDep, ProjectDep
+from dds.api.deps import PartsDep, ProjectDep, query
 from dds.services import backups, restores
 from dds.wire import models as w
 
@@ -25,7 +25,7 @@ def create_manual_backup(
 
 @router.get("/v3/{project_id}/backups", response_model=w.ListBackupsResponse, response_model_exclude_unset=True)
 def list_backups(
-    project_id: ProjectDep, parts: PartsDep, query: Annotated[backups.BackupQuery, Depends()]
+    project_id: ProjectDep, parts: PartsDep, query: Annotated[backups.BackupQuery, Depends(query(backups.BackupQuery))]
 ) -> w.ListBackupsResponse:
     rows, total = backups.listing(parts, project_id, query)
     return w.ListBackupsResponse(backups=[views.backup(b) for b in rows], total_count=total)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from dds.api import views
-from dds.api.deps import PartsDep, ProjectDep
+from dds.api.deps import CacheDep, PartsDep, ProjectDep, query
 from dds.api.schemas.instances import CreateInstanceBody
 from dds.services import instances, restores
 from dds.wire import models as w
 
 router = APIRouter(tags=["DB instance management"])
+InstanceQueryDep = Depends(query(instances.InstanceQuery))
 
 
 @router.post(
@@ -29,14 +30,24 @@ def create_instance(body: CreateInstanceBody, project_id: ProjectDep, parts: Par
     return views.created_instance(inst, job, body.flavor or [])
 
 
-@router.get("/v3/{project_id}/instances", response_model=w.ListInstancesResponse, response_model_exclude_unset=True)
-def list_instances(
-    project_id: ProjectDep, parts: PartsDep, query: Annotated[instances.InstanceQuery, Depends()]
-) -> w.ListInstancesResponse:
-    rows, total = instances.listing(parts, project_id, query)
-    unit = parts.settings.volume_unit_bytes
-    items = [views.instance(i, instances.used_bytes(parts, i), unit) for i in rows]
-    return w.ListInstancesResponse(instances=items, total_count=total)
+@router.get("/v3/{project_id}/instances", response_model=w.ListInstancesResponse)
+async def list_instances(
+    project_id: ProjectDep,
+    parts: PartsDep,
+    cache: CacheDep,
+    wanted: Annotated[instances.InstanceQuery, InstanceQueryDep],
+) -> Response:
+    """Rendered once per metadata change (at most a second old): see `api.cache`."""
+
+    def render() -> bytes:
+        rows, total = instances.listing(parts, project_id, wanted)
+        unit = parts.settings.volume_unit_bytes
+        items = [views.instance(i, instances.used_bytes(parts, i), unit) for i in rows]
+        return w.ListInstancesResponse(instances=items, total_count=total).model_dump_json(exclude_unset=True).encode()
+
+    key = ("instances", project_id, tuple(vars(wanted).items()))
+    body = await cache.get(key, lambda: parts.db.generation, render)
+    return Response(body, media_type="application/json")
 
 
 @router.delete(

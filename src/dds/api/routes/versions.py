@@ -32,13 +32,13 @@ def _version(base: str, version: str, updated: str) -> dict[str, Any]:
 
 
 @router.get("/", response_model=w.ListApiVersionResponse)
-def list_api_version(parts: PartsDep) -> w.ListApiVersionResponse:
+async def list_api_version(parts: PartsDep) -> w.ListApiVersionResponse:
     base = parts.settings.api_url
     return w.ListApiVersionResponse.model_validate({"versions": [_version(base, *v) for v in _VERSIONS]})
 
 
 @router.get("/{version}", response_model=w.ShowApiVersionResponse)
-def show_api_version(version: str, parts: PartsDep) -> w.ShowApiVersionResponse:
+async def show_api_version(version: str, parts: PartsDep) -> w.ShowApiVersionResponse:
     for name, updated in _VERSIONS:
         if name == version:
             return w.ShowApiVersionResponse.model_validate({"version": _version(parts.settings.api_url, name, updated)})
