@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from dds.background.periodic import Periodic
 from dds.db.models import Instance, Job, Node
@@ -51,10 +52,15 @@ class Supervisor(Periodic):
         self.tick()
 
     def tick(self) -> None:
+        """One read of every watched instance; only those that need action are locked and touched,
+        so a quiet fleet costs one query and a few file stats per instance."""
         parts = self.parts
         with parts.db.session() as s:
             busy = set(s.scalars(select(Job.instance_id).where(Job.status == JobStatus.RUNNING)))
-            ids = [i for i in s.scalars(select(Instance.id).where(Instance.status.in_(_WATCHED))) if i not in busy]
+            watched = s.scalars(
+                select(Instance).where(Instance.status.in_(_WATCHED)).options(selectinload(Instance.nodes))
+            ).all()
+            ids = [inst.id for inst in watched if inst.id not in busy and self._needs_action(inst)]
         for instance_id in ids:
             lock = parts.locks.of(instance_id)
             if not lock.acquire(blocking=False):
@@ -63,6 +69,15 @@ class Supervisor(Periodic):
                 self._check(instance_id)
             finally:
                 lock.release()
+
+    def _needs_action(self, inst: Instance) -> bool:
+        parts = self.parts
+        if not inst.read_only and nodes.data_bytes(parts, inst) >= inst.volume_gb * parts.settings.volume_unit_bytes:
+            return True
+        if any(not nodes.is_running(parts, n) for n in inst.nodes):
+            return True
+        all_normal = all(n.status == NodeStatus.NORMAL for n in inst.nodes)
+        return all_normal and inst.status != settled(inst.read_only)
 
     def _check(self, instance_id: str) -> None:
         parts = self.parts
