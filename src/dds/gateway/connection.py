@@ -1,0 +1,481 @@
+"""One client connection and its own engine connection.
+
+Requests are handled strictly one at a time: read a request, forward it, read exactly one
+engine reply, then answer or drop it. That keeps replies matched to requests even though the
+engine answers `moreToCome` (w:0) requests that the client expects no reply to, and it is
+what drivers do anyway (one operation in flight per connection). Keeping one engine
+connection per client keeps cursors and the SCRAM conversation where the engine expects.
+
+Built on asyncio Protocols rather than streams: the common case (a whole message in one read)
+then costs no task switch and no extra copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, cast
+
+from dds.gateway.activity import Activity
+from dds.gateway.auth import HELLO_COMMANDS, Attempt, AuthOutcome, Guard, Identity
+from dds.gateway.config import GatewayConfig
+from dds.gateway.errors import ErrorCode, ProtocolError, Refusal
+from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
+from dds.gateway.logs import GatewayLogs
+from dds.gateway.stats import ClientInfo, Operation, Stats
+from dds.gateway.wire import (
+    LEGACY_COMMANDS,
+    MAX_MESSAGE_SIZE,
+    Reply,
+    Request,
+    build_op_msg,
+    error_document,
+    frame_length,
+    parse_reply,
+    parse_request,
+    reply_for,
+    with_new_body,
+    without_more_to_come,
+)
+
+
+class Gateway(Protocol):
+    """What a connection needs of the process that accepted it (the server implements it)."""
+
+    config: GatewayConfig
+    logs: GatewayLogs
+    stats: Stats
+    guard: Guard
+    topology: Topology
+    connections: set[ClientConnection]
+    closing: bool
+
+    def connection_refused(self, client: str) -> None: ...
+
+
+# Stop reading from a client that keeps sending while its request is in flight.
+BACKLOG_LIMIT = 1024 * 1024
+_SASL_COMMANDS = frozenset({"saslStart", "saslContinue", "logout"})
+
+
+@dataclass(slots=True)
+class InFlight:
+    """The request the engine is working on for this connection."""
+
+    request: Request
+    attempt: Attempt | None  # the authentication this request starts, if any
+    started: float  # perf_counter at forwarding
+    op: Operation
+    # OP_MSG speculative authentication, which the engine ignores: the saslStart the gateway
+    # sends itself once the hello is answered, and then the hello reply waiting for its result.
+    speculation: bytes | None = None
+    followup: Request | None = None
+    hello: dict[str, Any] | None = None
+
+
+class Forward(NamedTuple):
+    """What `_admit` decided to send to the engine."""
+
+    data: bytes
+    attempt: Attempt | None = None
+    speculation: bytes | None = None
+
+
+class EngineLink(asyncio.Protocol):
+    """The engine side: hands everything to its ClientConnection."""
+
+    def __init__(self, owner: ClientConnection) -> None:
+        self.owner = owner
+
+    def data_received(self, data: bytes) -> None:
+        self.owner.engine_data(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.owner.engine_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.owner.pause_client("engine")
+
+    def resume_writing(self) -> None:
+        self.owner.resume_client("engine")
+
+
+class ClientConnection(asyncio.Protocol):
+    """The client side of one proxied connection."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.transport: asyncio.Transport | None = None
+        self.engine: asyncio.Transport | None = None
+        self.info: ClientInfo | None = None
+        self.identity = Identity()
+        self.activity = Activity(gateway.logs, gateway.stats, self.identity)
+        self.inbuf = bytearray()
+        self.outbuf = bytearray()
+        self.inflight: InFlight | None = None
+        self.closed = False
+        self._pause_reasons: set[str] = set()
+        self._partial_timer: asyncio.TimerHandle | None = None
+        self._last_progress = 0.0
+        self._connect_task: asyncio.Task[None] | None = None
+
+    # --- client transport callbacks -------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Not an isinstance check: uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = transport = cast(asyncio.Transport, transport)
+        gateway = self.gateway
+        peer = transport.get_extra_info("peername")
+        ip, port = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else ("unknown", 0)
+        limit = gateway.config.max_connections
+        if gateway.closing or (limit and gateway.stats.current >= limit):
+            # Over the limit: close at once, before any engine connection exists.
+            self.closed = True
+            gateway.connection_refused(f"{ip}:{port}")
+            transport.abort()
+            return
+        self.info = self.activity.info = gateway.stats.open(f"{ip}:{port}", ip)
+        gateway.connections.add(self)
+        self._connect_task = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        config = self.gateway.config
+        loop = asyncio.get_running_loop()
+        try:
+            engine, _ = await loop.create_connection(lambda: EngineLink(self), config.engine_host, config.engine_port)
+        except OSError as exc:
+            self.activity.event("engine_unreachable", error=str(exc))
+            self.close()
+            return
+        if self.closed:
+            engine.close()
+            return
+        self.engine = engine
+        self._process()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._client_data(data)
+        except Exception as exc:  # a bug must cost one connection, never the process
+            self._internal_error(exc)
+
+    def _client_data(self, data: bytes) -> None:
+        try:
+            if not self.inbuf and self.inflight is None and self.engine is not None:
+                if frame_length(data) == len(data):  # the common case: one whole message
+                    self._handle_request(data)
+                    return
+            self.inbuf += data
+            self._last_progress = time.monotonic()
+            frame_length(self.inbuf)  # refuse an oversized or impossible length before buffering it
+        except ProtocolError as exc:
+            self._violation(exc)
+            return
+        if self.inflight is None and self.engine is not None:
+            self._process()
+        elif len(self.inbuf) > BACKLOG_LIMIT:
+            self.pause_client("backlog")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._release()
+
+    def pause_writing(self) -> None:
+        # The client reads slower than the engine answers: stop reading from the engine.
+        if self.engine is not None:
+            self.engine.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.engine is not None:
+            self.engine.resume_reading()
+
+    # --- engine transport callbacks (through EngineLink) ----------------------------------
+
+    def engine_data(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._engine_data(data)
+        except Exception as exc:  # a bug must cost one connection, never the process
+            self._internal_error(exc)
+
+    def _engine_data(self, data: bytes) -> None:
+        try:
+            if not self.outbuf and frame_length(data, MAX_MESSAGE_SIZE) == len(data):
+                self._handle_reply(data)
+                return
+            self.outbuf += data
+            while not self.closed:
+                n = frame_length(self.outbuf, MAX_MESSAGE_SIZE)
+                if n is None or len(self.outbuf) < n:
+                    return
+                if n == len(self.outbuf):
+                    message = bytes(self.outbuf)
+                    self.outbuf.clear()
+                else:
+                    message = bytes(self.outbuf[:n])
+                    del self.outbuf[:n]
+                self._handle_reply(message)
+        except ProtocolError as exc:
+            self._engine_violation(exc)
+
+    def engine_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            if self.inflight is not None:
+                self.activity.event("engine_closed", command=self.inflight.request.command, error=str(exc or ""))
+            self.close()
+
+    # --- flow control ---------------------------------------------------------------------
+
+    def pause_client(self, reason: str) -> None:
+        if not self._pause_reasons and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+        self._pause_reasons.add(reason)
+
+    def resume_client(self, reason: str) -> None:
+        if reason not in self._pause_reasons:
+            return
+        self._pause_reasons.discard(reason)
+        if not self._pause_reasons and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    # --- requests -------------------------------------------------------------------------
+
+    def _process(self) -> None:
+        """Handle buffered client messages until one is in flight or the buffer holds no whole message."""
+        buf = self.inbuf
+        while not self.closed and self.inflight is None and self.engine is not None:
+            try:
+                n = frame_length(buf)
+            except ProtocolError as exc:
+                self._violation(exc)
+                return
+            if n is None or len(buf) < n:
+                self.resume_client("backlog")
+                if buf:
+                    self._arm_partial_timer()
+                return
+            if n == len(buf):
+                data = bytes(buf)
+                buf.clear()
+            else:
+                data = bytes(buf[:n])
+                del buf[:n]
+            self._handle_request(data)
+        if self.inflight is not None and len(buf) > BACKLOG_LIMIT:
+            self.pause_client("backlog")
+
+    def _handle_request(self, data: bytes) -> None:
+        try:
+            request = parse_request(data)
+            namespace = request.namespace  # decodes (and caches) `$db` and the collection: fail here if bad
+        except ProtocolError as exc:
+            self._violation(exc)
+            return
+        try:
+            forward = self._admit(request)
+        except ProtocolError as exc:
+            self._violation(exc)
+            return
+        except Refusal as refusal:
+            if not request.more_to_come and self.transport is not None:
+                self.transport.write(reply_for(request, error_document(refusal.code, refusal.message)))
+            self.activity.refused(request, refusal)
+            return
+        if forward is None:
+            return
+        assert self.info is not None and self.engine is not None
+        op = self.gateway.stats.begin(self.info, request.command, namespace)
+        self.inflight = InFlight(request, forward.attempt, time.perf_counter(), op, forward.speculation)
+        self.engine.write(forward.data)
+
+    def _admit(self, request: Request) -> Forward | None:
+        """What to send to the engine for this request (None: answered here), and the auth attempt."""
+        gateway = self.gateway
+        command = request.command
+        if request.legacy and (
+            command not in LEGACY_COMMANDS or not (request.legacy_collection or "").endswith(".$cmd")
+        ):
+            raise Refusal(
+                ErrorCode.UnsupportedOpQueryCommand,
+                f"Unsupported OP_QUERY command: {command}. The client driver may require an upgrade.",
+            )
+        gateway.guard.check(request, self.identity)
+        if command in LOCAL_COMMANDS:
+            self._answer(request, local_reply(command, gateway.topology))
+            return None
+        if command in HELLO_COMMANDS and "speculativeAuthenticate" in request.body:
+            return self._admit_speculative(request)
+        if command == "saslStart":
+            return Forward(request.data, gateway.guard.sasl_start(request))
+        return Forward(request.data)
+
+    def _admit_speculative(self, request: Request) -> Forward:
+        """A hello that starts authentication (`speculativeAuthenticate`, what pymongo sends).
+
+        The engine honours it only on OP_QUERY. On OP_MSG the gateway strips it, and after the
+        hello runs it as a plain saslStart on the same engine connection, merging the result
+        into the hello reply: the driver saves a round trip as with MongoDB. A protected user's
+        attempt is stripped and not run: the driver falls back to saslStart, which is refused.
+        """
+        attempt, refusal = self.gateway.guard.speculative(request)
+        if attempt is not None and request.legacy:
+            return Forward(request.data, attempt)
+        doc = request.body.decode()
+        spec = doc.pop("speculativeAuthenticate")
+        if attempt is None or refusal is not None:
+            mechanism = spec.get("mechanism") if isinstance(spec, dict) else None
+            mechanism = mechanism if isinstance(mechanism, str) else None
+            subject = refusal.subject if refusal else None
+            self.activity.authentication("refused", subject, request.db, mechanism, speculative=True)
+            return Forward(with_new_body(request, doc))
+        sasl_start = {k: v for k, v in spec.items() if k != "db"}
+        sasl_start["$db"] = attempt.db
+        return Forward(with_new_body(request, doc), attempt, build_op_msg(sasl_start, 0))
+
+    def _answer(self, request: Request, doc: dict[str, Any]) -> None:
+        """A reply the gateway makes itself."""
+        self.gateway.stats.commands += 1
+        if not request.more_to_come and self.transport is not None:
+            self.transport.write(reply_for(request, doc))
+
+    # --- replies --------------------------------------------------------------------------
+
+    def _handle_reply(self, data: bytes) -> None:
+        flight = self.inflight
+        if flight is None:
+            raise ProtocolError("engine sent a message nobody asked for")
+        self.inflight = None
+        request = flight.request
+        expected = (flight.followup or request).header.request_id
+        reply = parse_reply(data)
+        if reply.header.response_to != expected:
+            raise ProtocolError(f"engine answered {reply.header.response_to}, expected {expected}")
+        if flight.speculation is not None and flight.followup is None and reply.ok and self.engine is not None:
+            # The hello is answered; now the speculative saslStart, before the client hears anything.
+            flight.hello = reply.body.decode()
+            flight.followup = parse_request(flight.speculation)
+            self.inflight = flight
+            self.engine.write(flight.speculation)
+            return
+        elapsed_ms = (time.perf_counter() - flight.started) * 1000
+        if flight.followup is not None:
+            out, ok = self._speculative_hello(flight, reply), True
+        else:
+            out, ok = self._reply_bytes(flight, reply), reply.ok
+        if not request.more_to_come and self.transport is not None:
+            self.transport.write(out)
+        gateway = self.gateway
+        gateway.stats.end(flight.op)
+        self._last_progress = time.monotonic()
+        self.activity.replied(request, reply, ok, elapsed_ms, gateway.config.slow_ms)
+        self._process()
+
+    def _reply_bytes(self, flight: InFlight, reply: Reply) -> bytes:
+        """The bytes the client gets: the engine's own, unless hello, SASL or usersInfo need a look."""
+        request = flight.request
+        command = request.command
+        if command in HELLO_COMMANDS:
+            doc = reply.body.decode()
+            self._observe_auth(command, flight.attempt, doc, request.db)
+            if doc.get("ok") == 1:
+                doc = rewrite_hello(doc, self.gateway.topology, self.info.id if self.info else 0)
+                return reply_for(request, doc, reply.header.request_id)
+        elif command in _SASL_COMMANDS:
+            self._observe_auth(command, flight.attempt, reply.body.decode(), request.db)
+        elif command == "usersInfo":  # not only when ok: a misread `ok` must not leak a user
+            filtered = self.gateway.guard.filter_users_info(reply.body.decode())
+            if filtered is not None:
+                return reply_for(request, filtered, reply.header.request_id)
+        return without_more_to_come(reply)
+
+    def _speculative_hello(self, flight: InFlight, sasl_reply: Reply) -> bytes:
+        """The hello reply with the gateway-run saslStart's result as `speculativeAuthenticate`."""
+        sasl = sasl_reply.body.decode()
+        self._observe_auth("saslStart", flight.attempt, sasl, flight.request.db)
+        assert flight.hello is not None
+        hello = dict(flight.hello)
+        if sasl.get("ok") == 1:
+            hello["speculativeAuthenticate"] = {k: v for k, v in sasl.items() if k != "ok"}
+        hello = rewrite_hello(hello, self.gateway.topology, self.info.id if self.info else 0)
+        return reply_for(flight.request, hello, sasl_reply.header.request_id)
+
+    def _observe_auth(self, command: str, started: Attempt | None, doc: dict[str, Any], db: str | None) -> None:
+        identity = self.identity
+        attempt = started if command != "saslContinue" else identity.pending
+        outcome = identity.observe(command, started, doc)
+        if self.info is not None and self.info.user != identity.principal:
+            self.info.user = identity.principal
+            self.gateway.stats.dirty = True
+        if outcome is AuthOutcome.SUCCEEDED:
+            mechanism, speculative = (attempt.mechanism, attempt.speculative) if attempt else (None, False)
+            self.activity.authentication("success", identity.user, identity.db, mechanism, speculative=speculative)
+        elif outcome is AuthOutcome.FAILED:
+            who = attempt.user if attempt else None
+            db = attempt.db if attempt else db
+            mechanism = attempt.mechanism if attempt else None
+            self.activity.authentication("failure", who, db, mechanism, code=doc.get("code"))
+
+    # --- closing --------------------------------------------------------------------------
+
+    def _violation(self, exc: ProtocolError) -> None:
+        """The client broke the protocol: log it and close, no reply."""
+        self.gateway.stats.protocol_errors += 1
+        self.activity.event("protocol_error", error=str(exc)[:200])
+        self.close(abort=True)
+
+    def _internal_error(self, exc: Exception) -> None:
+        self.activity.event("internal_error", error=repr(exc)[:500], trace=traceback.format_exc(limit=8))
+        self.close(abort=True)
+
+    def _engine_violation(self, exc: ProtocolError) -> None:
+        self.activity.event("engine_protocol_error", error=str(exc)[:200])
+        self.close(abort=True)
+
+    def _arm_partial_timer(self) -> None:
+        if self._partial_timer is None:
+            timeout = self.gateway.config.partial_message_timeout_s
+            self._partial_timer = asyncio.get_running_loop().call_later(timeout, self._check_partial)
+
+    def _check_partial(self) -> None:
+        """Close a client that started a message and stopped sending (never hang on it)."""
+        self._partial_timer = None
+        if self.closed or not self.inbuf or self.inflight is not None or self._pause_reasons:
+            return  # nothing pending on the client, or the wait is ours: _process re-arms
+        timeout = self.gateway.config.partial_message_timeout_s
+        idle = time.monotonic() - self._last_progress
+        if idle >= timeout:
+            self._violation(ProtocolError(f"incomplete message for {idle:.0f} s"))
+        else:
+            self._partial_timer = asyncio.get_running_loop().call_later(timeout - idle, self._check_partial)
+
+    def close(self, abort: bool = False) -> None:
+        """Close both sides; statistics are released when the client transport reports the loss."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.transport is not None:
+            if abort:
+                self.transport.abort()
+            else:
+                self.transport.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        if self._connect_task is not None and not self._connect_task.done():
+            self._connect_task.cancel()
+        if self._partial_timer is not None:
+            self._partial_timer.cancel()
+            self._partial_timer = None
+        if self.inflight is not None:
+            self.gateway.stats.end(self.inflight.op)
+            self.inflight = None
+        if self.info is not None:
+            self.gateway.stats.close(self.info)
+            self.gateway.connections.discard(self)

@@ -1,0 +1,31 @@
+"""Errors of the gateway, and the MongoDB error codes it answers with."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ProtocolError(Exception):
+    """The peer broke the wire protocol; the only answer is to close the connection."""
+
+
+class ErrorCode(IntEnum):
+    """MongoDB server error codes the gateway itself replies with (names are MongoDB's codeName)."""
+
+    BadValue = 2
+    Unauthorized = 13
+    AuthenticationFailed = 18
+    CommandNotFound = 59
+    NoReplicationEnabled = 76
+    UnsupportedOpQueryCommand = 352
+
+
+class Refusal(Exception):
+    """A command the gateway answers with an error instead of forwarding it."""
+
+    def __init__(self, code: ErrorCode, message: str, audit: bool = False, subject: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.audit = audit  # a protection rule fired: worth an audit record, not just an error line
+        self.subject = subject  # the user name an authentication attempt claimed, when known
