@@ -80,11 +80,12 @@ def tenant(svc: Service, inst: dict[str, Any]) -> MongoClient:  # type: ignore[t
     return connect(inst, PASSWORD)
 
 
-def backup(svc: Service, instance_id: str, name: str, expect: str = "Completed",
-           timeout: float = 180) -> str:
+def backup(svc: Service, instance_id: str, name: str, expect: str = "Completed", timeout: float = 180) -> str:
     with svc.client() as c:
-        r = c.post(svc.path("/backups"), json={"backup": {"instance_id": instance_id, "name": name,
-                                                         "description": "test backup"}})
+        r = c.post(
+            svc.path("/backups"),
+            json={"backup": {"instance_id": instance_id, "name": name, "description": "test backup"}},
+        )
     assert r.status_code == 200, r.text
     body = r.json()
     assert set(body) == {"job_id", "backup_id"}
@@ -123,11 +124,15 @@ def check_manifest(archive: bytes, backup_id: str, instance_id: str) -> dict[str
     return manifest  # type: ignore[no-any-return]
 
 
-def restore_new(svc: Service, backup_id: str, name: str, expect: str = "Completed",
-                timeout: float = 180) -> dict[str, Any]:
+def restore_new(
+    svc: Service, backup_id: str, name: str, expect: str = "Completed", timeout: float = 180
+) -> dict[str, Any]:
     body = {
-        "name": name, "availability_zone": "local-1a", "password": PASSWORD,
-        "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961", "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
+        "name": name,
+        "availability_zone": "local-1a",
+        "password": PASSWORD,
+        "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961",
+        "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
         "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58",
         "restore_point": {"type": "backup", "backup_id": backup_id},
         "flavor": [{"type": "replica", "num": 1, "spec_code": "dds.mongodb.s2.medium.4.repset"}],

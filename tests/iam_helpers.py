@@ -51,15 +51,22 @@ def add_tenant(service: Any, name: str, password: str = "Tenant#Pass_1") -> Tena
 
 
 def password_auth(user: str, password: str, project: str | None = None, domain: str = "Default") -> dict[str, Any]:
-    body: dict[str, Any] = {"auth": {"identity": {"methods": ["password"], "password": {
-        "user": {"name": user, "password": password, "domain": {"name": domain}}}}}}
+    body: dict[str, Any] = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": user, "password": password, "domain": {"name": domain}}},
+            }
+        }
+    }
     if project:
         body["auth"]["scope"] = {"project": {"name": project}}
     return body
 
 
-def sdk_sign(method: str, url: str, ak: str, sk: str, project_id: str | None, *,
-             body: Any = None, date: datetime | None = None) -> tuple[str, dict[str, str], bytes]:
+def sdk_sign(
+    method: str, url: str, ak: str, sk: str, project_id: str | None, *, body: Any = None, date: datetime | None = None
+) -> tuple[str, dict[str, str], bytes]:
     """Sign like `huaweicloudsdkdds` does (BasicCredentials + Signer); returns (url, headers, body)."""
     parts = urlsplit(url)
     query = [tuple(p.split("=", 1)) for p in parts.query.split("&") if p]
@@ -69,17 +76,32 @@ def sdk_sign(method: str, url: str, ak: str, sk: str, project_id: str | None, *,
     if project_id:
         headers["X-Project-Id"] = project_id
     raw = json.dumps(body).encode() if body is not None else b""
-    req = SdkRequest(method=method, schema=parts.scheme, host=parts.netloc, resource_path=parts.path,
-                     query_params=query, header_params=headers, body=raw)
+    req = SdkRequest(
+        method=method,
+        schema=parts.scheme,
+        host=parts.netloc,
+        resource_path=parts.path,
+        query_params=query,
+        header_params=headers,
+        body=raw,
+    )
     Signer(BasicCredentials(ak, sk, project_id)).sign(req)
     full = f"{parts.scheme}://{parts.netloc}{req.uri}"
     return full, dict(req.header_params), raw
 
 
-def signed(tenant: Tenant, method: str, rest: str, *, body: Any = None, sk: str | None = None,
-           date: datetime | None = None) -> httpx.Response:
-    url, headers, raw = sdk_sign(method, f"{tenant.url}{tenant.path(rest)}", tenant.access_key,
-                                 sk or tenant.secret_key, tenant.project_id, body=body, date=date)
+def signed(
+    tenant: Tenant, method: str, rest: str, *, body: Any = None, sk: str | None = None, date: datetime | None = None
+) -> httpx.Response:
+    url, headers, raw = sdk_sign(
+        method,
+        f"{tenant.url}{tenant.path(rest)}",
+        tenant.access_key,
+        sk or tenant.secret_key,
+        tenant.project_id,
+        body=body,
+        date=date,
+    )
     return httpx.request(method, url, headers=headers, content=raw or None, timeout=60)
 
 

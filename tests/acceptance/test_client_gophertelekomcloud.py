@@ -6,8 +6,8 @@ catalog under `ddsv3`, and runs the `opentelekomcloud_dds_instance_v3` / `opente
 life cycle: create, wait, set the backup policy, read, manual backup, list, delete backup, delete instance.
 
 Here a real service process is started (`dds serve`), a password user is created with the admin CLI on
-the same data directory, and `go test` runs against it once per `auth_url` form users copy: `/v3` (as the cloud's
-IAM URL ends) and `/identity/v3`.
+the same data directory, and `go test` runs against it once per `auth_url` form users copy: the service
+root, `/v3` (as the cloud's IAM URL ends) and `/identity/v3`.
 """
 
 from __future__ import annotations
@@ -83,9 +83,9 @@ def run_go_test(env: dict[str, str]) -> tuple[int, str]:
     return proc.returncode, out
 
 
-# Not the bare root: the Go SDK discovers Keystone versions there (`{"versions": {"values": ...}}`),
-# while `GET /` is the DDS "Querying API versions" document. Users copy an auth_url ending in /v3.
-@pytest.mark.parametrize("suffix", ["/v3", "/identity/v3"], ids=["v3", "identity-v3"])
+# At the bare root the Go SDK discovers Keystone versions (`{"versions": {"values": ...}}`), which
+# `GET /` answers it by its User-Agent (the DDS document for everyone else; see routes/versions.py).
+@pytest.mark.parametrize("suffix", ["", "/v3", "/identity/v3"], ids=["root", "v3", "identity-v3"])
 def test_terraform_dds_lifecycle(service: ServiceProcess, suffix: str) -> None:
     env = {
         **os.environ,

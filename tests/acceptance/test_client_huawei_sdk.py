@@ -45,8 +45,11 @@ pytestmark = [
     pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning"),
 ]
 
-NET = {"vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961", "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
-       "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58"}
+NET = {
+    "vpc_id": "674e9b42-cd8d-4d25-a2e6-5abcc565b961",
+    "subnet_id": "f1df08c5-71d1-406a-aff0-de435a51007b",
+    "security_group_id": "7aa51dbf-5b63-40db-9724-dad3c4828b58",
+}
 SPEC = "dds.mongodb.s2.medium.4.single"
 
 
@@ -89,8 +92,12 @@ def find(client: DdsClient, instance_id: str) -> Any:
 def instance(client: DdsClient, tenant: Tenant) -> Iterator[dict[str, Any]]:
     """An instance created through the SDK; deleted at the end if a test did not."""
     body = CreateInstanceRequestBody(
-        name="sdk-single", datastore=Datastore(type="DDS-Community", version="4.0", storage_engine="wiredTiger"),
-        region="local-1", availability_zone="local-1a", password=PASSWORD, mode="Single",
+        name="sdk-single",
+        datastore=Datastore(type="DDS-Community", version="4.0", storage_engine="wiredTiger"),
+        region="local-1",
+        availability_zone="local-1a",
+        password=PASSWORD,
+        mode="Single",
         flavor=[CreateInstanceFlavorOption(type="single", num="1", storage="ULTRAHIGH", size="10", spec_code=SPEC)],
         **NET,
     )
@@ -129,15 +136,19 @@ def test_create_instance_job_and_listing(client: DdsClient, instance: dict[str, 
 
 
 @pytest.mark.skipif(not BACKUPS, reason=BACKUPS_REASON)
-def test_manual_backup_download_link_and_restore(client: DdsClient, tenant: Tenant,
-                                                 instance: dict[str, Any]) -> None:
+def test_manual_backup_download_link_and_restore(client: DdsClient, tenant: Tenant, instance: dict[str, Any]) -> None:
     assert wait(client, instance["job_id"]).status == "Completed"
     with tenant.token_client() as c:
         wire = c.get(tenant.path("/instances"), params={"id": instance["id"]}).json()["instances"][0]
     with connect(wire, PASSWORD) as mongo:
         mongo.shop.orders.insert_one({"_id": 1, "item": "tea"})
-    made = client.create_manual_backup(CreateManualBackupRequest(body=CreateManualBackupRequestBody(
-        backup=CreateManualBackupOption(instance_id=instance["id"], name="sdk-backup-1", description="by sdk"))))
+    made = client.create_manual_backup(
+        CreateManualBackupRequest(
+            body=CreateManualBackupRequestBody(
+                backup=CreateManualBackupOption(instance_id=instance["id"], name="sdk-backup-1", description="by sdk")
+            )
+        )
+    )
     assert_model_types(made, "create_manual_backup")
     assert made.backup_id and made.job_id
     assert wait(client, made.job_id).status == "Completed"
@@ -147,15 +158,24 @@ def test_manual_backup_download_link_and_restore(client: DdsClient, tenant: Tena
     mine = [b for b in listed.backups if b.id == made.backup_id]
     assert len(mine) == 1 and mine[0].name == "sdk-backup-1" and mine[0].status == "COMPLETED"
 
-    link = client.show_backup_download_link(ShowBackupDownloadLinkRequest(
-        instance_id=instance["id"], backup_id=made.backup_id))
+    link = client.show_backup_download_link(
+        ShowBackupDownloadLinkRequest(instance_id=instance["id"], backup_id=made.backup_id)
+    )
     assert_model_types(link, "download_link")
     assert link.files and link.files[0].download_link.startswith("http")
 
-    restored = client.restore_new_instance(RestoreNewInstanceRequest(body=RestoreNewInstanceRequestBody(
-        name="sdk-restored", availability_zone="local-1a", password=PASSWORD,
-        flavor=[RestoreNewInstanceFlavorOption(type="single", num="1", size="10", spec_code=SPEC)],
-        restore_point=RestorePoint(instance_id=instance["id"], backup_id=made.backup_id), **NET)))
+    restored = client.restore_new_instance(
+        RestoreNewInstanceRequest(
+            body=RestoreNewInstanceRequestBody(
+                name="sdk-restored",
+                availability_zone="local-1a",
+                password=PASSWORD,
+                flavor=[RestoreNewInstanceFlavorOption(type="single", num="1", size="10", spec_code=SPEC)],
+                restore_point=RestorePoint(instance_id=instance["id"], backup_id=made.backup_id),
+                **NET,
+            )
+        )
+    )
     assert_model_types(restored, "restore_new_instance")
     assert restored.name == "sdk-restored" and restored.id != instance["id"]
     try:

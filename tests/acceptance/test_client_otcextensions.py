@@ -39,11 +39,22 @@ def tenant(own: Service) -> Tenant:
 def conn(
     tenant: Tenant, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Connection]:
-    clouds = {"clouds": {"dds-local": {
-        "auth": {"auth_url": f"{tenant.url}{request.param}", "username": tenant.user, "password": tenant.password,
-                 "project_name": tenant.project_name, "user_domain_name": "Default"},
-        "region_name": "local-1", "interface": "public", "identity_api_version": 3,
-    }}}
+    clouds = {
+        "clouds": {
+            "dds-local": {
+                "auth": {
+                    "auth_url": f"{tenant.url}{request.param}",
+                    "username": tenant.user,
+                    "password": tenant.password,
+                    "project_name": tenant.project_name,
+                    "user_domain_name": "Default",
+                },
+                "region_name": "local-1",
+                "interface": "public",
+                "identity_api_version": 3,
+            }
+        }
+    }
     path: Path = tmp_path_factory.mktemp("otc") / "clouds.yaml"
     path.write_text(yaml.safe_dump(clouds))
     region = OpenStackConfig(config_files=[str(path)], vendor_files=[]).get_one(cloud="dds-local")
@@ -69,12 +80,24 @@ def test_catalog_lookup_and_metadata(conn: Connection, tenant: Tenant) -> None:
 
 def test_instance_create_wait_list_delete(conn: Connection, tenant: Tenant) -> None:
     inst = conn.dds.create_instance(
-        name="otc-replica", datastore={"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-        region="local-1", availability_zone="local-1a", vpc_id="674e9b42-cd8d-4d25-a2e6-5abcc565b961",
-        subnet_id="f1df08c5-71d1-406a-aff0-de435a51007b", security_group_id="7aa51dbf-5b63-40db-9724-dad3c4828b58",
-        password=PASSWORD, mode="ReplicaSet",
-        flavor=[{"type": "replica", "num": 1, "storage": "ULTRAHIGH", "size": 10,
-                 "spec_code": "dds.mongodb.s2.medium.4.repset"}],
+        name="otc-replica",
+        datastore={"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
+        region="local-1",
+        availability_zone="local-1a",
+        vpc_id="674e9b42-cd8d-4d25-a2e6-5abcc565b961",
+        subnet_id="f1df08c5-71d1-406a-aff0-de435a51007b",
+        security_group_id="7aa51dbf-5b63-40db-9724-dad3c4828b58",
+        password=PASSWORD,
+        mode="ReplicaSet",
+        flavor=[
+            {
+                "type": "replica",
+                "num": 1,
+                "storage": "ULTRAHIGH",
+                "size": 10,
+                "spec_code": "dds.mongodb.s2.medium.4.repset",
+            }
+        ],
     )
     assert inst.id and inst.job_id and inst.status == "creating"
     try:

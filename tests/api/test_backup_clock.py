@@ -55,13 +55,19 @@ def test_policy_takes_backup_in_window_and_prunes_after_keep_days(make_service: 
 
     with svc.client() as c:
         path = svc.path(f"/instances/{inst['id']}/backups/policy")
-        assert c.put(path, json={"backup_policy": {"keep_days": 7, "start_time": window,
-                                                   "period": other_day}}).status_code == 200
+        assert (
+            c.put(path, json={"backup_policy": {"keep_days": 7, "start_time": window, "period": other_day}}).status_code
+            == 200
+        )
         svc.clock.advance(start - now + timedelta(minutes=1))
         time.sleep(1.5)
         assert autos() == [], "a backup was taken on a day outside the period"
-        assert c.put(path, json={"backup_policy": {"keep_days": 7, "start_time": window,
-                                                   "period": f"{today},{other_day}"}}).status_code == 200
+        assert (
+            c.put(
+                path, json={"backup_policy": {"keep_days": 7, "start_time": window, "period": f"{today},{other_day}"}}
+            ).status_code
+            == 200
+        )
     first = _wait(lambda: [b for b in autos() if b["status"] == "COMPLETED"])
     assert len(first) == 1 and first[0]["type"] == "Auto"
     time.sleep(1.0)

@@ -111,12 +111,17 @@ def test_other_projects_backups_are_invisible(service: Service, source: dict) ->
             assert c.get(service.path("/backups"), params={"backup_id": backup_id}).json()["total_count"] == 0
             r = c.delete(service.path(f"/backups/{backup_id}"))
             assert r.status_code == 404 and r.json()["error_code"] == "DBS.201204"
-            r = c.get(service.path("/backups/download-file"),
-                      params={"instance_id": source["id"], "backup_id": backup_id})
+            r = c.get(
+                service.path("/backups/download-file"), params={"instance_id": source["id"], "backup_id": backup_id}
+            )
             assert r.status_code == 404
-            r = c.post(service.path("/instances/recovery"), json={
-                "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
-                "target": {"instance_id": source["id"]}})
+            r = c.post(
+                service.path("/instances/recovery"),
+                json={
+                    "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
+                    "target": {"instance_id": source["id"]},
+                },
+            )
             assert r.status_code == 404
     finally:
         with rt.db.session() as s:
@@ -129,8 +134,10 @@ def test_bad_requests_are_dds_errors(service: Service, source: dict) -> None:  #
     with service.client() as c:
         r = c.post(service.path("/backups"), json={"backup": {"instance_id": source["id"], "name": "1bad"}})
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.280277"
-        r = c.post(service.path("/backups"), json={"backup": {"instance_id": source["id"], "name": "okname",
-                                                              "description": "a=b"}})
+        r = c.post(
+            service.path("/backups"),
+            json={"backup": {"instance_id": source["id"], "name": "okname", "description": "a=b"}},
+        )
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.280127"
         r = c.post(service.path("/backups"), json={"backup": {"instance_id": "nope", "name": "okname"}})
         assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002"
@@ -142,26 +149,29 @@ def test_bad_requests_are_dds_errors(service: Service, source: dict) -> None:  #
         assert r.status_code == 400
         r = c.get(service.path("/backups/download-file"), params={"instance_id": source["id"]})
         assert r.status_code == 400
-        r = c.put(service.path(f"/instances/{source['id']}/backups/policy"),
-                  json={"backup_policy": {"keep_days": 3, "start_time": "01:00-02:00", "period": "1,2"}})
+        r = c.put(
+            service.path(f"/instances/{source['id']}/backups/policy"),
+            json={"backup_policy": {"keep_days": 3, "start_time": "01:00-02:00", "period": "1,2"}},
+        )
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.280215"
-        r = c.put(service.path(f"/instances/{source['id']}/backups/policy"),
-                  json={"backup_policy": {"keep_days": 900}})
+        r = c.put(service.path(f"/instances/{source['id']}/backups/policy"), json={"backup_policy": {"keep_days": 900}})
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.280214"
-        r = c.post(service.path("/instances/recovery"), json={
-            "source": {"instance_id": source["id"], "type": "timestamp", "restore_time": 1}, "target": {
-                "instance_id": source["id"]}})
+        r = c.post(
+            service.path("/instances/recovery"),
+            json={
+                "source": {"instance_id": source["id"], "type": "timestamp", "restore_time": 1},
+                "target": {"instance_id": source["id"]},
+            },
+        )
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.280342"
 
 
 def test_policy_round_trip(service: Service, source: dict) -> None:  # type: ignore[type-arg]
     path = service.path(f"/instances/{source['id']}/backups/policy")
     with service.client() as c:
-        r = c.put(path, json={"backup_policy": {"keep_days": "9", "start_time": "23:00-00:00",
-                                                "period": "5,1,4"}})
+        r = c.put(path, json={"backup_policy": {"keep_days": "9", "start_time": "23:00-00:00", "period": "5,1,4"}})
         assert r.status_code == 200 and r.json() == {}
-        assert c.get(path).json() == {"backup_policy": {"keep_days": 9, "start_time": "23:00-00:00",
-                                                        "period": "1,4,5"}}
+        assert c.get(path).json() == {"backup_policy": {"keep_days": 9, "start_time": "23:00-00:00", "period": "1,4,5"}}
         assert c.put(path, json={"backup_policy": {"keep_days": 0}}).status_code == 200
         assert c.get(path).json() == {"backup_policy": {"keep_days": 0}}
 
@@ -181,9 +191,13 @@ def test_corrupt_archive_fails_restore_and_leaves_target(service: Service, sourc
     path.write_bytes(bytes(data))
 
     with service.client() as c:
-        r = c.post(service.path("/instances/recovery"), json={
-            "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
-            "target": {"instance_id": target["id"]}})
+        r = c.post(
+            service.path("/instances/recovery"),
+            json={
+                "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
+                "target": {"instance_id": target["id"]},
+            },
+        )
     assert r.status_code == 200, r.text
     job = service.wait_job(r.json()["job_id"])
     assert job["status"] == "Failed" and job["name"] == "MongodbRestoreData2CurrentInstance"
@@ -203,9 +217,13 @@ def test_recovery_onto_existing_instance(service: Service, source: dict) -> None
     with tenant(service, target) as client:
         client.stale.data.insert_one({"_id": "gone after restore"})
     with service.client() as c:
-        r = c.post(service.path("/instances/recovery"), json={
-            "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
-            "target": {"instance_id": target["id"]}})
+        r = c.post(
+            service.path("/instances/recovery"),
+            json={
+                "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
+                "target": {"instance_id": target["id"]},
+            },
+        )
     assert r.status_code == 200 and set(r.json()) == {"job_id"}
     job = service.wait_job(r.json()["job_id"], timeout=180)
     assert job["status"] == "Completed", job
@@ -228,8 +246,9 @@ def test_delete_and_batch_delete(service: Service, source: dict) -> None:  # typ
         assert service.wait_job(r.json()["job_id"])["status"] == "Completed"
         r = c.request("DELETE", service.path("/instances/backups"), json={"backup_ids": [ids[1], "missing"]})
         assert r.status_code == 404  # all or nothing: ids[1] was not touched
-        assert c.get(service.path("/backups"), params={"backup_id": ids[1]}).json()["backups"][0]["status"] \
-            == "COMPLETED"
+        assert (
+            c.get(service.path("/backups"), params={"backup_id": ids[1]}).json()["backups"][0]["status"] == "COMPLETED"
+        )
         r = c.request("DELETE", service.path("/instances/backups"), json={"backup_ids": ids[1:]})
         assert r.status_code == 200 and r.json() == {}
         for _ in range(100):

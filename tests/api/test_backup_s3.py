@@ -17,8 +17,13 @@ def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> No
         before = snapshot(client)
     backup_id = backup(svc, inst["id"], "bk-s3-1")
 
-    s3 = boto3.client("s3", endpoint_url=s3_server["s3_endpoint_url"], aws_access_key_id="testing",
-                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server["s3_endpoint_url"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"]).get("Contents", [])]
     assert f"{svc.project_id}/{inst['id']}/{backup_id}.tar.gz" in keys
     assert not any((svc.parts.settings.backups_dir / "store").rglob("*.tar.gz"))  # nothing local

@@ -20,8 +20,7 @@ DDS = [sys.executable, "-m", "dds.cli.main"]
 
 def dds(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DDS_DATA_DIR": str(data_dir)}
-    return subprocess.run([*DDS, "admin", *args], input=stdin, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([*DDS, "admin", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60)
 
 
 def created(data_dir: Path, project: str) -> dict[str, Any]:
@@ -36,15 +35,17 @@ def created(data_dir: Path, project: str) -> dict[str, Any]:
 def test_admin_commands_before_and_while_the_service_runs(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     first = created(data_dir, "scripted")
-    r = dds(data_dir, "user", "create", "--project", "scripted", "--name", "ops", "--password-stdin",
-            stdin="Ops#Pass_123\n")
+    r = dds(
+        data_dir, "user", "create", "--project", "scripted", "--name", "ops", "--password-stdin", stdin="Ops#Pass_123\n"
+    )
     assert r.returncode == 0, r.stderr
     assert "Ops#Pass_123" not in r.stdout + r.stderr
 
     svc, stop = conftest.run_service(conftest.test_settings(data_dir))
     try:
-        tenant = Tenant(svc.url, first["project_id"], "scripted", first["access_key"], first["secret_key"],
-                        "ops", "Ops#Pass_123")
+        tenant = Tenant(
+            svc.url, first["project_id"], "scripted", first["access_key"], first["secret_key"], "ops", "Ops#Pass_123"
+        )
         assert signed(tenant, "GET", "/instances").json() == {"instances": [], "total_count": 0}
         token = tenant.token()
         assert httpx.get(f"{svc.url}{tenant.path('/instances')}", headers={"X-Auth-Token": token}).status_code == 200
@@ -65,11 +66,14 @@ def test_admin_commands_before_and_while_the_service_runs(tmp_path: Path) -> Non
         stop()
 
 
-@pytest.mark.parametrize("args,stdin", [
-    (["user", "create", "--project", "p1", "--name", "short", "--password-stdin"], "short\n"),
-    (["user", "create", "--project", "bad name!", "--name", "u", "--password-stdin"], "Long#Enough_1\n"),
-    (["credentials", "create", "--project", ""], None),
-])
+@pytest.mark.parametrize(
+    "args,stdin",
+    [
+        (["user", "create", "--project", "p1", "--name", "short", "--password-stdin"], "short\n"),
+        (["user", "create", "--project", "bad name!", "--name", "u", "--password-stdin"], "Long#Enough_1\n"),
+        (["credentials", "create", "--project", ""], None),
+    ],
+)
 def test_admin_rejects_bad_input_without_side_effects(tmp_path: Path, args: list[str], stdin: str | None) -> None:
     r = dds(tmp_path, *args, stdin=stdin)
     assert r.returncode == 1 and "DBS.200001" in r.stderr, (r.stdout, r.stderr)
@@ -80,6 +84,7 @@ def test_admin_rejects_bad_input_without_side_effects(tmp_path: Path, args: list
 def test_user_names_are_unique_across_projects(tmp_path: Path) -> None:
     ok = dds(tmp_path, "user", "create", "--project", "one", "--name", "sam", "--password-stdin", stdin="Sam#Pass_12\n")
     assert ok.returncode == 0, ok.stderr
-    clash = dds(tmp_path, "user", "create", "--project", "two", "--name", "sam", "--password-stdin",
-                stdin="Sam#Pass_12\n")
+    clash = dds(
+        tmp_path, "user", "create", "--project", "two", "--name", "sam", "--password-stdin", stdin="Sam#Pass_12\n"
+    )
     assert clash.returncode == 1 and "another project" in clash.stderr

@@ -18,11 +18,24 @@ from tests.conftest import PASSWORD, Service
 from tests.iam_helpers import Tenant, add_tenant, password_auth, sdk_sign, signed, start_own
 
 CREATE = {
-    "name": "authcheck", "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-    "region": "local-1", "availability_zone": "local-1a", "vpc_id": "v", "subnet_id": "s",
-    "security_group_id": "g", "password": PASSWORD, "mode": "Single",
-    "flavor": [{"type": "single", "num": 1, "storage": "ULTRAHIGH", "size": "10",
-                "spec_code": "dds.mongodb.s2.medium.4.single"}],
+    "name": "authcheck",
+    "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
+    "region": "local-1",
+    "availability_zone": "local-1a",
+    "vpc_id": "v",
+    "subnet_id": "s",
+    "security_group_id": "g",
+    "password": PASSWORD,
+    "mode": "Single",
+    "flavor": [
+        {
+            "type": "single",
+            "num": 1,
+            "storage": "ULTRAHIGH",
+            "size": "10",
+            "spec_code": "dds.mongodb.s2.medium.4.single",
+        }
+    ],
 }
 
 
@@ -41,9 +54,11 @@ def alpha(own: Service) -> Tenant:
 
 def counts(svc: Service) -> tuple[int, int, int]:
     with svc.parts.db.session() as s:
-        return (s.scalar(select(func.count()).select_from(Instance)) or 0,
-                s.scalar(select(func.count()).select_from(Job)) or 0,
-                s.scalar(select(func.count()).select_from(Token)) or 0)
+        return (
+            s.scalar(select(func.count()).select_from(Instance)) or 0,
+            s.scalar(select(func.count()).select_from(Job)) or 0,
+            s.scalar(select(func.count()).select_from(Token)) or 0,
+        )
 
 
 def assert_401(r: httpx.Response, code: str) -> None:
@@ -70,8 +85,12 @@ def test_password_token_round_trip(own: Service, alpha: Tenant) -> None:
         assert c.get(alpha.path("/instances")).json() == {"instances": [], "total_count": 0}
         check = c.get("/v3/auth/tokens", headers={"X-Subject-Token": token})
         assert check.status_code == 200 and check.json()["token"]["project"]["name"] == "alpha"
-        assert c.post("/v3/auth/tokens?nocatalog=true",
-                      json=password_auth(alpha.user, alpha.password)).json()["token"].get("catalog") is None
+        assert (
+            c.post("/v3/auth/tokens?nocatalog=true", json=password_auth(alpha.user, alpha.password))
+            .json()["token"]
+            .get("catalog")
+            is None
+        )
         assert c.delete("/v3/auth/tokens", headers={"X-Subject-Token": token}).status_code == 204
         assert_401(c.get(alpha.path("/instances")), "DBS.280056")
 
@@ -84,13 +103,16 @@ def test_tokens_are_stored_only_as_digests(own: Service, alpha: Tenant) -> None:
         assert all(token not in (t.digest, t.user_id) for t in rows)
 
 
-@pytest.mark.parametrize("body", [
-    password_auth("alpha-user", "Wrong#Pass_1", "alpha"),
-    password_auth("nobody", "Tenant#Pass_1", "alpha"),
-    password_auth("alpha-user", "Tenant#Pass_1", "alpha", domain="Elsewhere"),
-    password_auth("alpha-user", "Tenant#Pass_1", "demo"),  # a project the user is not in
-    {"auth": {"identity": {"methods": ["token"], "token": {"id": "x"}}}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        password_auth("alpha-user", "Wrong#Pass_1", "alpha"),
+        password_auth("nobody", "Tenant#Pass_1", "alpha"),
+        password_auth("alpha-user", "Tenant#Pass_1", "alpha", domain="Elsewhere"),
+        password_auth("alpha-user", "Tenant#Pass_1", "demo"),  # a project the user is not in
+        {"auth": {"identity": {"methods": ["token"], "token": {"id": "x"}}}},
+    ],
+)
 def test_bad_credentials_get_no_token(own: Service, alpha: Tenant, body: dict) -> None:  # type: ignore[type-arg]
     before = counts(own)
     r = httpx.post(f"{own.url}/v3/auth/tokens", json=body)
@@ -110,10 +132,11 @@ def test_missing_or_unknown_credentials_are_401(own: Service, alpha: Tenant) -> 
     r = httpx.post(f"{own.url}{alpha.path('/instances')}", json=CREATE)
     assert_401(r, "APIGW.0301")
     assert r.json()["error_msg"] == "Incorrect IAM authentication information: x-auth-token not found"
-    assert_401(httpx.post(f"{own.url}{alpha.path('/instances')}", json=CREATE,
-                          headers={"X-Auth-Token": "not-a-token"}), "DBS.280056")
-    assert_401(httpx.get(f"{own.url}{alpha.path('/instances')}", headers={"Authorization": "Basic YTpi"}),
-               "APIGW.0301")
+    assert_401(
+        httpx.post(f"{own.url}{alpha.path('/instances')}", json=CREATE, headers={"X-Auth-Token": "not-a-token"}),
+        "DBS.280056",
+    )
+    assert_401(httpx.get(f"{own.url}{alpha.path('/instances')}", headers={"Authorization": "Basic YTpi"}), "APIGW.0301")
     assert counts(own) == before
 
 
@@ -128,8 +151,9 @@ def test_bad_signatures_are_401_and_change_nothing(own: Service, alpha: Tenant) 
     url = f"{own.url}{alpha.path('/instances')}"
 
     # Tampered: signed for one body, sent with another.
-    full, headers, raw = sdk_sign("POST", url, alpha.access_key, alpha.secret_key, alpha.project_id,
-                                  body={**CREATE, "name": "innocent"})
+    full, headers, raw = sdk_sign(
+        "POST", url, alpha.access_key, alpha.secret_key, alpha.project_id, body={**CREATE, "name": "innocent"}
+    )
     r = httpx.post(full, headers=headers, content=raw.replace(b"innocent", b"attacker"))
     assert_401(r, "APIGW.0301")
     assert "verify aksk signature fail" in r.json()["error_msg"]
@@ -166,8 +190,9 @@ def test_access_key_grants_only_its_project(own: Service, alpha: Tenant) -> None
     assert httpx.get(full, headers=headers).status_code == 403
 
 
-def test_secrets_are_encrypted_at_rest_and_never_logged(own: Service, alpha: Tenant,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_secrets_are_encrypted_at_rest_and_never_logged(
+    own: Service, alpha: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
     key_file = own.parts.settings.key_file
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     with own.parts.db.session() as s:
@@ -192,8 +217,7 @@ def test_expired_token_is_401_and_changes_nothing(own: Service, alpha: Tenant) -
             assert "expired" in r.json()["error_msg"]
             assert counts(own)[:2] == before[:2]
             fresh = alpha.token()  # a new token, issued on the moved clock, works
-            assert httpx.get(f"{own.url}{alpha.path('/instances')}",
-                             headers={"X-Auth-Token": fresh}).status_code == 200
+            assert httpx.get(f"{own.url}{alpha.path('/instances')}", headers={"X-Auth-Token": fresh}).status_code == 200
         finally:
             own.clock.advance(-timedelta(hours=24, seconds=1))
 

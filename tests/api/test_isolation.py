@@ -61,10 +61,22 @@ def b_instance(service: Service, b: Tenant, b_client: httpx.Client) -> Iterator[
     body = {
         "name": "iso-b-single",
         "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-        "region": "local-1", "availability_zone": "local-1a", "vpc_id": "v", "subnet_id": "s",
-        "security_group_id": "g", "password": PASSWORD, "mode": "Single",
-        "flavor": [{"type": "single", "num": 1, "storage": "ULTRAHIGH", "size": "10",
-                    "spec_code": "dds.mongodb.s2.medium.4.single"}],
+        "region": "local-1",
+        "availability_zone": "local-1a",
+        "vpc_id": "v",
+        "subnet_id": "s",
+        "security_group_id": "g",
+        "password": PASSWORD,
+        "mode": "Single",
+        "flavor": [
+            {
+                "type": "single",
+                "num": 1,
+                "storage": "ULTRAHIGH",
+                "size": "10",
+                "spec_code": "dds.mongodb.s2.medium.4.single",
+            }
+        ],
     }
     r = b_client.post(b.path("/instances"), json=body)
     assert r.status_code == 202, r.text
@@ -103,8 +115,9 @@ def _routes() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("method,path", _routes())
-def test_other_projects_path_is_403_and_no_credentials_401(method: str, path: str, a_client: httpx.Client,
-                                                          b: Tenant, service: Service) -> None:
+def test_other_projects_path_is_403_and_no_credentials_401(
+    method: str, path: str, a_client: httpx.Client, b: Tenant, service: Service
+) -> None:
     url = re.sub(r"\{(\w+)\}", lambda m: b.project_id if m[1] == "project_id" else "x" * 36, path)
     body = {} if method in ("POST", "PUT") else None
     r = a_client.request(method, url, json=body)
@@ -114,8 +127,9 @@ def test_other_projects_path_is_403_and_no_credentials_401(method: str, path: st
     assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301", (method, url, r.text)
 
 
-def test_instances_and_jobs_of_b_are_invisible_to_a(a: Tenant, a_client: httpx.Client, b: Tenant,
-                                                    b_client: httpx.Client, b_instance: dict[str, Any]) -> None:
+def test_instances_and_jobs_of_b_are_invisible_to_a(
+    a: Tenant, a_client: httpx.Client, b: Tenant, b_client: httpx.Client, b_instance: dict[str, Any]
+) -> None:
     iid, job = b_instance["id"], b_instance["job_id"]
     before = snapshot(b_client, b, iid)
     c = a_client
@@ -135,8 +149,17 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(a: Tenant, a_client: httpx.C
         ("PUT", f"/instances/{iid}/reset-password", {"user_pwd": "Other#Pass_2"}),
         ("POST", f"/instances/{iid}/restart", {}),
         ("POST", f"/instances/{iid}/enlarge-volume", {"volume": {"size": 20}}),
-        ("POST", f"/instances/{iid}/resize", {"resize": {"target_type": "single", "target_id": iid,
-                                                         "target_spec_code": "dds.mongodb.s2.large.4.single"}}),
+        (
+            "POST",
+            f"/instances/{iid}/resize",
+            {
+                "resize": {
+                    "target_type": "single",
+                    "target_id": iid,
+                    "target_spec_code": "dds.mongodb.s2.large.4.single",
+                }
+            },
+        ),
         ("DELETE", f"/instances/{iid}", None),
     ]:
         r = c.request(method, a.path(rest), json=body)
@@ -148,7 +171,11 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(a: Tenant, a_client: httpx.C
 
 @pytest.mark.skipif(not BACKUPS, reason=BACKUPS_REASON)
 def test_backups_downloads_and_restores_of_b_are_invisible_to_a(
-    a: Tenant, a_client: httpx.Client, b: Tenant, b_client: httpx.Client, b_instance: dict[str, Any],
+    a: Tenant,
+    a_client: httpx.Client,
+    b: Tenant,
+    b_client: httpx.Client,
+    b_instance: dict[str, Any],
 ) -> None:
     iid = b_instance["id"]
     r = b_client.post(b.path("/backups"), json={"backup": {"instance_id": iid, "name": "iso-b-backup"}})
@@ -171,25 +198,37 @@ def test_backups_downloads_and_restores_of_b_are_invisible_to_a(
     assert r.status_code == 404, r.text
     # Restore from someone else's backup, to a new instance and in place
     restore = {
-        "name": "a-restored", "region": "local-1", "availability_zone": "local-1a", "vpc_id": "v",
-        "subnet_id": "s", "security_group_id": "g", "password": PASSWORD,
-        "flavor": [{"type": "single", "num": 1, "storage": "ULTRAHIGH", "size": "10",
-                    "spec_code": "dds.mongodb.s2.medium.4.single"}],
+        "name": "a-restored",
+        "region": "local-1",
+        "availability_zone": "local-1a",
+        "vpc_id": "v",
+        "subnet_id": "s",
+        "security_group_id": "g",
+        "password": PASSWORD,
+        "flavor": [
+            {
+                "type": "single",
+                "num": 1,
+                "storage": "ULTRAHIGH",
+                "size": "10",
+                "spec_code": "dds.mongodb.s2.medium.4.single",
+            }
+        ],
         "restore_point": {"instance_id": iid, "backup_id": bid},
     }
     r = c.post(a.path("/instances"), json=restore)
     assert r.status_code == 404, r.text
     assert c.get(a.path("/instances"), params={"name": "a-restored"}).json()["total_count"] == 0
     if has_route("/v3/{project_id}/instances/recovery", "POST"):
-        r = c.post(a.path("/instances/recovery"), json={"source": {"instance_id": iid, "type": "backup",
-                                                                      "backup_id": bid},
-                                                           "target": {"instance_id": iid}})
+        r = c.post(
+            a.path("/instances/recovery"),
+            json={"source": {"instance_id": iid, "type": "backup", "backup_id": bid}, "target": {"instance_id": iid}},
+        )
         assert r.status_code == 404, r.text
     # Policy
     if has_route("/v3/{project_id}/instances/{instance_id}/backups/policy", "PUT"):
         assert c.get(a.path(f"/instances/{iid}/backups/policy")).status_code == 404
-        r = c.put(a.path(f"/instances/{iid}/backups/policy"),
-                  json={"backup_policy": {"keep_days": 0}})
+        r = c.put(a.path(f"/instances/{iid}/backups/policy"), json={"backup_policy": {"keep_days": 0}})
         assert r.status_code == 404, r.text
     # Delete
     r = c.delete(a.path(f"/backups/{bid}"))
@@ -226,8 +265,9 @@ def test_a_domain_scoped_token_acts_on_no_project_path(
     assert r.status_code == 403, (method, url, r.text)
 
 
-def test_iam_projects_list_only_the_callers_project(a: Tenant, b: Tenant, a_client: httpx.Client,
-                                                    a_domain_client: httpx.Client) -> None:
+def test_iam_projects_list_only_the_callers_project(
+    a: Tenant, b: Tenant, a_client: httpx.Client, a_domain_client: httpx.Client
+) -> None:
     for client in (a_client, a_domain_client):
         projects = client.get("/v3/projects").json()["projects"]
         assert [p["id"] for p in projects] == [a.project_id]

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
+import yaml
 
 from dds.archiver.catalog import Incarnation
 from dds.archiver.config import (
@@ -22,8 +22,6 @@ from dds.archiver.config import (
     secrets_env,
     write_config,
 )
-
-import yaml  # noqa: E402  (a test dependency: the rendered config must be YAML Litestream reads)
 
 INCS = (
     Incarnation(name="app", id="0000000001000-a", created_ms=1000, ino=10),

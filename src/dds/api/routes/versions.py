@@ -3,15 +3,22 @@
 Each version carries a `self` link: the DDS document itself is unchanged for DDS clients, and
 keystoneauth's version discovery can then use the service root or `/v3` as `auth_url`
 (identity answers at `/v3/auth/tokens` and `/v3.1/auth/tokens`).
+
+The one exception is the Go SDK (gophertelekomcloud/gophercloud, under Terraform): with the service
+root as `auth_url` it reads `GET /` as Keystone's version list (`{"versions": {"values": [...]}}`)
+and cannot parse the DDS list, so clients announcing themselves as `golangsdk`/`gophercloud` in
+`User-Agent` get the identity document there. Every other client gets the DDS document.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from dds.api.deps import PartsDep
+from dds.api.routes.identity import identity_versions
 from dds.core.errors import NotFound
 from dds.wire import models as w
 
@@ -31,8 +38,14 @@ def _version(base: str, version: str, updated: str) -> dict[str, Any]:
     }
 
 
+_KEYSTONE_DISCOVERING_CLIENTS = ("golangsdk", "gophercloud")
+
+
 @router.get("/", response_model=w.ListApiVersionResponse)
-async def list_api_version(parts: PartsDep) -> w.ListApiVersionResponse:
+async def list_api_version(request: Request, parts: PartsDep) -> w.ListApiVersionResponse | JSONResponse:
+    agent = request.headers.get("user-agent", "").lower()
+    if any(client in agent for client in _KEYSTONE_DISCOVERING_CLIENTS):
+        return JSONResponse(identity_versions(request))
     base = parts.settings.api_url
     return w.ListApiVersionResponse.model_validate({"versions": [_version(base, *v) for v in _VERSIONS]})
 
