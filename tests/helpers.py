@@ -27,7 +27,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def free_range(size: int = 200) -> str:
+def free_range(size: int = 1000) -> str:
     """A block of ports nobody listens on, so parallel services never collide."""
     base = 20000 + (os.getpid() * 7919 + int(time.time() * 1000)) % 30000
     return f"{base}-{base + size - 1}"
@@ -73,6 +73,16 @@ def connect(instance: dict[str, Any], password: str, user: str = "rwuser", timeo
 
 def engine_pids(under: Path) -> set[int]:
     """Pids of live (non-zombie) ferretdb processes whose command line mentions `under`."""
+    return process_pids(under, "ferretdb")
+
+
+def gateway_pids(under: Path) -> set[int]:
+    """Pids of live instance gateways whose command line mentions `under`."""
+    return process_pids(under, "dds.gateway")
+
+
+def process_pids(under: Path, program: str) -> set[int]:
+    """Pids of live (non-zombie) processes whose command line names `program` and mentions `under`."""
     found = set()
     marker = str(under.resolve())
     for entry in os.listdir("/proc"):
@@ -83,7 +93,7 @@ def engine_pids(under: Path) -> set[int]:
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()[0]
         except OSError:
             continue
-        if "ferretdb" in cmd and marker in cmd and state != "Z":
+        if program in cmd and marker in cmd and state != "Z":
             found.add(int(entry))
     return found
 

@@ -1,6 +1,6 @@
-"""Keeps engines alive and volumes honest.
+"""Keeps nodes alive and volumes honest.
 
-Every few seconds: a node whose engine died is restarted (the instance shows
+Every few seconds: a node whose engine or gateway died gets it back (the instance shows
 `abnormal` meanwhile); an instance over its volume is switched to read-only
 (`data_disk_full`) until enlarge-volume gives it room.
 """
@@ -16,6 +16,7 @@ from dds.background.periodic import Periodic
 from dds.db.models import Instance, Job, Node
 from dds.domain.states import InstanceStatus, JobStatus, NodeStatus, settled, transition
 from dds.fleet import layout, nodes
+from dds.services import instances
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class Supervisor(Periodic):
             swept = parts.provisioner.sweep(root)
             if swept:
                 log.warning("killed %d unrecorded process(es) under %s", swept, root)
+        moved = instances.separate_engine_ports(parts)
+        if moved:
+            log.info("gave %d engine(s) a private port behind a gateway", moved)
         with parts.db.session() as s:
             known = set(s.scalars(select(Instance.id)))
         for d in settings.instances_dir.iterdir():
@@ -93,22 +97,25 @@ class Supervisor(Periodic):
                 transition(inst, InstanceStatus.DATA_DISK_FULL)
                 s.flush()
                 for node in inst.nodes:
-                    self._restart(inst, node, reason="volume full")
+                    self._revive(inst, node, reason="volume full", restart=True)
                 return
             for node in inst.nodes:
-                if not nodes.is_running(parts, node):
-                    log.warning("engine of node %s is not running; restarting", node.id)
+                dead = nodes.dead_roles(parts, node)
+                if dead:
+                    log.warning("%s of node %s not running; starting it again", " and ".join(dead), node.id)
                     transition(node, NodeStatus.ABNORMAL)
                     transition(inst, InstanceStatus.ABNORMAL)
                     s.commit()
-                    self._restart(inst, node, reason="engine exited")
+                    self._revive(inst, node, reason=f"{' and '.join(dead)} exited")
                     node.restarts += 1
             if all(n.status == NodeStatus.NORMAL for n in inst.nodes):
                 transition(inst, settled(inst.read_only))
 
-    def _restart(self, inst: Instance, node: Node, reason: str) -> None:
+    def _revive(self, inst: Instance, node: Node, reason: str, restart: bool = False) -> None:
+        """Start what died (or, with `restart`, restart everything: a changed engine launch)."""
         try:
-            node.pid = nodes.start_node(self.parts, inst, node)
+            start = nodes.start_node if restart else nodes.revive_node
+            node.pid = start(self.parts, inst, node)
             transition(node, NodeStatus.NORMAL)
         except Exception as exc:
             log.error("restart of node %s (%s) failed: %s", node.id, reason, exc)

@@ -24,9 +24,11 @@ class Settings(BaseSettings):
     availability_zone: str = "local-1a"
 
     engine_bin: Path | None = Field(default=None, description="ferretdb binary; ./bin/ferretdb if unset")
-    engine_host: str = Field(default="127.0.0.1", description="address engines listen on")
+    engine_host: str = Field(
+        default="127.0.0.1", description="address the instances' client ports (their gateways) listen on"
+    )
     advertised_host: str | None = Field(default=None, description="node IP given to clients")
-    port_range: str = Field(default="27100-27999", description="ports for engines and their debug servers")
+    port_range: str = Field(default="27100-27999", description="ports for gateways, engines and their debug servers")
     engine_start_timeout: float = 30.0
 
     volume_unit_bytes: int = Field(default=1024**3, description="bytes in one 'GB' of a volume quota")

@@ -43,3 +43,11 @@ def data_bytes(settings: Settings, nodes: list[Node]) -> int:
                 except FileNotFoundError:
                     pass
     return total
+
+
+def log_tail(path: Path, lines: int = 3) -> str:
+    """The last lines of a process's log, for an error message saying why it did not start."""
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,9 +1,9 @@
-"""Engine processes of an instance's nodes: start, stop, readiness, admin access."""
+"""The processes of an instance's nodes (engine, and the gateway in front of it): start, stop,
+readiness, admin access."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -13,7 +13,7 @@ from dds.core.errors import InternalError
 from dds.db.models import Instance, Node
 from dds.domain.catalog import FLAVORS
 from dds.engine.base import NodeSpec
-from dds.fleet import layout
+from dds.fleet import gateways, layout
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER, service_password
 from dds.parts import Parts
@@ -29,7 +29,7 @@ def spec_for(parts: Parts, inst: Instance, node: Node, *, setup: bool = False) -
         listen_host=node.engine_host,
         listen_port=node.engine_port,
         debug_port=node.debug_port,
-        repl_set_name="replica" if inst.mode == "ReplicaSet" else None,
+        repl_set_name=gateways.repl_set_name(inst),
         read_only=inst.read_only,
         vcpus=flavor.vcpus if flavor else 1,
         ram_bytes=(flavor.ram_gb if flavor else 1) * 1024**3,
@@ -48,14 +48,31 @@ def start_engine(parts: Parts, spec: NodeSpec, what: str) -> int:
         if parts.engine.is_ready(spec):
             return pid
         if parts.provisioner.running_pid(spec.node_dir, Role.ENGINE) is None:
-            raise InternalError(f"The engine of {what} exited during start: {_log_tail(spec.log_path)}")
+            raise InternalError(f"The engine of {what} exited during start: {layout.log_tail(spec.log_path)}")
         time.sleep(0.01)
     parts.provisioner.stop(spec.node_dir, Role.ENGINE)
     raise InternalError(f"The engine of {what} did not become ready in time.")
 
 
 def start_node(parts: Parts, inst: Instance, node: Node) -> int:
-    """(Re)start the node's engine and wait until it serves; returns its pid."""
+    """(Re)start the node's engine, then its gateway, and wait until both serve; returns the engine's pid."""
+    pid = _start_engine_of(parts, inst, node)
+    gateways.start_gateway(parts, inst, node)
+    return pid
+
+
+def revive_node(parts: Parts, inst: Instance, node: Node) -> int:
+    """Start only the node's processes that are not running (a dead engine does not cost the
+    clients of a live gateway their listener); returns the engine's pid."""
+    pid = engine_pid(parts, node)
+    if pid is None:
+        pid = _start_engine_of(parts, inst, node)
+    if gateways.gateway_pid(parts, node) is None:
+        gateways.start_gateway(parts, inst, node)
+    return pid
+
+
+def _start_engine_of(parts: Parts, inst: Instance, node: Node) -> int:
     data = layout.data_dir(parts.settings, node)
     first = not data.exists() or not any(data.iterdir())
     return start_engine(parts, spec_for(parts, inst, node, setup=first), f"node {node.name}")
@@ -71,7 +88,14 @@ def engine_pid(parts: Parts, node: Node) -> int | None:
 
 
 def is_running(parts: Parts, node: Node) -> bool:
-    return engine_pid(parts, node) is not None
+    """The node serves: its engine and its gateway are both alive."""
+    return engine_pid(parts, node) is not None and gateways.gateway_pid(parts, node) is not None
+
+
+def dead_roles(parts: Parts, node: Node) -> list[str]:
+    """Which of the node's processes are not running (for the supervisor's log line)."""
+    dead = [] if engine_pid(parts, node) is not None else ["engine"]
+    return dead if gateways.gateway_pid(parts, node) is not None else [*dead, "gateway"]
 
 
 def primary(inst: Instance) -> Node:
@@ -100,10 +124,3 @@ def admin_client(parts: Parts, inst: Instance, timeout_ms: int = 5000) -> AdminC
 
 def data_bytes(parts: Parts, inst: Instance) -> int:
     return layout.data_bytes(parts.settings, list(inst.nodes))
-
-
-def _log_tail(path: Path, lines: int = 3) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return ""

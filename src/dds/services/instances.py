@@ -35,7 +35,7 @@ from dds.domain.backup_policy import parse_keep_days, parse_window
 from dds.domain.jobs import JobName
 from dds.domain.rules import check_paging
 from dds.domain.states import ALLOWED, InstanceStatus, NodeStatus, transition
-from dds.fleet import layout, nodes, secrets
+from dds.fleet import addresses, layout, nodes, secrets
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.provision import ports
@@ -96,6 +96,22 @@ def _taken_ports(s: Session) -> set[int]:
     for port, eport, dport in s.execute(select(Node.port, Node.engine_port, Node.debug_port)):
         taken.update((port, eport, dport))
     return taken
+
+
+def separate_engine_ports(parts: Parts) -> int:
+    """Nodes created before gateways existed have their engine on the client port: give each
+    engine a private loopback port so a gateway can take the client port (start-up only)."""
+    low, high = parts.settings.port_bounds
+    moved = 0
+    with _allocation, parts.db.session() as s:
+        for node in s.scalars(select(Node).where(Node.engine_port == Node.port)):
+            picked = ports.pick(parts.settings.engine_host, low, high, _taken_ports(s), 1)
+            if not picked:
+                raise Conflict("No free port is left in the configured range.")
+            node.engine_host, node.engine_port = addresses.ENGINE_HOST, picked[0]
+            s.flush()
+            moved += 1
+    return moved
 
 
 def _check_port_free(parts: Parts, s: Session, port: int) -> None:
@@ -159,13 +175,13 @@ def provision(
         taken = _taken_ports(s)
         if requested_port is not None:
             _check_port_free(parts, s, requested_port)
-            picked = ports.pick(parts.settings.engine_host, low, high, taken | {requested_port}, 1)
+            picked = ports.pick(parts.settings.engine_host, low, high, taken | {requested_port}, 2)
             chosen = [requested_port, *picked]
         else:
-            chosen = ports.pick(parts.settings.engine_host, low, high, taken, 2)
-        if len(chosen) != 2:
+            chosen = ports.pick(parts.settings.engine_host, low, high, taken, 3)
+        if len(chosen) != 3:
             raise Conflict("No free port is left in the configured range.")
-        port, debug_port = chosen
+        port, engine_port, debug_port = chosen  # the client's (gateway), the engine's private one, its debug
         inst = Instance(
             id=ids.instance_id(),
             project_id=project_id,
@@ -200,8 +216,8 @@ def provision(
                 status=NodeStatus.CREATING,
                 host=parts.settings.client_host,
                 port=port,
-                engine_host=parts.settings.engine_host,
-                engine_port=port,
+                engine_host=addresses.ENGINE_HOST,
+                engine_port=engine_port,
                 debug_port=debug_port,
             )
         )

@@ -125,5 +125,5 @@ def ensure_running(ctx: JobContext) -> None:
         inst = load_instance(ctx, s)
         for node in inst.nodes:
             if not nodes.is_running(parts, node):
-                node.pid = nodes.start_node(parts, inst, node)
+                node.pid = nodes.revive_node(parts, inst, node)
                 transition(node, NodeStatus.NORMAL)
