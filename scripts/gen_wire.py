@@ -43,6 +43,10 @@ OPERATIONS = [
     "list_api_version",
     "show_api_version",
     "restore_new_instance",
+    "list_restore_times",
+    "list_restore_databases",
+    "list_restore_collections",
+    "restore_instance_from_collection",
 ]
 _LEAVES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "object": "Any"}
 

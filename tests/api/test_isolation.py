@@ -138,6 +138,14 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(
     assert c.get(a.path("/instances"), params={"id": iid}).json() == {"instances": [], "total_count": 0}
     assert all(i["id"] != iid for i in c.get(a.path("/instances")).json()["instances"])
     assert c.get(a.path(f"/instances/{iid}/disk-usage")).status_code == 404
+    for rest, params in [  # point-in-time recovery reads
+        ("restore-time", {"date": "2026-01-01"}),
+        ("restore-database", {"restore_time": "1"}),
+        ("restore-collection", {"db_name": "app", "restore_time": "1"}),
+        ("backups/policy", {}),
+    ]:
+        r = c.get(a.path(f"/instances/{iid}/{rest}"), params=params)
+        assert r.status_code == 404, (rest, r.text)
     r = c.get(a.path("/jobs"), params={"id": job})
     assert r.status_code == 404 and r.json()["error_code"] == "DBS.280016"
     assert c.get(f"/v3.1/{a.project_id}/jobs", params={"id": job}).json()["total_count"] == 0
@@ -159,6 +167,20 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(
                     "target_spec_code": "dds.mongodb.s2.large.4.single",
                 }
             },
+        ),
+        (
+            "POST",
+            f"/instances/{iid}/restore/collections",
+            {
+                "restore_collections": [
+                    {"database": "app", "restore_database_time": "1", "collections": [{"old_name": "c"}]}
+                ]
+            },
+        ),
+        (
+            "PUT",
+            f"/instances/{iid}/backups/policy",
+            {"backup_policy": {"keep_days": "7", "start_time": "01:00-02:00", "enable_incremental_backup": True}},
         ),
         ("DELETE", f"/instances/{iid}", None),
     ]:

@@ -39,11 +39,21 @@ def now_ms() -> int:
 class Sidecar:
     """Litestream for one instance node, restarted when the set of database files changes."""
 
-    def __init__(self, config: ArchiveConfig, *, poll_interval: float = 0.25, store: ReplicaStore | None = None):
+    def __init__(
+        self,
+        config: ArchiveConfig,
+        *,
+        poll_interval: float = 0.25,
+        store: ReplicaStore | None = None,
+        own_group: bool = True,
+    ):
         if config.state_dir.resolve().is_relative_to(config.data_dir.resolve()):
             raise ValueError("the archiver's state must live outside the engine's data directory")
         self.config = config
         self.poll_interval = poll_interval
+        # True: litestream leads a process group of its own (in-process use, tests). False: it stays
+        # in ours, so whoever stops our group (the service's provisioner) stops litestream with us.
+        self.own_group = own_group
         self.store = store if store is not None else open_store(config.replica)
         self.restarts = 0
         self._lock = threading.RLock()
@@ -156,7 +166,7 @@ class Sidecar:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the heartbeat child goes with it
+            start_new_session=self.own_group,  # the heartbeat child goes with litestream either way
         )
         spawned = now_ms()
         self._plan = plan
@@ -182,7 +192,10 @@ class Sidecar:
                 break
             time.sleep(0.02)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            if self.own_group:
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
         except ProcessLookupError:
             pass
         proc.wait(5)

@@ -257,6 +257,12 @@ class LinkRefused(DDSError):
     message = "The download link is invalid or has expired."
 
 
+class RestoreTimeOutOfRange(InvalidParameter):
+    """A point-in-time restore at a time no restorable range covers (archiving off, lagging or broken)."""
+
+    message = "The restoration time is not within any restorable time range of the instance."
+
+
 class RangeNotSatisfiable(DDSError):
     code = "DBS.200001"
     status = 416

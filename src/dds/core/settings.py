@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     link_secret: str | None = Field(default=None, description="download-link HMAC key; generated if unset")
     link_ttl_seconds: int = Field(default=900, description="download links are valid 15 minutes (DDS)")
+    incremental_backup_default: bool = Field(
+        default=False, description="continuous archiving (PITR) on for new ReplicaSet instances"
+    )
     backup_compress_level: int = Field(default=1, description="gzip level of backup archives (1 = fast)")
     scheduler_interval: float = Field(default=30.0, description="seconds between automated-backup checks")
 

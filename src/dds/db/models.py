@@ -65,6 +65,7 @@ class Instance(Base):
     backup_keep_days: Mapped[int] = mapped_column(Integer, default=7)
     backup_start_time: Mapped[str] = mapped_column(String(16), default="00:00-01:00")
     backup_period: Mapped[str] = mapped_column(String(32), default="1,2,3,4,5,6,7")
+    incremental_backup: Mapped[bool] = mapped_column(default=False)  # continuous archiving for PITR
     tags: Mapped[list[Any]] = mapped_column(default=list)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created: Mapped[datetime] = mapped_column(DateTime)

@@ -20,6 +20,7 @@ class JobName(StrEnum):
     DELETE_BACKUP = "DeleteManualBackup"
     RESTORE_NEW = "MongodbRestoreData2NewInstance"
     RESTORE_CURRENT = "MongodbRestoreData2CurrentInstance"
+    RESTORE_COLLECTIONS = "MongodbRestoreTable"  # database/collection level, as of a time
 
 
-RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT})
+RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

@@ -13,7 +13,7 @@ from dds.core.errors import InternalError
 from dds.db.models import Instance, Node
 from dds.domain.catalog import FLAVORS
 from dds.engine.base import NodeSpec
-from dds.fleet import gateways, layout
+from dds.fleet import archivers, gateways, layout
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER, service_password
 from dds.parts import Parts
@@ -58,6 +58,7 @@ def start_node(parts: Parts, inst: Instance, node: Node) -> int:
     """(Re)start the node's engine, then its gateway, and wait until both serve; returns the engine's pid."""
     pid = _start_engine_of(parts, inst, node)
     gateways.start_gateway(parts, inst, node)
+    sync_archiver(parts, inst, node)
     return pid
 
 
@@ -69,7 +70,17 @@ def revive_node(parts: Parts, inst: Instance, node: Node) -> int:
         pid = _start_engine_of(parts, inst, node)
     if gateways.gateway_pid(parts, node) is None:
         gateways.start_gateway(parts, inst, node)
+    sync_archiver(parts, inst, node)
     return pid
+
+
+def sync_archiver(parts: Parts, inst: Instance, node: Node) -> None:
+    """The node's archiver runs exactly while the instance has incremental backup on."""
+    running = archivers.archiver_pid(parts, node) is not None
+    if inst.incremental_backup and not running:
+        archivers.start_archiver(parts, inst, node)
+    elif not inst.incremental_backup and running:
+        archivers.stop_archiver(parts, node)
 
 
 def _start_engine_of(parts: Parts, inst: Instance, node: Node) -> int:
@@ -88,14 +99,18 @@ def engine_pid(parts: Parts, node: Node) -> int | None:
 
 
 def is_running(parts: Parts, node: Node) -> bool:
-    """The node serves: its engine and its gateway are both alive."""
-    return engine_pid(parts, node) is not None and gateways.gateway_pid(parts, node) is not None
+    """The node serves: its engine and its gateway are both alive (and its archiver, when on)."""
+    return not dead_roles(parts, node)
 
 
 def dead_roles(parts: Parts, node: Node) -> list[str]:
-    """Which of the node's processes are not running (for the supervisor's log line)."""
+    """Which of the node's processes that should run are not running."""
     dead = [] if engine_pid(parts, node) is not None else ["engine"]
-    return dead if gateways.gateway_pid(parts, node) is not None else [*dead, "gateway"]
+    if gateways.gateway_pid(parts, node) is None:
+        dead.append("gateway")
+    if node.instance.incremental_backup and archivers.archiver_pid(parts, node) is None:
+        dead.append("archiver")
+    return dead
 
 
 def primary(inst: Instance) -> Node:

@@ -27,6 +27,14 @@ def serve_snapshot(parts: Parts, inst: Instance, work: Path) -> Iterator[tuple[n
     copy_dir = work / "engine"
     taken = parts.clock.now()
     freeze_copy(nodes.engine_pid(parts, node), layout.data_dir(parts.settings, node), copy_dir / "data")
+    with serve_files(parts, inst.id, copy_dir) as client:
+        yield client, taken
+
+
+@contextlib.contextmanager
+def serve_files(parts: Parts, instance_id: str, copy_dir: Path) -> Iterator[nodes.AdminClient]:
+    """A read-only temporary engine on engine files in `copy_dir/data` that hold `instance_id`'s
+    users (a frozen copy, or the instance's own files restored as of a time)."""
     listen, debug = _two_free_ports()
     spec = NodeSpec(
         node_dir=copy_dir,
@@ -37,9 +45,9 @@ def serve_snapshot(parts: Parts, inst: Instance, work: Path) -> Iterator[tuple[n
         read_only=True,
     )
     try:
-        nodes.start_engine(parts, spec, "the backup's temporary copy")
-        with nodes.service_client(parts, inst.id, "127.0.0.1", listen, timeout_ms=10000) as client:
-            yield client, taken
+        nodes.start_engine(parts, spec, "a temporary copy")
+        with nodes.service_client(parts, instance_id, "127.0.0.1", listen, timeout_ms=10000) as client:
+            yield client
     finally:
         parts.provisioner.stop(copy_dir, Role.ENGINE)
 

@@ -43,6 +43,7 @@ from dds.domain.states import (
     JobStatus,
     transition,
 )
+from dds.fleet import nodes
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.services import instances
@@ -305,17 +306,27 @@ def get_policy(parts: Parts, project_id: str, instance_id: str) -> w.BackupPolic
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
         if inst.backup_keep_days == 0:
-            return w.BackupPolicyItem(keep_days=0)
+            return w.BackupPolicyItem(keep_days=0, enable_incremental_backup=False)
         return w.BackupPolicyItem(
-            keep_days=inst.backup_keep_days, start_time=inst.backup_start_time, period=inst.backup_period
+            keep_days=inst.backup_keep_days,
+            start_time=inst.backup_start_time,
+            period=inst.backup_period,
+            enable_incremental_backup=inst.incremental_backup,
         )
 
 
 def set_policy(parts: Parts, project_id: str, instance_id: str, policy: w.BackupPolicy | None) -> None:
-    """keep_days 0 turns automated backups off; 1-6 require every day of the week (DDS)."""
-    if not policy or policy.keep_days is None:
-        raise InvalidRetention("backup_policy.keep_days is required.")
+    """keep_days 0 turns automated backups off, and incremental backup with them; 1-6 require every
+    day of the week (DDS). Incremental backup (continuous archiving, PITR) needs automated backups on;
+    its archiver processes start or stop here, under the instance's lock."""
+    if not policy or (policy.keep_days is None and policy.enable_incremental_backup is None):
+        raise InvalidRetention("backup_policy.keep_days or backup_policy.enable_incremental_backup is required.")
+    if policy.keep_days is None:
+        set_incremental(parts, project_id, instance_id, bool(policy.enable_incremental_backup))
+        return
     keep = parse_keep_days(policy.keep_days)
+    if policy.enable_incremental_backup and keep == 0:
+        raise InvalidParameter("Incremental backup needs the automated backup policy (keep_days 1-732).")
     window = period = None
     if keep:
         if not policy.start_time:
@@ -332,6 +343,26 @@ def set_policy(parts: Parts, project_id: str, instance_id: str, policy: w.Backup
         if window and period:
             inst.backup_start_time, inst.backup_period = window, period
         inst.updated = parts.clock.now()
+    incremental = False if keep == 0 else policy.enable_incremental_backup
+    if incremental is not None:
+        set_incremental(parts, project_id, instance_id, incremental)
+
+
+def set_incremental(parts: Parts, project_id: str, instance_id: str, on: bool) -> None:
+    """Turn continuous archiving on or off; the nodes' archivers follow at once."""
+    with parts.locks.of(instance_id), parts.db.session() as s:
+        inst = instances.get(s, project_id, instance_id)
+        if on and inst.backup_keep_days == 0:
+            raise InvalidParameter("Incremental backup needs the automated backup policy (keep_days 1-732).")
+        if on and inst.mode != "ReplicaSet":
+            raise InvalidParameter("Incremental backup is available for replica set instances.")
+        inst.incremental_backup = on
+        inst.updated = parts.clock.now()
+        s.flush()
+        if inst.status in ALLOWED["backup_policy"]:
+            for node in inst.nodes:
+                if nodes.engine_pid(parts, node) is not None:
+                    nodes.sync_archiver(parts, inst, node)
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -202,6 +202,7 @@ def provision(
             ssl_option=str(req.ssl_option or "0"),
             backup_keep_days=keep_days,
             backup_start_time=start_time,
+            incremental_backup=bool(parts.settings.incremental_backup_default and keep_days and v.mode == "ReplicaSet"),
             tags=[t.model_dump(exclude_none=True) for t in req.tags or []],
             extra=req.model_dump(exclude={"password", "restore_point"}, exclude_none=True),
             created=now,

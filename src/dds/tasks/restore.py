@@ -1,4 +1,5 @@
-"""Job kinds of restores: a backup into a new instance, or onto an existing one.
+"""Job kinds of restores: a backup (or the archive as of a time, see `tasks.pitr`) into a new
+instance, or onto an existing one; and collections as of a time into a running instance.
 
 The archive is fetched and every checksum verified before any instance is touched; a
 restore onto an existing instance sets the target's files aside first and puts them
@@ -17,7 +18,9 @@ from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled,
 from dds.fleet import layout, nodes
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
+from dds.tasks import pitr
 from dds.tasks.backup_files import backup_of
+from dds.tasks.pitr import by_source
 from dds.tasks.steps import (
     clear_staging,
     create_failed,
@@ -145,12 +148,17 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
 KINDS = (
     JobKind(
         JobName.RESTORE_NEW,
-        (_fetch_verify, start_nodes, init_engine, _load, _finish_new),
+        (by_source(_fetch_verify, pitr.fetch), start_nodes, init_engine, by_source(_load, pitr.swap), _finish_new),
         on_failure=_restore_new_failed,
     ),
     JobKind(
         JobName.RESTORE_CURRENT,
-        (_fetch_verify, _snapshot_target, _load, _finish_recovery),
+        (by_source(_fetch_verify, pitr.fetch), _snapshot_target, by_source(_load, pitr.swap), _finish_recovery),
         on_failure=_recovery_failed,
+    ),
+    JobKind(
+        JobName.RESTORE_COLLECTIONS,
+        (pitr.fetch_collections, pitr.copy_collections, pitr.finish_collections),
+        on_failure=pitr.collections_failed,
     ),
 )

@@ -569,6 +569,45 @@ class RestoreNewInstanceResponse(Wire):
     charge_info: ChargeInfoResult | None = None
 
 
+class ListRestoreTimesResponseBodyRestoreTime(Wire):
+    start_time: int | None = None
+    end_time: int | None = None
+
+
+class ListRestoreTimesResponse(Wire):
+    restore_time: list[ListRestoreTimesResponseBodyRestoreTime] | None = None
+
+
+class ListRestoreDatabasesResponse(Wire):
+    total_count: int | None = None
+    databases: list[str] | None = None
+
+
+class ListRestoreCollectionsResponse(Wire):
+    total_count: int | None = None
+    collections: list[str] | None = None
+
+
+class RestoreInstanceFromCollectionRequestBodyCollections(Wire):
+    old_name: str | None = None
+    new_name: str | None = None
+    restore_collection_time: str | None = None
+
+
+class RestoreInstanceFromCollectionRequestBodyRestoreCollections(Wire):
+    database: str | None = None
+    restore_database_time: str | None = None
+    collections: list[RestoreInstanceFromCollectionRequestBodyCollections] | None = None
+
+
+class RestoreInstanceFromCollectionRequestBody(Wire):
+    restore_collections: list[RestoreInstanceFromCollectionRequestBodyRestoreCollections] | None = None
+
+
+class RestoreInstanceFromCollectionResponse(Wire):
+    job_id: str | None = None
+
+
 for _model in list(globals().values()):
     if isinstance(_model, type) and issubclass(_model, Wire):
         _model.model_rebuild()

@@ -1,0 +1,238 @@
+"""Point-in-time recovery through the API: a real engine, a real archiver (Litestream) process per
+node, the local store; restores to new instances at several marks, onto the original, and of
+single collections, each checked document by document."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD, Service
+from tests.helpers import connect, instance_body, process_pids
+
+POLICY = {"keep_days": "7", "start_time": "23:00-00:00", "period": "1,2,3,4,5,6,7"}
+
+
+def archiver_pids(under: Path) -> set[int]:
+    """Live archiver processes (their heartbeat child, `dds.archiver.heartbeat`, aside)."""
+    return process_pids(under, "dds.archiver\x00--data-dir")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def ranges_on(c: httpx.Client, service: Service, iid: str, at: int) -> list[dict[str, int]]:
+    day = datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d")
+    r = c.get(service.path(f"/instances/{iid}/restore-time"), params={"date": day})
+    assert r.status_code == 200, r.text
+    return r.json()["restore_time"]  # type: ignore[no-any-return]
+
+
+def covered(c: httpx.Client, service: Service, iid: str, at: int, timeout: float = 30) -> bool:
+    """Whether `at` becomes restorable within `timeout` (the archive trails the writes by ~2 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(r["start_time"] <= at <= r["end_time"] for r in ranges_on(c, service, iid, at)):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def wait_covered(c: httpx.Client, service: Service, iid: str, at: int, timeout: float = 30) -> None:
+    assert covered(c, service, iid, at, timeout), f"{at} not covered: {ranges_on(c, service, iid, at)}"
+
+
+def mark(service: Service, iid: str) -> int:
+    """A wall-clock mark strictly between two groups of writes, at a restorable time. Right after a
+    database is created or dropped the archiver restarts and a few seconds are an honest gap, so a
+    mark is the first moment (0.3 s steps) that the archive shows covered."""
+    deadline = time.monotonic() + 40
+    with service.client() as c:
+        while time.monotonic() < deadline:
+            time.sleep(0.3)
+            at = now_ms()
+            if covered(c, service, iid, at, timeout=6):
+                return at
+    raise AssertionError("no restorable moment in 40 s")
+
+
+def state(inst: dict[str, Any]) -> dict[str, Any]:
+    with connect(inst, PASSWORD) as client:
+        out: dict[str, Any] = {}
+        for db in sorted(set(client.list_database_names()) - {"admin", "local", "config"}):
+            for coll in sorted(client[db].list_collection_names()):
+                out[f"{db}.{coll}"] = sorted((d["_id"], d.get("v")) for d in client[db][coll].find())
+        return out
+
+
+@pytest.fixture(scope="module")
+def source(service: Service) -> Any:
+    created = service.create_instance("pitr-src")
+    assert service.wait_job(created["job_id"])["status"] == "Completed"
+    iid = created["id"]
+    before = now_ms()
+    with service.client() as c:
+        r = c.put(
+            service.path(f"/instances/{iid}/backups/policy"),
+            json={"backup_policy": {**POLICY, "enable_incremental_backup": True}},
+        )
+        assert r.status_code == 200, r.text
+        policy = c.get(service.path(f"/instances/{iid}/backups/policy")).json()["backup_policy"]
+        assert policy["enable_incremental_backup"] is True
+    yield iid, before
+    service.delete_instance(iid)
+
+
+def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service: Service, source: Any) -> None:
+    iid, before_archiving = source
+    inst = service.instance(iid)
+    with connect(inst, PASSWORD) as client:
+        client.app.c.insert_many([{"_id": i, "v": 0} for i in range(50)])
+        client.app.c.create_index("v", name="v_1")
+        m1 = mark(service, iid)
+        client.app.c.update_many({"_id": {"$lt": 10}}, {"$set": {"v": 1}})
+        client.app.c.delete_many({"_id": {"$gte": 40}})
+        client.app.extra.insert_one({"_id": "e", "v": 2})
+        client.other.things.insert_one({"_id": "t", "v": 3})
+        m2 = mark(service, iid)
+        client.app.drop_collection("extra")
+        client.drop_database("other")
+        client.app.c.insert_one({"_id": 100, "v": 4})
+        m3 = mark(service, iid)
+    state_m1 = {"app.c": [(i, 0) for i in range(50)]}
+    state_m2 = {
+        "app.c": sorted([(i, 1) for i in range(10)] + [(i, 0) for i in range(10, 40)]),
+        "app.extra": [("e", 2)],
+        "other.things": [("t", 3)],
+    }
+    state_m3 = {"app.c": sorted(state_m2["app.c"] + [(100, 4)])}
+    assert state(inst) == state_m3
+
+    with service.client() as c:
+        wait_covered(c, service, iid, m3)
+        # What existed at each mark.
+        dbs = lambda at: c.get(service.path(f"/instances/{iid}/restore-database"), params={"restore_time": str(at)})  # noqa: E731
+        assert dbs(m1).json() == {"databases": ["app"], "total_count": 1}
+        assert dbs(m2).json() == {"databases": ["app", "other"], "total_count": 2}
+        colls = c.get(
+            service.path(f"/instances/{iid}/restore-collection"), params={"db_name": "app", "restore_time": str(m2)}
+        )
+        assert colls.json() == {"collections": ["c", "extra"], "total_count": 2}, colls.text
+        # A time before archiving started is refused before any job starts.
+        r = dbs(before_archiving - 60_000)
+        assert r.status_code == 400 and r.json()["error_code"] == "DBS.200001", r.text
+
+        # Restores to new instances at each mark hold exactly the writes up to it.
+        for at, expected in ((m1, state_m1), (m2, state_m2)):
+            body = {
+                **instance_body(f"pitr-new-{at % 1000}", PASSWORD),
+                "restore_point": {"instance_id": iid, "type": "timestamp", "restore_time": str(at)},
+            }
+            r = c.post(service.path("/instances"), json=body)
+            assert r.status_code == 202, r.text
+            assert service.wait_job(r.json()["job_id"])["status"] == "Completed"
+            restored = service.instance(r.json()["id"])
+            assert state(restored) == expected
+            with connect(restored, PASSWORD) as client:
+                assert "v_1" in client.app.c.index_information()
+            service.delete_instance(restored["id"])
+
+        # A dropped collection comes back under a new name; nothing else changes.
+        r = c.post(
+            service.path(f"/instances/{iid}/restore/collections"),
+            json={
+                "restore_collections": [
+                    {
+                        "database": "app",
+                        "collections": [
+                            {"old_name": "extra", "new_name": "extra_back", "restore_collection_time": str(m2)}
+                        ],
+                    },
+                    {"database": "app", "restore_database_time": str(m1), "collections": [{"old_name": "c"}]},
+                ]
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert service.wait_job(r.json()["job_id"])["status"] == "Completed"
+        after = state(service.instance(iid))
+        assert after == {**state_m3, "app.extra_back": [("e", 2)], f"app.c_bak_{m1}": state_m1["app.c"]}
+        # Never over an existing collection.
+        r = c.post(
+            service.path(f"/instances/{iid}/restore/collections"),
+            json={
+                "restore_collections": [
+                    {
+                        "database": "app",
+                        "restore_database_time": str(m1),
+                        "collections": [{"old_name": "c", "new_name": "extra_back"}],
+                    }
+                ]
+            },
+        )
+        assert r.status_code == 400, r.text
+
+        # The whole instance back to m1, in place; the tenant's password still works.
+        r = c.post(
+            service.path("/instances/recovery"),
+            json={
+                "source": {"instance_id": iid, "type": "timestamp", "restore_time": str(m1)},
+                "target": {"instance_id": iid},
+            },
+        )
+        assert r.status_code == 200, r.text
+        assert service.wait_job(r.json()["job_id"])["status"] == "Completed"
+        assert state(service.instance(iid)) == state_m1
+
+
+def test_a_killed_archiver_is_started_again_and_ranges_go_on(service: Service, source: Any) -> None:
+    iid, _ = source
+    under = service.parts.settings.instances_dir / iid
+    archivers = archiver_pids(under)
+    assert len(archivers) == 1
+    os.kill(next(iter(archivers)), signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = archiver_pids(under)
+        if now and now != archivers:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the archiver was not started again")
+    with connect(service.instance(iid), PASSWORD) as client:
+        client.app.after.insert_one({"_id": 1})
+    at = mark(service, iid)
+    with service.client() as c:
+        wait_covered(c, service, iid, at)
+
+
+def test_turning_incremental_backup_off_stops_the_archiver(service: Service) -> None:
+    created = service.create_instance("pitr-off")
+    assert service.wait_job(created["job_id"])["status"] == "Completed"
+    iid = created["id"]
+    under = service.parts.settings.instances_dir / iid
+    with service.client() as c:
+        on = {"backup_policy": {**POLICY, "enable_incremental_backup": True}}
+        assert c.put(service.path(f"/instances/{iid}/backups/policy"), json=on).status_code == 200
+        assert len(archiver_pids(under)) == 1
+        off = {"backup_policy": {"keep_days": "0"}}
+        assert c.put(service.path(f"/instances/{iid}/backups/policy"), json=off).status_code == 200
+        assert archiver_pids(under) == set()
+        assert (
+            c.get(service.path(f"/instances/{iid}/backups/policy")).json()["backup_policy"]["enable_incremental_backup"]
+            is False
+        )
+        # Incremental backup needs automated backups.
+        r = c.put(
+            service.path(f"/instances/{iid}/backups/policy"),
+            json={"backup_policy": {"enable_incremental_backup": True}},
+        )
+        assert r.status_code == 400, r.text
+    service.delete_instance(iid)
