@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, Service
-from tests.helpers import connect, instance_body, process_pids
+from tests.helpers import ServiceProcess, connect, instance_body, process_pids, wait_job
 
 POLICY = {"keep_days": "7", "start_time": "23:00-00:00", "period": "1,2,3,4,5,6,7"}
 
@@ -29,38 +29,38 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def ranges_on(c: httpx.Client, service: Service, iid: str, at: int) -> list[dict[str, int]]:
+def ranges_on(c: httpx.Client, prefix: str, iid: str, at: int) -> list[dict[str, int]]:
+    """`prefix` is `/v3/<project_id>` on a client of that project."""
     day = datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d")
-    r = c.get(service.path(f"/instances/{iid}/restore-time"), params={"date": day})
+    r = c.get(f"{prefix}/instances/{iid}/restore-time", params={"date": day})
     assert r.status_code == 200, r.text
     return r.json()["restore_time"]  # type: ignore[no-any-return]
 
 
-def covered(c: httpx.Client, service: Service, iid: str, at: int, timeout: float = 30) -> bool:
+def covered(c: httpx.Client, prefix: str, iid: str, at: int, timeout: float = 30) -> bool:
     """Whether `at` becomes restorable within `timeout` (the archive trails the writes by ~2 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(r["start_time"] <= at <= r["end_time"] for r in ranges_on(c, service, iid, at)):
+        if any(r["start_time"] <= at <= r["end_time"] for r in ranges_on(c, prefix, iid, at)):
             return True
         time.sleep(0.3)
     return False
 
 
-def wait_covered(c: httpx.Client, service: Service, iid: str, at: int, timeout: float = 30) -> None:
-    assert covered(c, service, iid, at, timeout), f"{at} not covered: {ranges_on(c, service, iid, at)}"
+def wait_covered(c: httpx.Client, prefix: str, iid: str, at: int, timeout: float = 30) -> None:
+    assert covered(c, prefix, iid, at, timeout), f"{at} not covered: {ranges_on(c, prefix, iid, at)}"
 
 
-def mark(service: Service, iid: str) -> int:
+def mark(c: httpx.Client, prefix: str, iid: str) -> int:
     """A wall-clock mark strictly between two groups of writes, at a restorable time. Right after a
     database is created or dropped the archiver restarts and a few seconds are an honest gap, so a
     mark is the first moment (0.3 s steps) that the archive shows covered."""
     deadline = time.monotonic() + 40
-    with service.client() as c:
-        while time.monotonic() < deadline:
-            time.sleep(0.3)
-            at = now_ms()
-            if covered(c, service, iid, at, timeout=6):
-                return at
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        at = now_ms()
+        if covered(c, prefix, iid, at, timeout=6):
+            return at
     raise AssertionError("no restorable moment in 40 s")
 
 
@@ -94,19 +94,20 @@ def source(service: Service) -> Any:
 def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service: Service, source: Any) -> None:
     iid, before_archiving = source
     inst = service.instance(iid)
-    with connect(inst, PASSWORD) as client:
+    prefix = service.path("")
+    with connect(inst, PASSWORD) as client, service.client() as api:
         client.app.c.insert_many([{"_id": i, "v": 0} for i in range(50)])
         client.app.c.create_index("v", name="v_1")
-        m1 = mark(service, iid)
+        m1 = mark(api, prefix, iid)
         client.app.c.update_many({"_id": {"$lt": 10}}, {"$set": {"v": 1}})
         client.app.c.delete_many({"_id": {"$gte": 40}})
         client.app.extra.insert_one({"_id": "e", "v": 2})
         client.other.things.insert_one({"_id": "t", "v": 3})
-        m2 = mark(service, iid)
+        m2 = mark(api, prefix, iid)
         client.app.drop_collection("extra")
         client.drop_database("other")
         client.app.c.insert_one({"_id": 100, "v": 4})
-        m3 = mark(service, iid)
+        m3 = mark(api, prefix, iid)
     state_m1 = {"app.c": [(i, 0) for i in range(50)]}
     state_m2 = {
         "app.c": sorted([(i, 1) for i in range(10)] + [(i, 0) for i in range(10, 40)]),
@@ -117,7 +118,7 @@ def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service:
     assert state(inst) == state_m3
 
     with service.client() as c:
-        wait_covered(c, service, iid, m3)
+        wait_covered(c, prefix, iid, m3)
         # What existed at each mark.
         dbs = lambda at: c.get(service.path(f"/instances/{iid}/restore-database"), params={"restore_time": str(at)})  # noqa: E731
         assert dbs(m1).json() == {"databases": ["app"], "total_count": 1}
@@ -206,11 +207,9 @@ def test_a_killed_archiver_is_started_again_and_ranges_go_on(service: Service, s
         time.sleep(0.1)
     else:
         raise AssertionError("the archiver was not started again")
-    with connect(service.instance(iid), PASSWORD) as client:
+    with connect(service.instance(iid), PASSWORD) as client, service.client() as c:
         client.app.after.insert_one({"_id": 1})
-    at = mark(service, iid)
-    with service.client() as c:
-        wait_covered(c, service, iid, at)
+        wait_covered(c, service.path(""), iid, mark(c, service.path(""), iid))
 
 
 def test_turning_incremental_backup_off_stops_the_archiver(service: Service) -> None:
@@ -236,3 +235,117 @@ def test_turning_incremental_backup_off_stops_the_archiver(service: Service) -> 
         )
         assert r.status_code == 400, r.text
     service.delete_instance(iid)
+
+
+def test_a_period_with_archiving_off_is_a_gap_and_refused(service: Service) -> None:
+    created = service.create_instance("pitr-gap")
+    assert service.wait_job(created["job_id"])["status"] == "Completed"
+    iid, prefix = created["id"], service.path("")
+    on = {"backup_policy": {**POLICY, "enable_incremental_backup": True}}
+    off = {"backup_policy": {**POLICY, "enable_incremental_backup": False}}
+    with connect(service.instance(iid), PASSWORD) as client, service.client() as c:
+        assert c.put(f"{prefix}/instances/{iid}/backups/policy", json=on).status_code == 200
+        client.app.c.insert_one({"_id": 1})
+        before = mark(c, prefix, iid)
+        assert c.put(f"{prefix}/instances/{iid}/backups/policy", json=off).status_code == 200
+        client.app.c.insert_one({"_id": 2})
+        time.sleep(1.0)
+        dark = now_ms()  # archiving is off: nothing of this moment is captured
+        time.sleep(1.0)
+        client.app.c.insert_one({"_id": 3})
+        assert c.put(f"{prefix}/instances/{iid}/backups/policy", json=on).status_code == 200
+        after = mark(c, prefix, iid)
+        assert covered(c, prefix, iid, before, timeout=1) and covered(c, prefix, iid, after, timeout=1)
+        assert not covered(c, prefix, iid, dark, timeout=1)
+        body = {
+            **instance_body("pitr-in-gap", PASSWORD),
+            "restore_point": {"instance_id": iid, "type": "timestamp", "restore_time": str(dark)},
+        }
+        r = c.post(f"{prefix}/instances", json=body)
+        assert r.status_code == 400 and r.json()["error_code"] == "DBS.200001", r.text
+        assert c.get(f"{prefix}/instances", params={"name": "pitr-in-gap"}).json()["total_count"] == 0
+    service.delete_instance(iid)
+    assert not (service.parts.settings.backup_store_dir / "pitr" / iid).exists()  # the archive went with it
+
+
+def test_point_in_time_with_the_s3_store(make_service: Any, s3_server: dict[str, str]) -> None:
+    import boto3
+
+    svc = make_service(**s3_server)
+    created = svc.create_instance("pitr-s3")
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    iid, prefix = created["id"], svc.path("")
+    with connect(svc.instance(iid), PASSWORD) as client, svc.client() as c:
+        on = {"backup_policy": {**POLICY, "enable_incremental_backup": True}}
+        assert c.put(f"{prefix}/instances/{iid}/backups/policy", json=on).status_code == 200
+        client.s3db.items.insert_many([{"_id": i} for i in range(30)])
+        at = mark(c, prefix, iid)
+        client.s3db.items.delete_many({})
+        body = {
+            **instance_body("pitr-s3-new", PASSWORD),
+            "restore_point": {"instance_id": iid, "type": "timestamp", "restore_time": str(at)},
+        }
+        r = c.post(f"{prefix}/instances", json=body)
+        assert r.status_code == 202, r.text
+        assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
+        with connect(svc.instance(r.json()["id"]), PASSWORD) as restored:
+            assert restored.s3db.items.count_documents({}) == 30
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server["s3_endpoint_url"],
+        aws_access_key_id=s3_server["s3_access_key"],
+        aws_secret_access_key=s3_server["s3_secret_key"],
+        region_name="us-east-1",
+    )
+    keys = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/").get("Contents", [])
+    ]
+    assert any("/dbs/s3db/" in k for k in keys), keys
+    svc.delete_instance(r.json()["id"])
+    svc.delete_instance(iid)
+    assert not s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/").get("Contents")
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.2])
+def test_service_killed_mid_point_in_time_recovery_ends_cleanly(tmp_path: Path, delay: float) -> None:
+    """kill -9 of the service while a restore onto the original runs: after a restart the job ends,
+    never half-applied: either Completed with the state as of the mark, or Failed with the
+    instance exactly as before."""
+    svc = ServiceProcess(tmp_path)
+    svc.start()
+    try:
+        prefix = f"/v3/{svc.project()}"
+        with httpx.Client(base_url=svc.url, headers={"X-Auth-Token": "dds-dev-token"}, timeout=60) as c:
+            r = c.post(f"{prefix}/instances", json=instance_body("pitr-crash", PASSWORD))
+            assert r.status_code == 202, r.text
+            iid = r.json()["id"]
+            assert (
+                wait_job(httpx.Client(base_url=svc.url + prefix, headers=c.headers), r.json()["job_id"])["status"]
+                == "Completed"
+            )
+            on = {"backup_policy": {**POLICY, "enable_incremental_backup": True}}
+            assert c.put(f"{prefix}/instances/{iid}/backups/policy", json=on).status_code == 200
+            inst = c.get(f"{prefix}/instances", params={"id": iid}).json()["instances"][0]
+            with connect(inst, PASSWORD) as client:
+                client.app.c.insert_many([{"_id": i} for i in range(100)])
+                at = mark(c, prefix, iid)
+                client.app.c.insert_many([{"_id": i} for i in range(100, 150)])
+            body = {
+                "source": {"instance_id": iid, "type": "timestamp", "restore_time": str(at)},
+                "target": {"instance_id": iid},
+            }
+            r = c.post(f"{prefix}/instances/recovery", json=body)
+            assert r.status_code == 200, r.text
+            job_id = r.json()["job_id"]
+            time.sleep(delay)
+            svc.kill9()
+            svc.start()
+            with httpx.Client(base_url=svc.url + prefix, headers=c.headers, timeout=60) as api:
+                job = wait_job(api, job_id)
+            inst = c.get(f"{prefix}/instances", params={"id": iid}).json()["instances"][0]
+            assert inst["status"] == "normal", inst
+            with connect(inst, PASSWORD) as client:
+                count = client.app.c.count_documents({})
+            assert (job["status"], count) in (("Completed", 100), ("Failed", 150)), (job, count)
+    finally:
+        svc.stop()

@@ -89,6 +89,9 @@ class Sidecar:
             if self._catalog is None:
                 loaded = load_catalog(self.store)
                 self._catalog = replace(loaded, gap_ms=self.config.gap_ms, settle_ms=self.config.settle_ms)
+            # A new process (after a stop, a crash, or archiving switched off) does not know when
+            # the previous one stopped capturing; its last heartbeat does. Read before overwriting.
+            stopped_at = self._stopped_at if self._stopped_at is not None else last_beat(self.config.heartbeat_path)
             prepare_heartbeat(self.config.heartbeat_path)
             ident = identity(self.config.heartbeat_path)
             if ident is None:
@@ -98,7 +101,7 @@ class Sidecar:
             now = now_ms()
             self._catalog = reconcile(self._catalog, scan(self.config.data_dir), now, self._prev_scan)
             self._prev_scan = now
-            self._spawn(pause_from=self._stopped_at)
+            self._spawn(pause_from=stopped_at)
             self._stopped_at = None
         if self._thread is None:
             self._stopping.clear()
@@ -233,6 +236,21 @@ def prepare_heartbeat(path: Path) -> None:
         conn.execute("INSERT OR REPLACE INTO beat VALUES (1, ?)", (now_ms(),))
     finally:
         conn.close()
+
+
+def last_beat(path: Path) -> int | None:
+    """When the previous run's heartbeat writer last wrote (UTC ms), if there was a previous run."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT ms FROM beat WHERE id = 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row else None
 
 
 def log_path(config: ArchiveConfig) -> Path:

@@ -92,8 +92,8 @@ class S3Store:
             kwargs["Range"] = f"bytes=0-{length - 1}"
         try:
             resp = self.client.get_object(**kwargs)
-        except self.client.exceptions.NoSuchKey as e:
-            raise KeyError(key) from e
+        except (self.client.exceptions.NoSuchKey, self.client.exceptions.NoSuchBucket) as e:
+            raise KeyError(key) from e  # no bucket yet: nothing archived yet
         return bytes(resp["Body"].read())
 
     def write(self, key: str, data: bytes) -> None:

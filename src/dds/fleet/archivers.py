@@ -13,18 +13,20 @@ from datetime import timedelta
 from pathlib import Path
 
 from dds.archiver.config import ArchiveConfig, DirReplica, ReplicaTarget, S3Replica
+from dds.archiver.store import open_store
 from dds.db.models import Instance, Node
 from dds.engine.base import Launch
 from dds.fleet import layout
 from dds.parts import Parts
 from dds.provision.base import Role
+from dds.store.s3 import S3Store
 
 DEFAULT_RETENTION_DAYS = 7
 
 
 def replica_for(parts: Parts, instance_id: str, node_id: str) -> ReplicaTarget:
     settings = parts.settings
-    rel = f"pitr/{instance_id}/{node_id}"
+    rel = f"pitr/{instance_id}/{node_id}".rstrip("/")
     if settings.backup_store == "s3":
         return S3Replica(
             bucket=settings.s3_bucket,
@@ -35,6 +37,11 @@ def replica_for(parts: Parts, instance_id: str, node_id: str) -> ReplicaTarget:
             secret_key=settings.s3_secret_key or "",
         )
     return DirReplica(settings.backup_store_dir / rel)
+
+
+def drop_archive(parts: Parts, instance_id: str) -> None:
+    """Delete every node's replica of the instance (safe to repeat)."""
+    open_store(replica_for(parts, instance_id, "")).delete_prefix("")
 
 
 def state_dir(parts: Parts, node: Node) -> Path:
@@ -71,6 +78,8 @@ def start_archiver(parts: Parts, inst: Instance, node: Node) -> int:
     """(Re)start the node's archiver; it picks the engine's files up within a poll (about 1 s)."""
     config = config_for(parts, inst, node)
     config.state_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(parts.store, S3Store):
+        parts.store.ensure_bucket()  # the archive shares the backups' bucket
     node_dir = layout.node_dir(parts.settings, node)
     return parts.provisioner.start(node_dir, Role.ARCHIVER, launch_for(config), node_dir / "archiver.out")
 

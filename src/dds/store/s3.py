@@ -37,7 +37,7 @@ class S3Store:
         self._bucket_ready = False
         self._guard = threading.Lock()
 
-    def _ensure_bucket(self) -> None:
+    def ensure_bucket(self) -> None:
         """On first write, not at start-up: the service starts even while the bucket is out of reach."""
         with self._guard:
             if self._bucket_ready:
@@ -49,7 +49,7 @@ class S3Store:
             self._bucket_ready = True
 
     def put(self, key: str, source: Path) -> None:
-        self._ensure_bucket()
+        self.ensure_bucket()
         # A multipart upload becomes visible only when completed, so a killed upload leaves no object.
         self.client.upload_file(str(source), self.bucket, key, Config=_TRANSFER)
 
@@ -74,7 +74,7 @@ class S3Store:
             body.close()
 
     def delete(self, key: str) -> None:
-        self._ensure_bucket()
+        self.ensure_bucket()
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def presigned_url(self, key: str, expires: datetime, ttl_seconds: int) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
-from dds.fleet import addresses, layout, nodes
+from dds.fleet import addresses, archivers, layout, nodes
 from dds.jobs.registry import JobContext, JobKind
 from dds.tasks import backup_files
 from dds.tasks.steps import (
@@ -29,6 +29,11 @@ def _delete_rows(ctx: JobContext) -> None:
         row = s.get(Instance, ctx.instance_id)
         if row is not None:
             s.delete(row)
+
+
+def _drop_archive(ctx: JobContext) -> None:
+    """Incremental backups (the continuous archive) go with the instance, as on DDS."""
+    archivers.drop_archive(ctx.parts, ctx.instance_id)
 
 
 def _drop_automated_backups(ctx: JobContext) -> None:
@@ -78,7 +83,7 @@ def _revert_port(ctx: JobContext, reason: str) -> None:
 
 KINDS = (
     JobKind(JobName.CREATE, (start_nodes, init_engine, finish_create), on_failure=create_failed),
-    JobKind(JobName.DELETE, (stop_nodes, _drop_automated_backups, _delete_rows)),
+    JobKind(JobName.DELETE, (stop_nodes, _drop_automated_backups, _drop_archive, _delete_rows)),
     JobKind(JobName.RESTART, (stop_nodes, start_nodes, settle), on_failure=restore_status),
     JobKind(JobName.MODIFY_PORT, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_revert_port),
     JobKind(JobName.RESIZE, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=restore_status),
