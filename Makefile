@@ -3,6 +3,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
+JS_STAMP := tests/js/node_modules/.installed
 
 .PHONY: setup engine run test lint bench clean
 
@@ -17,10 +18,16 @@ $(STAMP): pyproject.toml
 engine:
 	@./scripts/build-engine.sh
 
+# Test-only clients from npm (the MongoDB shell), pinned by tests/js/package-lock.json.
+$(JS_STAMP): tests/js/package.json tests/js/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(JS_STAMP)
+
 run: setup
 	$(VENV)/bin/dds serve
 
-test: setup
+test: setup $(JS_STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest -q

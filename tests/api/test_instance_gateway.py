@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -145,3 +146,26 @@ def test_slow_operations_reach_the_node_slow_log(service: Service, instance: dic
     assert any(r["command"] == "insert" and r["ns"] == "t.slow" for r in records), records
     assert not any(r["command"] == "ping" for r in records)
     assert all("xxxx" not in json.dumps(r) for r in records)  # literal values are redacted
+
+
+MONGOSH = Path(__file__).resolve().parents[1] / "js" / "node_modules" / ".bin" / "mongosh"
+
+
+def test_mongosh_works_through_the_gateway(service: Service, instance: dict[str, object]) -> None:
+    """The MongoDB shell (npm package `mongosh`, installed by `make test` under tests/js)."""
+    host, port, _, _ = _node_row(service, str(instance["id"]))
+    url = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{host}:{port}/?authSource=admin&directConnection=true"
+    script = (
+        'const t = db.getSiblingDB("shell"); t.m.insertOne({a: 1}); '
+        'print("count=" + t.m.countDocuments({})); print("rs=" + rs.status().ok); '
+        'print("me=" + db.hello().me)'
+    )
+    out = subprocess.run(
+        [str(MONGOSH), url, "--quiet", "--norc", "--eval", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MONGOSH_DISABLE_TELEMETRY": "1"},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "count=1" in out.stdout and "rs=1" in out.stdout and f"me={host}:{port}" in out.stdout, out.stdout

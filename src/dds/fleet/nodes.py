@@ -74,6 +74,11 @@ def revive_node(parts: Parts, inst: Instance, node: Node) -> int:
     return pid
 
 
+def restart_archiver(parts: Parts, inst: Instance, node: Node) -> None:
+    """A new archiver launch (e.g. another retention); the restart is recorded as a short gap."""
+    archivers.start_archiver(parts, inst, node)
+
+
 def sync_archiver(parts: Parts, inst: Instance, node: Node) -> None:
     """The node's archiver runs exactly while the instance has incremental backup on."""
     running = archivers.archiver_pid(parts, node) is not None

@@ -339,13 +339,25 @@ def set_policy(parts: Parts, project_id: str, instance_id: str, policy: w.Backup
         inst = instances.get(s, project_id, instance_id)
         if inst.status not in ALLOWED["backup_policy"]:
             raise Conflict(f"The DB instance status ({inst.status}) does not allow this operation.")
+        retention_changed = inst.incremental_backup and keep != inst.backup_keep_days
         inst.backup_keep_days = keep
         if window and period:
             inst.backup_start_time, inst.backup_period = window, period
         inst.updated = parts.clock.now()
+    if retention_changed and keep:
+        restart_archivers(parts, instance_id)  # the archive's retention follows keep_days
     incremental = False if keep == 0 else policy.enable_incremental_backup
     if incremental is not None:
         set_incremental(parts, project_id, instance_id, incremental)
+
+
+def restart_archivers(parts: Parts, instance_id: str) -> None:
+    with parts.locks.of(instance_id), parts.db.session() as s:
+        inst = s.get(Instance, instance_id)
+        if inst is not None and inst.incremental_backup:
+            for node in inst.nodes:
+                if nodes.engine_pid(parts, node) is not None:
+                    nodes.restart_archiver(parts, inst, node)
 
 
 def set_incremental(parts: Parts, project_id: str, instance_id: str, on: bool) -> None:
