@@ -56,16 +56,29 @@ def config_for(parts: Parts, inst: Instance, node: Node) -> GatewayConfig:
 
 def start_gateway(parts: Parts, inst: Instance, node: Node) -> int:
     """(Re)start the node's gateway with a fresh configuration and wait until it accepts; returns its pid."""
+    pid = launch_gateway(parts, inst, node)
+    wait_gateway(parts, node)
+    return pid
+
+
+def launch_gateway(parts: Parts, inst: Instance, node: Node) -> int:
+    """(Re)start the gateway process without waiting (it starts beside a starting engine)."""
     config = config_for(parts, inst, node)
     path = config_path(parts, node)
     dump_config(config, path)
     node_dir = layout.node_dir(parts.settings, node)
     launch = Launch(argv=[sys.executable, "-m", "dds.gateway", "--config", str(path)], env={})
-    pid = parts.provisioner.start(node_dir, Role.GATEWAY, launch, node_dir / "gateway.out")
+    return parts.provisioner.start(node_dir, Role.GATEWAY, launch, node_dir / "gateway.out")
+
+
+def wait_gateway(parts: Parts, node: Node) -> None:
+    """Until the gateway accepts on the node's client port."""
+    node_dir = layout.node_dir(parts.settings, node)
+    host = dial_host(parts.settings.engine_host)
     deadline = time.monotonic() + parts.settings.engine_start_timeout
     while time.monotonic() < deadline:
-        if _accepts(dial_host(config.listen_host), config.listen_port):
-            return pid
+        if _accepts(host, node.port):
+            return
         if parts.provisioner.running_pid(node_dir, Role.GATEWAY) is None:
             tail = layout.log_tail(node_dir / "gateway.out")
             raise InternalError(f"The gateway of node {node.name} exited during start: {tail}")

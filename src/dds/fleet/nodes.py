@@ -55,9 +55,11 @@ def start_engine(parts: Parts, spec: NodeSpec, what: str) -> int:
 
 
 def start_node(parts: Parts, inst: Instance, node: Node) -> int:
-    """(Re)start the node's engine, then its gateway, and wait until both serve; returns the engine's pid."""
+    """(Re)start the node's engine and its gateway (side by side) and wait until both serve; returns
+    the engine's pid."""
+    gateways.launch_gateway(parts, inst, node)
     pid = _start_engine_of(parts, inst, node)
-    gateways.start_gateway(parts, inst, node)
+    gateways.wait_gateway(parts, node)
     sync_archiver(parts, inst, node)
     return pid
 
