@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from dds import __version__
 from dds.api import errors
 from dds.api.cache import ReadCache
+from dds.api.fastpath import InstanceListFastPath
 from dds.api.routes import backups, catalog, identity, instances, jobs, pitr, versions
 from dds.parts import Parts
 
@@ -37,6 +38,8 @@ def create_app(parts: Parts | None = None, *, on_start: Hook | None = None, on_s
     )
     app.state.parts = parts
     app.state.read_cache = ReadCache()
+    if parts is not None:
+        app.add_middleware(InstanceListFastPath, parts=parts, cache=app.state.read_cache)
     errors.install(app)
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}

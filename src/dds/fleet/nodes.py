@@ -54,14 +54,20 @@ def start_engine(parts: Parts, spec: NodeSpec, what: str) -> int:
     raise InternalError(f"The engine of {what} did not become ready in time.")
 
 
-def start_node(parts: Parts, inst: Instance, node: Node) -> int:
-    """(Re)start the node's engine and its gateway (side by side) and wait until both serve; returns
-    the engine's pid."""
+def start_node(parts: Parts, inst: Instance, node: Node, *, wait_gateway: bool = True) -> int:
+    """(Re)start the node's engine and its gateway (side by side) and wait until the engine serves,
+    and the gateway too unless a later step waits for it (`wait_gateway_of`); returns the engine's pid.
+    A gateway takes longer to start than the engine (a Python interpreter and its imports)."""
     gateways.launch_gateway(parts, inst, node)
     pid = _start_engine_of(parts, inst, node)
-    gateways.wait_gateway(parts, node)
+    if wait_gateway:
+        gateways.wait_gateway(parts, node)
     sync_archiver(parts, inst, node)
     return pid
+
+
+def wait_gateway_of(parts: Parts, node: Node) -> None:
+    gateways.wait_gateway(parts, node)
 
 
 def revive_node(parts: Parts, inst: Instance, node: Node) -> int:

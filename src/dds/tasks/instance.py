@@ -17,6 +17,7 @@ from dds.tasks.steps import (
     load_instance,
     restore_status,
     settle,
+    start_engines_first,
     start_nodes,
     stop_nodes,
 )
@@ -82,7 +83,7 @@ def _revert_port(ctx: JobContext, reason: str) -> None:
 
 
 KINDS = (
-    JobKind(JobName.CREATE, (start_nodes, init_engine, finish_create), on_failure=create_failed),
+    JobKind(JobName.CREATE, (start_engines_first, init_engine, finish_create), on_failure=create_failed),
     JobKind(JobName.DELETE, (stop_nodes, _drop_automated_backups, _drop_archive, _delete_rows)),
     JobKind(JobName.RESTART, (stop_nodes, start_nodes, settle), on_failure=restore_status),
     JobKind(JobName.MODIFY_PORT, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_revert_port),

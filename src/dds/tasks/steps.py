@@ -30,11 +30,31 @@ def load_instance(ctx: JobContext, s: Session) -> Instance:
 
 def start_nodes(ctx: JobContext) -> None:
     """(Re)start every node's engine and record pids; safe to repeat."""
+    _start_nodes(ctx, wait_gateway=True)
+
+
+def start_engines_first(ctx: JobContext) -> None:
+    """Like `start_nodes`, but the gateways finish starting while the next steps set the engine up
+    (creation: oplog, users); `open_to_clients` waits for them."""
+    _start_nodes(ctx, wait_gateway=False)
+
+
+def open_to_clients(ctx: JobContext) -> None:
+    """The instance serves only once its client ports accept (a resumed job first brings back what
+    did not survive)."""
+    ensure_running(ctx)
+    parts = ctx.parts
+    with parts.db.session() as s:
+        for node in load_instance(ctx, s).nodes:
+            nodes.wait_gateway_of(parts, node)
+
+
+def _start_nodes(ctx: JobContext, *, wait_gateway: bool) -> None:
     parts = ctx.parts
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = load_instance(ctx, s)
         for node in inst.nodes:
-            node.pid = nodes.start_node(parts, inst, node)
+            node.pid = nodes.start_node(parts, inst, node, wait_gateway=wait_gateway)
             transition(node, NodeStatus.NORMAL)
 
 
@@ -84,6 +104,7 @@ def init_engine(ctx: JobContext) -> None:
 
 
 def finish_create(ctx: JobContext) -> None:
+    open_to_clients(ctx)
     secrets.forget_password(ctx.parts.settings, ctx.instance_id)
     settle(ctx)
 

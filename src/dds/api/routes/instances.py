@@ -7,8 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from dds.api import views
+from dds.api.cache import ReadCache
 from dds.api.deps import CacheDep, PartsDep, ProjectDep, query
 from dds.api.schemas.instances import CreateInstanceBody
+from dds.parts import Parts
 from dds.services import instances, restores
 from dds.wire import models as w
 
@@ -37,8 +39,12 @@ async def list_instances(
     cache: CacheDep,
     wanted: Annotated[instances.InstanceQuery, InstanceQueryDep],
 ) -> Response:
-    """Rendered once per metadata change (at most a second old): see `api.cache`."""
+    """Rendered once per metadata change (at most a second old): see `api.cache`; a caller with
+    cached credentials is answered before routing (`api.fastpath`)."""
+    return Response(await cached_listing(parts, cache, project_id, wanted), media_type="application/json")
 
+
+async def cached_listing(parts: Parts, cache: ReadCache, project_id: str, wanted: instances.InstanceQuery) -> bytes:
     def render() -> bytes:
         rows, total = instances.listing(parts, project_id, wanted)
         unit = parts.settings.volume_unit_bytes
@@ -46,8 +52,7 @@ async def list_instances(
         return w.ListInstancesResponse(instances=items, total_count=total).model_dump_json(exclude_unset=True).encode()
 
     key = ("instances", project_id, tuple(vars(wanted).items()))
-    body = await cache.get(key, lambda: parts.db.generation, render)
-    return Response(body, media_type="application/json")
+    return await cache.get(key, lambda: parts.db.generation, render)
 
 
 @router.delete(
