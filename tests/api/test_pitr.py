@@ -207,6 +207,10 @@ def test_a_killed_archiver_is_started_again_and_ranges_go_on(service: Service, s
         time.sleep(0.1)
     else:
         raise AssertionError("the archiver was not started again")
+    deadline = time.monotonic() + 10  # the killed archiver's Litestream does not live on beside the new one
+    while len(process_pids(under, "litestream")) != 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(process_pids(under, "litestream")) == 1
     with connect(service.instance(iid), PASSWORD) as client, service.client() as c:
         client.app.after.insert_one({"_id": 1})
         wait_covered(c, service.path(""), iid, mark(c, service.path(""), iid))

@@ -10,6 +10,7 @@ the time it came back.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -170,6 +171,7 @@ class Sidecar:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=self.own_group,  # the heartbeat child goes with litestream either way
+            preexec_fn=None if self.own_group else _die_with_parent,
         )
         spawned = now_ms()
         self._plan = plan
@@ -236,6 +238,13 @@ def prepare_heartbeat(path: Path) -> None:
         conn.execute("INSERT OR REPLACE INTO beat VALUES (1, ?)", (now_ms(),))
     finally:
         conn.close()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the archiver process dies, however it dies
+    (Linux PR_SET_PDEATHSIG), so a killed archiver never leaves Litestream archiving alone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def last_beat(path: Path) -> int | None:

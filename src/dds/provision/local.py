@@ -85,6 +85,8 @@ class LocalProvisioner:
                     os.killpg(pid, signal.SIGKILL)
                 while _alive(pid, proc):
                     time.sleep(0.05)
+        elif pid is not None:
+            _kill_group_remains(pid, node_dir)
         with contextlib.suppress(FileNotFoundError):
             pidfile(node_dir, role).unlink()
 
@@ -131,6 +133,23 @@ def kill_group(pid: int) -> None:
     """SIGKILL a stray's process group (it serves nobody: the metadata does not know it)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _kill_group_remains(pgid: int, node_dir: Path) -> None:
+    """A role's leader died but its children may live on in its group (an archiver killed with
+    SIGKILL leaves Litestream behind): kill the group's members that still name this node."""
+    marker = str(node_dir.resolve())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if int(stat[2]) == pgid and marker in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _write_atomically(path: Path, text: str) -> None:
