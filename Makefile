@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup engine run test lint bench clean
+.PHONY: setup engine run test lint bench crash clean
 
 setup: $(STAMP) engine
 
@@ -31,6 +31,10 @@ test: setup $(JS_STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest -q
+
+# The crash trials with more kill points than `make test` runs (every job kind, 6 delays).
+crash: setup
+	DDS_CRASH_DELAYS=0.02,0.1,0.3,0.6,1.0,2.0 $(VENV)/bin/pytest -q -m crash
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

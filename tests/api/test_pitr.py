@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.conftest import PASSWORD, Service
 from tests.helpers import ServiceProcess, connect, instance_body, process_pids, wait_job
+from tests.pitr_support import covered, mark, now_ms, wait_covered
 
 POLICY = {"keep_days": "7", "start_time": "23:00-00:00", "period": "1,2,3,4,5,6,7"}
 
@@ -23,45 +23,6 @@ POLICY = {"keep_days": "7", "start_time": "23:00-00:00", "period": "1,2,3,4,5,6,
 def archiver_pids(under: Path) -> set[int]:
     """Live archiver processes (their heartbeat child, `dds.archiver.heartbeat`, aside)."""
     return process_pids(under, "dds.archiver\x00--data-dir")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def ranges_on(c: httpx.Client, prefix: str, iid: str, at: int) -> list[dict[str, int]]:
-    """`prefix` is `/v3/<project_id>` on a client of that project."""
-    day = datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d")
-    r = c.get(f"{prefix}/instances/{iid}/restore-time", params={"date": day})
-    assert r.status_code == 200, r.text
-    return r.json()["restore_time"]  # type: ignore[no-any-return]
-
-
-def covered(c: httpx.Client, prefix: str, iid: str, at: int, timeout: float = 30) -> bool:
-    """Whether `at` becomes restorable within `timeout` (the archive trails the writes by ~2 s)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(r["start_time"] <= at <= r["end_time"] for r in ranges_on(c, prefix, iid, at)):
-            return True
-        time.sleep(0.3)
-    return False
-
-
-def wait_covered(c: httpx.Client, prefix: str, iid: str, at: int, timeout: float = 30) -> None:
-    assert covered(c, prefix, iid, at, timeout), f"{at} not covered: {ranges_on(c, prefix, iid, at)}"
-
-
-def mark(c: httpx.Client, prefix: str, iid: str) -> int:
-    """A wall-clock mark strictly between two groups of writes, at a restorable time. Right after a
-    database is created or dropped the archiver restarts and a few seconds are an honest gap, so a
-    mark is the first moment (0.3 s steps) that the archive shows covered."""
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
-        at = now_ms()
-        if covered(c, prefix, iid, at, timeout=6):
-            return at
-    raise AssertionError("no restorable moment in 40 s")
 
 
 def state(inst: dict[str, Any]) -> dict[str, Any]:

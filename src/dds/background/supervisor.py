@@ -34,11 +34,21 @@ class Supervisor(Periodic):
         instance the metadata says should serve. Nothing runs that metadata does not know."""
         parts = self.parts
         settings = parts.settings
-        # Instance processes, and temporary engines of backups a crash interrupted.
+        # A node's processes that outlived a crashed predecessor are adopted: tenants keep their
+        # connections. Processes of nodes the metadata does not know, and temporary engines of jobs
+        # a crash interrupted, are stopped.
+        with parts.db.session() as s:
+            known_nodes = {(i, n) for i, n in s.execute(select(Node.instance_id, Node.id))}
         leftovers = parts.provisioner.orphans(settings.instances_dir)
         if settings.backup_staging_dir.exists():
             leftovers += parts.provisioner.orphans(settings.backup_staging_dir)
         for node_dir, role in leftovers:
+            if (
+                node_dir.parent.parent == settings.instances_dir
+                and (node_dir.parent.name, node_dir.name) in known_nodes
+            ):
+                parts.provisioner.adopt(node_dir, role)
+                continue
             log.info("stopping the %s a previous run left in %s", role, node_dir)
             parts.provisioner.stop(node_dir, role)
         for root in (settings.instances_dir, settings.backup_staging_dir):

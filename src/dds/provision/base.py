@@ -31,8 +31,12 @@ class Provisioner(Protocol):
     def stop(self, node_dir: Path, role: Role | None = None, timeout: float = 10.0) -> None:
         """Stop one role's process, or every process of the node when `role` is None."""
 
+    def adopt(self, node_dir: Path, role: Role) -> None:
+        """Take over a live process a crashed predecessor started (it is stopped like our own at
+        shutdown); a paused one is resumed (a crash may hit between SIGSTOP and SIGCONT)."""
+
     def stop_all(self) -> None:
-        """Stop every process this provisioner started (service shutdown)."""
+        """Stop every process this provisioner started or adopted (service shutdown)."""
 
     def orphans(self, root: Path) -> list[tuple[Path, Role]]:
         """Live processes recorded under `root` (node directories two levels down)."""

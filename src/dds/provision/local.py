@@ -31,6 +31,7 @@ class LocalProvisioner:
 
     def __init__(self) -> None:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._adopted: set[str] = set()  # live processes of a crashed predecessor, taken over at start
 
     def start(self, node_dir: Path, role: Role, launch: Launch, log_path: Path) -> int:
         """Start the process and record its pid before anything else can fail."""
@@ -90,10 +91,23 @@ class LocalProvisioner:
         with contextlib.suppress(FileNotFoundError):
             pidfile(node_dir, role).unlink()
 
+    def adopt(self, node_dir: Path, role: Role) -> None:
+        pid = self.running_pid(node_dir, role)
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGCONT)
+        self._adopted.add(_key(node_dir, role))
+
+    def _leader(self, key: str) -> int | None:
+        node_dir, _, role = key.rpartition("#")
+        return self.running_pid(Path(node_dir), Role(role))
+
     def stop_all(self) -> None:
-        for key in list(self._children):
+        for key in list(self._children) + sorted(self._adopted):
             node_dir, _, role = key.rpartition("#")
             self.stop(Path(node_dir), Role(role))
+        self._adopted.clear()
 
     def orphans(self, root: Path) -> list[tuple[Path, Role]]:
         """(node directory, role) under `root` whose pid file names a live process of that node."""
@@ -106,7 +120,8 @@ class LocalProvisioner:
         return found
 
     def sweep(self, root: Path) -> int:
-        left = strays(root) if root.exists() else []
+        kept = {pid for key in (*self._children, *self._adopted) if (pid := self._leader(key)) is not None}
+        left = [p for p in strays(root) if _group_of(p) not in kept] if root.exists() else []
         for pid in left:
             kill_group(pid)
         return len(left)
@@ -150,6 +165,13 @@ def _kill_group_remains(pgid: int, node_dir: Path) -> None:
         if int(stat[2]) == pgid and marker in cmdline:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(entry.name), signal.SIGKILL)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[2])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -24,7 +24,7 @@ from dds.domain.states import NodeStatus, settled, transition
 from dds.fleet import archivers, layout, nodes, temporary
 from dds.jobs.registry import JobContext, Step
 from dds.parts import Parts
-from dds.tasks.steps import clear_staging, load_instance
+from dds.tasks.steps import clear_staging, ensure_running, load_instance
 
 BATCH = 1000  # documents per insert when copying a collection back
 _INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression")
@@ -102,10 +102,13 @@ def fetch_collections(ctx: JobContext) -> None:
         live_admin = layout.data_dir(parts.settings, nodes.primary(load_instance(ctx, s))) / "admin.sqlite"
     for group in ctx.payload["groups"]:
         out = _restored_dir(parts, ctx.job_id, f"t{group['time_ms']}") / "data"
-        if not out.is_dir():
-            _restore_into(parts, ctx.instance_id, int(group["time_ms"]), out, set(group["databases"]))
-            # The temporary engine is logged in to with the instance's own (current) service user.
-            engine_files.keep_users(out / "admin.sqlite", live_admin)
+        if out.is_dir():
+            continue  # complete: renamed into place only once whole
+        partial = out.with_name("data.partial")
+        _restore_into(parts, ctx.instance_id, int(group["time_ms"]), partial, set(group["databases"]))
+        # The temporary engine is logged in to with the instance's own (current) service user.
+        engine_files.keep_users(partial / "admin.sqlite", live_admin)
+        partial.rename(out)
 
 
 def copy_collections(ctx: JobContext) -> None:
@@ -113,6 +116,7 @@ def copy_collections(ctx: JobContext) -> None:
     serving. A collection this job started and did not finish is dropped and copied again."""
     parts = ctx.parts
     done: list[str] = ctx.payload.setdefault("done", [])
+    ensure_running(ctx)  # a resumed job: what did not survive the crash first
     with parts.db.session() as s:
         inst = load_instance(ctx, s)
         _ = inst.nodes

@@ -1,0 +1,47 @@
+"""Point-in-time helpers shared by the PITR tests: restorable ranges and marks, through the API."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import httpx
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def ranges_on(c: httpx.Client, prefix: str, iid: str, at: int) -> list[dict[str, int]]:
+    """`prefix` is `/v3/<project_id>` on a client of that project."""
+    day = datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d")
+    r = c.get(f"{prefix}/instances/{iid}/restore-time", params={"date": day})
+    assert r.status_code == 200, r.text
+    return r.json()["restore_time"]  # type: ignore[no-any-return]
+
+
+def covered(c: httpx.Client, prefix: str, iid: str, at: int, timeout: float = 30) -> bool:
+    """Whether `at` becomes restorable within `timeout` (the archive trails the writes by ~2 s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(r["start_time"] <= at <= r["end_time"] for r in ranges_on(c, prefix, iid, at)):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def wait_covered(c: httpx.Client, prefix: str, iid: str, at: int, timeout: float = 30) -> None:
+    assert covered(c, prefix, iid, at, timeout), f"{at} not covered: {ranges_on(c, prefix, iid, at)}"
+
+
+def mark(c: httpx.Client, prefix: str, iid: str) -> int:
+    """A wall-clock mark strictly between two groups of writes, at a restorable time. Right after a
+    database is created or dropped the archiver restarts and a few seconds are an honest gap, so a
+    mark is the first moment (0.3 s steps) that the archive shows covered."""
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        at = now_ms()
+        if covered(c, prefix, iid, at, timeout=6):
+            return at
+    raise AssertionError("no restorable moment in 40 s")
