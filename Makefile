@@ -41,9 +41,14 @@ lint: setup
 	$(VENV)/bin/ruff format --check src tests bench
 
 bench: setup
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(VENV)/bin/python -m bench.bench_instances
 	$(VENV)/bin/python -m bench.bench_auth
 	$(VENV)/bin/python bench/bench_backup.py --size-mb 1024
+	$(VENV)/bin/python -m bench.bench_api
+	$(VENV)/bin/python -m bench.bench_gateway
+	$(VENV)/bin/python bench/bench_archiver.py
+	$(VENV)/bin/python -m bench.bench_load
 
 clean:
 	rm -rf $(VENV) bin
