@@ -82,7 +82,9 @@ def gateway_pids(under: Path) -> set[int]:
 
 
 def process_pids(under: Path, program: str) -> set[int]:
-    """Pids of live (non-zombie) processes whose command line names `program` and mentions `under`."""
+    """Pids of live (non-zombie) processes whose command line names `program` and that mention
+    `under` (in the command line, or as their working directory: gateways forked by the zygote
+    carry its command line and run in their node directory)."""
     found = set()
     marker = str(under.resolve())
     for entry in os.listdir("/proc"):
@@ -91,9 +93,10 @@ def process_pids(under: Path, program: str) -> set[int]:
         try:
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
             state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+            cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
-        if program in cmd and marker in cmd and state != "Z":
+        if program in cmd and (marker in cmd or cwd.startswith(marker)) and state != "Z":
             found.add(int(entry))
     return found
 

@@ -46,7 +46,10 @@ def build_parts(settings: Settings, clock: Clock | None = None) -> Parts:
         clock=clock,
         db=db,
         engine=FerretDB(settings.engine_path),
-        provisioner=LocalProvisioner(),
+        provisioner=LocalProvisioner(
+            fork_modules=("dds.gateway",) if settings.fast_spawn else (),
+            preload=("dds.gateway.server", "dds.gateway.config", "uvloop"),
+        ),
         store=open_store(settings),
         authenticator=Authenticator(settings, db, clock),
         locks=KeyedLocks(),

@@ -61,3 +61,25 @@ def test_a_new_provisioner_finds_orphans_by_pid_file_and_sweeps_unrecorded_ones(
     finally:
         stray.kill()
         old.stop_all()
+
+
+def test_forked_processes_are_recorded_found_and_stopped_like_others(tmp_path: Path) -> None:
+    """`python -m MODULE` for a fork module comes from the zygote: same pid file, same stop, its node
+    directory as working directory (its command line is the zygote's)."""
+    node = tmp_path / "instances" / "i1" / "n1"
+    prov = LocalProvisioner(fork_modules=("http.server",), preload=("http.server",))
+    launch = Launch(argv=[sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "0"], env={})
+    pid = prov.start(node, Role.GATEWAY, launch, node / "gateway.out")
+    try:
+        assert pidfile(node, Role.GATEWAY).read_text() == str(pid)
+        assert Path(f"/proc/{pid}/cwd").resolve() == node.resolve()
+        assert prov.running_pid(node, Role.GATEWAY) == pid
+        fresh = LocalProvisioner()  # a restarted service finds it by pid file and working directory
+        assert fresh.running_pid(node, Role.GATEWAY) == pid
+        assert fresh.orphans(tmp_path / "instances") == [(node, Role.GATEWAY)]
+    finally:
+        prov.stop_all()
+    deadline = time.monotonic() + 5
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid) and prov.running_pid(node, Role.GATEWAY) is None

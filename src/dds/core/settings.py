@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     advertised_host: str | None = Field(default=None, description="node IP given to clients")
     port_range: str = Field(default="27100-27999", description="ports for gateways, engines and their debug servers")
     engine_start_timeout: float = 30.0
+    fast_spawn: bool = Field(
+        default=True, description="start gateways by forking a pre-imported Python (a few ms) instead of a new one"
+    )
 
     volume_unit_bytes: int = Field(default=1024**3, description="bytes in one 'GB' of a volume quota")
     supervise_interval: float = 2.0
