@@ -16,10 +16,11 @@ import sqlite3
 from pathlib import Path
 
 
-def freeze_copy(pid: int | None, src: Path, dst: Path) -> None:
-    """Copy every engine file of `src` into `dst` as of one instant."""
+def freeze_copy(pid: int | None, src: Path, dst: Path, skip: frozenset[str] = frozenset()) -> list[Path]:
+    """Copy every engine file of `src` (but the databases named in `skip`) into `dst` as of one
+    instant; returns the copies."""
     dst.mkdir(parents=True, exist_ok=True)
-    files = sorted(src.glob("*.sqlite"))
+    files = sorted(f for f in src.glob("*.sqlite") if f.stem not in skip)
     conns = [sqlite3.connect(f, isolation_level=None, timeout=30) for f in files]
     try:
         if pid is not None:
@@ -37,3 +38,4 @@ def freeze_copy(pid: int | None, src: Path, dst: Path) -> None:
     finally:
         for conn in conns:
             conn.close()
+    return [dst / f.name for f in files]

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     link_secret: str | None = Field(default=None, description="download-link HMAC key; generated if unset")
     link_ttl_seconds: int = Field(default=900, description="download links are valid 15 minutes (DDS)")
-    backup_compress_level: int = Field(default=1, description="gzip level of backup archives (1 = fast)")
+    backup_compress_level: int = Field(default=1, description="gzip level of the mongodump-layout export (1 = fast)")
+    backup_zstd_level: int = Field(default=2, description="zstd level of physical backup archives")
+    backup_zstd_threads: int = Field(default=2, description="zstd worker threads of a backup (0 = in the job thread)")
     scheduler_interval: float = Field(default=30.0, description="seconds between automated-backup checks")
 
     @property

@@ -20,6 +20,8 @@ class JobName(StrEnum):
     DELETE_BACKUP = "DeleteManualBackup"
     RESTORE_NEW = "MongodbRestoreData2NewInstance"
     RESTORE_CURRENT = "MongodbRestoreData2CurrentInstance"
+    STOP_BACKUP = "MongodbStopBackup"
+    EXPORT_BACKUP = "MongodbBackupExport"  # the mongodump-layout copy of a completed backup
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT})

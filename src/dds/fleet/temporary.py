@@ -27,6 +27,16 @@ def serve_snapshot(parts: Parts, inst: Instance, work: Path) -> Iterator[tuple[n
     copy_dir = work / "engine"
     taken = parts.clock.now()
     freeze_copy(nodes.engine_pid(parts, node), layout.data_dir(parts.settings, node), copy_dir / "data")
+    with serve_copy(parts, inst.id, copy_dir) as client:
+        yield client, taken
+
+
+@contextlib.contextmanager
+def serve_copy(
+    parts: Parts, instance_id: str, copy_dir: Path, password: str | None = None
+) -> Iterator[nodes.AdminClient]:
+    """Yield a service-user client of a temporary read-only engine on the engine files in
+    `copy_dir/data` (a frozen copy); `password` is the service user's as the copy has it."""
     listen, debug = _two_free_ports()
     spec = NodeSpec(
         node_dir=copy_dir,
@@ -38,8 +48,8 @@ def serve_snapshot(parts: Parts, inst: Instance, work: Path) -> Iterator[tuple[n
     )
     try:
         nodes.start_engine(parts, spec, "the backup's temporary copy")
-        with nodes.service_client(parts, inst.id, "127.0.0.1", listen, timeout_ms=10000) as client:
-            yield client, taken
+        with nodes.service_client(parts, instance_id, "127.0.0.1", listen, 10000, password) as client:
+            yield client
     finally:
         parts.provisioner.stop(copy_dir, Role.ENGINE)
 
