@@ -27,7 +27,7 @@ from dds.jobs.queue import enqueue
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
 from dds.tasks.backup_files import backup_of
-from dds.tasks.steps import clear_staging, settle_if
+from dds.tasks.steps import clear_staging, ensure_running, settle_if
 
 COPY = "engine"  # staging/<backup>/engine/data: the frozen copy, kept until the export is made
 SECRET = "service.secret"  # the service user's password as the frozen copy has it
@@ -57,6 +57,7 @@ def _freeze(ctx: JobContext) -> None:
     parts = ctx.parts
     backup_id = ctx.payload["backup_id"]
     stop_check(parts, backup_id)()
+    ensure_running(ctx)  # a resumed job may find the engine gone with the service that crashed
     work = layout.staging(parts.settings, backup_id)
     archive.clear(work)
     work.mkdir(parents=True)
