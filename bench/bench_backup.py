@@ -48,10 +48,12 @@ def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
         coll = client.bench.docs
         t0 = time.perf_counter()
         for start in range(0, doc_count, 2000):
-            coll.insert_many([
-                {"_id": i, "n": i, "payload": os.urandom(300).hex() + "x" * 400, "tags": ["a", "b"]}
-                for i in range(start, min(start + 2000, doc_count))
-            ])
+            coll.insert_many(
+                [
+                    {"_id": i, "n": i, "payload": os.urandom(300).hex() + "x" * 400, "tags": ["a", "b"]}
+                    for i in range(start, min(start + 2000, doc_count))
+                ]
+            )
         insert_s = time.perf_counter() - t0
         raw = client.bench.get_collection("docs", codec_options=CodecOptions(document_class=RawBSONDocument))
         t0 = time.perf_counter()
@@ -64,8 +66,9 @@ def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
     backup_s = time.perf_counter() - t0
 
     with svc.client() as c:
-        files = c.get(svc.path("/backups/download-file"),
-                      params={"instance_id": src["id"], "backup_id": backup_id}).json()["files"]
+        files = c.get(
+            svc.path("/backups/download-file"), params={"instance_id": src["id"], "backup_id": backup_id}
+        ).json()["files"]
     link = files[0]["download_link"]
     t0 = time.perf_counter()
     got = 0
@@ -85,8 +88,12 @@ def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
     restore_s = time.perf_counter() - t0
 
     rows = [
-        ("backup (dump+gzip+store) MB/s", data_bytes / MB / backup_s,
-         "pymongo full scan MB/s", data_bytes / MB / scan_s),
+        (
+            "backup (dump+gzip+store) MB/s",
+            data_bytes / MB / backup_s,
+            "pymongo full scan MB/s",
+            data_bytes / MB / scan_s,
+        ),
         ("restore docs/s", doc_count / restore_s, "insert_many docs/s", doc_count / insert_s),
         ("download link MB/s", got / MB / link_s, "read file from disk MB/s", got / MB / disk_s),
     ]

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import zstandard
 
 from dds.backup.manifest import MANIFEST_NAME, PHYSICAL, FileEntry, Manifest
+from dds.backup.snapshot import FrozenFile
 from dds.core.errors import BackupCorrupt
 from dds.store.base import CHUNK, Sink
 
@@ -76,10 +77,10 @@ def collections(path: Path) -> list[str]:
 
 
 def write(
-    files: list[Path], manifest: Manifest, sink: Sink, *, level: int, threads: int, check: Callable[[], None]
+    files: list[FrozenFile], manifest: Manifest, sink: Sink, *, level: int, threads: int, check: Callable[[], None]
 ) -> tuple[int, str]:
-    """Stream `files` and then the manifest (filled in with their sizes and sums) into `sink`;
-    returns the archive's size and sha256."""
+    """Stream the frozen `files` and then the manifest (filled in with their sizes and sums)
+    into `sink`; returns the archive's size and sha256."""
     out = _Counter(sink)
     manifest.format, manifest.compression = PHYSICAL, "zstd"
     manifest.files = []
@@ -88,10 +89,10 @@ def write(
         cctx.stream_writer(cast(IO[bytes], out), closefd=False, write_size=CHUNK) as zw,
         tarfile.open(fileobj=zw, mode="w|") as tar,
     ):
-        for path in files:
-            info = tarfile.TarInfo(f"{DATA}/{path.name}")
-            info.size, info.mode, info.mtime = path.stat().st_size, 0o600, 0
-            with path.open("rb") as f:
+        for frozen in files:
+            info = tarfile.TarInfo(f"{DATA}/{frozen.name}")
+            info.size, info.mode, info.mtime = frozen.size, 0o600, 0
+            with frozen.path.open("rb") as f:
                 reader = _FileReader(f, check)
                 tar.addfile(info, reader)
             manifest.files.append(FileEntry(info.name, info.size, reader.digest.hexdigest()))

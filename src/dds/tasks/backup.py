@@ -9,14 +9,15 @@ job: the backup is usable (restorable, downloadable) as soon as the physical fil
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import select
 
-from dds.backup import archive, dump, physical
+from dds.backup import archive, dump, physical, snapshot
 from dds.backup.manifest import FORMAT, Manifest, describe
-from dds.backup.snapshot import freeze_copy
 from dds.core.errors import BackupCorrupt, BackupInvalid, BackupNotFound, BackupStopped, InternalError
 from dds.db.backups import Backup
 from dds.db.models import Instance
@@ -26,10 +27,11 @@ from dds.fleet import layout, nodes, secrets, temporary
 from dds.jobs.queue import enqueue
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
+from dds.store.base import ChunkReader
 from dds.tasks.backup_files import backup_of
 from dds.tasks.steps import clear_staging, ensure_running, settle_if
 
-COPY = "engine"  # staging/<backup>/engine/data: the frozen copy, kept until the export is made
+COPY = "engine"  # staging/<backup>/engine: engine files copied there (backup) or unpacked (export)
 SECRET = "service.secret"  # the service user's password as the frozen copy has it
 STOP_POLL = 0.2  # seconds between looks at a backup's stop flag while it is being written
 STOP_WAIT = 600.0  # how long a stop job waits for the backup job to notice
@@ -52,11 +54,13 @@ def stop_check(parts: Parts, backup_id: str) -> Callable[[], None]:
     return check
 
 
-def _freeze(ctx: JobContext) -> None:
-    """Copy the instance's engine files as of one instant into staging (SQLite backup API)."""
+def _take(ctx: JobContext) -> None:
+    """Freeze the instance's engine files at one instant and stream them into the store as one
+    archive; then (and only then) mark the backup COMPLETED and queue its export."""
     parts = ctx.parts
     backup_id = ctx.payload["backup_id"]
-    stop_check(parts, backup_id)()
+    check = stop_check(parts, backup_id)
+    check()
     ensure_running(ctx)  # a resumed job may find the engine gone with the service that crashed
     work = layout.staging(parts.settings, backup_id)
     archive.clear(work)
@@ -67,46 +71,38 @@ def _freeze(ctx: JobContext) -> None:
         if inst is None:
             raise BackupNotFound("The instance of this backup no longer exists.")
         node = nodes.primary(inst)
-        data, instance_id = layout.data_dir(parts.settings, node), inst.id
-        ctx.payload["engine_version"] = inst.engine_version or parts.engine.version()
-    # Under the instance's lock: the supervisor must not restart the engine while it is paused.
-    with parts.locks.of(instance_id):
-        taken = parts.clock.now()
-        freeze_copy(nodes.engine_pid(parts, node), data, work / COPY / "data", skip=physical.SKIP_DATABASES)
-    secrets.write_secret(work / SECRET, secrets.service_password(parts.settings, instance_id))
-    ctx.payload["point_in_time"] = taken.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as the manifest says
-
-
-def _store(ctx: JobContext) -> None:
-    """Stream the frozen copy into the store as one archive, then (and only then) mark the
-    backup COMPLETED and queue its export."""
-    parts = ctx.parts
-    backup_id = ctx.payload["backup_id"]
-    with parts.db.session() as s:
-        b = backup_of(s, ctx)
-        if b.status == BackupStatus.COMPLETED:
-            return
-        key = b.object_key
+        data, key = layout.data_dir(parts.settings, node), b.object_key
         manifest = Manifest(
             backup_id=b.id,
             instance_id=b.instance_id,
             engine="ferretdb",
-            engine_version=ctx.payload.get("engine_version", ""),
+            engine_version=inst.engine_version or parts.engine.version(),
             mode=b.instance_mode,
-            point_in_time=ctx.payload.get("point_in_time", ""),
+            point_in_time="",
             consistency="snapshot",
         )
-    check = stop_check(parts, backup_id)
-    check()
-    files = sorted((layout.staging(parts.settings, backup_id) / COPY / "data").glob("*.sqlite"))
-    if not files:
-        raise BackupCorrupt("The frozen copy of the instance is gone from staging; take the backup again.")
-    manifest.databases = {f.stem: physical.collections(f) for f in files}
+    # The export job dumps this backup later, through an engine that knows the users as frozen.
+    secrets.write_secret(work / SECRET, secrets.service_password(parts.settings, inst.id))
     settings = parts.settings
-    with parts.store.writer(key) as sink:
-        size, digest = physical.write(
-            files, manifest, sink, level=settings.backup_zstd_level, threads=settings.backup_zstd_threads, check=check
-        )
+    with contextlib.ExitStack() as held:
+        # Under the instance's lock: the supervisor must not restart the engine while it is paused.
+        with parts.locks.of(inst.id):
+            taken = parts.clock.now()
+            files = held.enter_context(
+                snapshot.frozen(nodes.engine_pid(parts, node), data, work / COPY, skip=physical.SKIP_DATABASES)
+            )
+        manifest.point_in_time = taken.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as the manifest says
+        manifest.databases = {Path(f.name).stem: f.collections for f in files}
+        with parts.store.writer(key) as sink:
+            size, digest = physical.write(
+                files,
+                manifest,
+                sink,
+                level=settings.backup_zstd_level,
+                threads=settings.backup_zstd_threads,
+                check=check,
+            )
+    archive.clear(work / COPY)
     with parts.db.session() as s:
         b = backup_of(s, ctx)
         if b.stop_requested:
@@ -161,7 +157,7 @@ def _export(ctx: JobContext) -> None:
         if b is None or b.status != BackupStatus.COMPLETED or not b.export_key:
             archive.clear(work)
             return  # deleted meanwhile: nothing to export
-        key, instance_id = b.export_key, b.instance_id
+        key, instance_id, physical_key = b.export_key, b.instance_id, b.object_key
         manifest = Manifest(
             backup_id=b.id,
             instance_id=b.instance_id,
@@ -172,12 +168,15 @@ def _export(ctx: JobContext) -> None:
             consistency="snapshot",
             format=FORMAT,
         )
-    if not (work / COPY / "data").is_dir() or not (work / SECRET).exists():
-        raise BackupCorrupt("The frozen copy of this backup is gone from staging; no export can be made.")
-    root = work / "dump"
+    if not (work / SECRET).exists():
+        raise BackupCorrupt("The backup's service secret is gone from staging; no export can be made.")
+    copy, root = work / COPY, work / "dump"
+    archive.clear(copy)
     archive.clear(root)
-    with temporary.serve_copy(parts, instance_id, work / COPY, (work / SECRET).read_text()) as client:
+    physical.unpack(ChunkReader(parts.store.read(physical_key)), copy)  # checked file by file
+    with temporary.serve_copy(parts, instance_id, copy, (work / SECRET).read_text()) as client:
         result = dump.dump(client, root)
+    archive.clear(copy)
     manifest.databases, manifest.documents, manifest.files = result.databases, result.documents, describe(root)
     with parts.store.writer(key) as sink:
         size, digest = archive.pack_into(root, manifest, sink, parts.settings.backup_compress_level)
@@ -242,7 +241,7 @@ def _delete_failed(ctx: JobContext, reason: str) -> None:
 
 
 KINDS = (
-    JobKind(JobName.BACKUP, (_freeze, _store), on_failure=_backup_failed),
+    JobKind(JobName.BACKUP, (_take,), on_failure=_backup_failed),
     JobKind(JobName.EXPORT_BACKUP, (_export,), on_failure=_export_failed),
     JobKind(JobName.STOP_BACKUP, (_await_stopped,)),
     JobKind(JobName.DELETE_BACKUP, (_delete_backup,), on_failure=_delete_failed),
