@@ -1,7 +1,7 @@
-"""A temporary, read-only engine on a frozen copy of an instance (see `backup.snapshot`).
+"""A temporary, read-only engine on a frozen copy of an instance's files (a backup's).
 
-The dump reads the copy, so the tenant's engine serves at full speed meanwhile and every
-mode (Single too) gets one consistent point in time across all databases.
+The mongodump-layout export reads the copy, so the tenant's engine serves at full speed
+meanwhile and the export shows the backup's one point in time across all databases.
 """
 
 from __future__ import annotations
@@ -9,26 +9,12 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
-from dds.backup.snapshot import freeze_copy
-from dds.db.models import Instance
 from dds.engine.base import NodeSpec
-from dds.fleet import layout, nodes
+from dds.fleet import nodes
 from dds.parts import Parts
 from dds.provision.base import Role
-
-
-@contextlib.contextmanager
-def serve_snapshot(parts: Parts, inst: Instance, work: Path) -> Iterator[tuple[nodes.AdminClient, datetime]]:
-    """Yield a client of a temporary engine on a frozen copy of `inst`, and the copy's time."""
-    node = nodes.primary(inst)
-    copy_dir = work / "engine"
-    taken = parts.clock.now()
-    freeze_copy(nodes.engine_pid(parts, node), layout.data_dir(parts.settings, node), copy_dir / "data")
-    with serve_copy(parts, inst.id, copy_dir) as client:
-        yield client, taken
 
 
 @contextlib.contextmanager
