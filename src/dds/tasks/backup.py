@@ -59,8 +59,7 @@ def _take(ctx: JobContext) -> None:
     archive; then (and only then) mark the backup COMPLETED and queue its export."""
     parts = ctx.parts
     backup_id = ctx.payload["backup_id"]
-    check = stop_check(parts, backup_id)
-    check()
+    stop_check(parts, backup_id)()
     ensure_running(ctx)  # a resumed job may find the engine gone with the service that crashed
     work = layout.staging(parts.settings, backup_id)
     archive.clear(work)
@@ -93,6 +92,7 @@ def _take(ctx: JobContext) -> None:
             )
         manifest.point_in_time = taken.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as the manifest says
         manifest.databases = {Path(f.name).stem: f.collections for f in files}
+        check = stop_check(parts, backup_id)  # looks at once, then every STOP_POLL seconds
         with parts.store.writer(key) as sink:
             size, digest = physical.write(
                 files,
