@@ -38,14 +38,8 @@ PASSWORD = "Bench#Pass_01"
 
 def admin(data_dir: Path, *args: str, stdin: str | None = None) -> dict[str, str]:
     env = {**os.environ, "DDS_DATA_DIR": str(data_dir)}
-    out = subprocess.run(
-        [sys.executable, "-m", "dds.cli.main", "admin", *args, "--output", "json"],
-        input=stdin,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = subprocess.run([sys.executable, "-m", "dds.cli.main", "admin", *args, "--output", "json"],
+                         input=stdin, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
@@ -54,15 +48,8 @@ def signer_for(base: str, ak: str, sk: str, project: str) -> Callable[[str], dic
     signer = Signer(BasicCredentials(ak, sk, project))
 
     def headers(path: str) -> dict[str, str]:
-        req = SdkRequest(
-            method="GET",
-            schema="http",
-            host=host,
-            resource_path=path,
-            query_params=[],
-            header_params={"Content-Type": "application/json", "X-Project-Id": project},
-            body=b"",
-        )
+        req = SdkRequest(method="GET", schema="http", host=host, resource_path=path, query_params=[],
+                         header_params={"Content-Type": "application/json", "X-Project-Id": project}, body=b"")
         return dict(signer.sign(req).header_params)
 
     return headers
@@ -78,23 +65,14 @@ def main() -> None:
     svc = ServiceProcess(work)
     try:
         cred = admin(work, "credentials", "create", "--project", "bench")
-        admin(
-            work, "user", "create", "--project", "bench", "--name", "bench", "--password-stdin", stdin=PASSWORD + "\n"
-        )
+        admin(work, "user", "create", "--project", "bench", "--name", "bench", "--password-stdin",
+              stdin=PASSWORD + "\n")
         svc.start()
         project = cred["project_id"]
-        r = httpx.post(
-            f"{svc.url}/v3/auth/tokens",
-            json={
-                "auth": {
-                    "identity": {
-                        "methods": ["password"],
-                        "password": {"user": {"name": "bench", "password": PASSWORD, "domain": {"name": "Default"}}},
-                    },
-                    "scope": {"project": {"name": "bench"}},
-                }
-            },
-        )
+        r = httpx.post(f"{svc.url}/v3/auth/tokens", json={"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "bench", "password": PASSWORD, "domain": {"name": "Default"}}}},
+            "scope": {"project": {"name": "bench"}}}})
         r.raise_for_status()
         token = r.headers["X-Subject-Token"]
         demo = svc.project()
@@ -107,7 +85,7 @@ def main() -> None:
         ]
         samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in modes}
         for round_ in range(args.rounds):  # interleave, rotating the order, so drift hits every mode alike
-            for name, path, headers in modes[round_ % len(modes) :] + modes[: round_ % len(modes)]:
+            for name, path, headers in modes[round_ % len(modes):] + modes[: round_ % len(modes)]:
                 elapsed, lat = asyncio.run(hammer(svc.url, path, headers, args.clients, args.requests))
                 samples[name].append((args.requests / elapsed, pct(lat, 50) * 1000, pct(lat, 99) * 1000))
         results = {name: sorted(runs)[len(runs) // 2] for name, runs in samples.items()}
@@ -115,15 +93,11 @@ def main() -> None:
         rows = [("auth", "req/s", "p50 ms", "p99 ms", "vs token")]
         for name, (rps, p50, p99) in results.items():
             rows.append((name, f"{rps:,.0f}", f"{p50:.2f}", f"{p99:.2f}", f"{rps / base:.2f}x"))
-        print(
-            f"GET flavors, {args.clients} concurrent clients, {args.requests} requests per mode and round, "
-            f"median of {args.rounds} interleaved rounds, 127.0.0.1, {os.cpu_count()} CPUs"
-        )
+        print(f"GET flavors, {args.clients} concurrent clients, {args.requests} requests per mode and round, "
+              f"median of {args.rounds} interleaved rounds, 127.0.0.1, {os.cpu_count()} CPUs")
         print(table(rows))
-        print(
-            f"AK/SK costs {(1 / results['ak/sk'][0] - 1 / base) * 1e6:,.0f} µs more per request than a token "
-            f"(throughput ratio ak/sk : token = {results['ak/sk'][0] / base:.2f})"
-        )
+        print(f"AK/SK costs {(1 / results['ak/sk'][0] - 1 / base) * 1e6:,.0f} µs more per request than a token "
+              f"(throughput ratio ak/sk : token = {results['ak/sk'][0] / base:.2f})")
     finally:
         svc.stop()
         shutil.rmtree(work, ignore_errors=True)
