@@ -97,6 +97,17 @@ def _round_trip(svc: Service, tag: str) -> None:
     node_dir = next(p for p in (svc.parts.settings.instances_dir / target["id"]).iterdir() if p.is_dir())
     assert sorted(p.name for p in node_dir.iterdir() if p.name.startswith("data")) == ["data"]
 
+    with tenant(svc, source) as client:  # recovery onto the original: later changes are undone
+        client.shop.orders.delete_many({"n": {"$lt": 50}})
+        client.shop.orders.drop_index("cust_at")
+        client.later.added.insert_one({"_id": 1})
+        client.admin.command("createUser", "lateruser", pwd="Later#Pass_1", roles=[])
+    _recover(svc, source["id"], backup_id, source["id"])
+    with tenant(svc, svc.instance(source["id"])) as client:
+        assert snapshot(client) == before
+    with connect(svc.instance(source["id"]), "Later#Pass_1", user="lateruser") as client:
+        client.admin.command("listDatabases")  # the users are the instance's current ones
+
     for iid in (created["id"], target["id"], source["id"]):
         svc.delete_instance(iid)
 

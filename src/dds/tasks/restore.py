@@ -108,14 +108,15 @@ def _staged(parts: Parts, ctx: JobContext) -> Path:
 
 def _build(staged: Path, original: Path, dest: Path) -> None:
     """The target's new engine files: the backup's databases, with the target's users (in
-    admin) and oplog (local) kept from `original`."""
+    admin), oplog (local) and sessions (config) kept from `original`."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     for f in sorted(staged.glob("*.sqlite")):
         shutil.move(f, dest / f.name)
-    local = original / "local.sqlite"
-    if local.exists():
-        physical.copy_database(local, dest / local.name)
+    for name in sorted(physical.SKIP_DATABASES):  # the oplog (local) and sessions stay the target's
+        kept = original / f"{name}.sqlite"
+        if kept.exists():
+            physical.copy_database(kept, dest / kept.name)
     admin = original / "admin.sqlite"
     if not admin.exists():
         raise BackupCorrupt("The target instance has no admin database to keep its users from.")
