@@ -45,6 +45,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.bench_instances
 	$(VENV)/bin/python -m bench.bench_auth
 	$(VENV)/bin/python bench/bench_backup.py --size-mb 1024
+	$(VENV)/bin/python bench/bench_physical.py --size-mb 1024
 	$(VENV)/bin/python -m bench.bench_api
 	$(VENV)/bin/python -m bench.bench_gateway
 	$(VENV)/bin/python bench/bench_archiver.py

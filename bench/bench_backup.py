@@ -76,7 +76,7 @@ def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
         for chunk in r.iter_bytes(1024 * 1024):
             got += len(chunk)
     link_s = time.perf_counter() - t0
-    archive = next(svc.runtime.settings.backup_store_dir.rglob(f"{backup_id}.tar.gz"))
+    archive = next(svc.parts.settings.backup_store_dir.rglob(f"{backup_id}.physical.tar.zst"))
     t0 = time.perf_counter()
     with archive.open("rb") as f:
         while f.read(1024 * 1024):
@@ -89,7 +89,7 @@ def run(svc, size_mb: int) -> None:  # type: ignore[no-untyped-def]
 
     rows = [
         (
-            "backup (dump+gzip+store) MB/s",
+            "backup (physical: zstd+store) MB/s",
             data_bytes / MB / backup_s,
             "pymongo full scan MB/s",
             data_bytes / MB / scan_s,

@@ -7,10 +7,12 @@ import hashlib
 import io
 import json
 import tarfile
+import time
 import uuid
 from typing import Any
 
 import httpx
+import zstandard
 from bson import Binary, Int64, ObjectId
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
@@ -94,23 +96,48 @@ def backup(svc: Service, instance_id: str, name: str, expect: str = "Completed",
     return str(body["backup_id"])
 
 
-def download(svc: Service, instance_id: str, backup_id: str) -> tuple[dict[str, Any], bytes]:
+def download_body(svc: Service, instance_id: str, backup_id: str) -> dict[str, Any]:
     with svc.client() as c:
         r = c.get(svc.path("/backups/download-file"), params={"instance_id": instance_id, "backup_id": backup_id})
     assert r.status_code == 200, r.text
-    body = r.json()
+    body: dict[str, Any] = r.json()
     assert set(body) == {"files", "bucket"}
-    (f,) = body["files"]
-    assert set(f) == {"name", "size", "download_link", "link_expired_time"}
-    data = httpx.get(f["download_link"], timeout=60)  # no token: the link is the credential
-    assert data.status_code == 200, data.text
-    assert int(data.headers["content-length"]) == len(data.content)
-    assert f["size"] == (len(data.content) + 1023) // 1024
-    return body, data.content
+    return body
+
+
+def download(svc: Service, instance_id: str, backup_id: str) -> tuple[dict[str, Any], bytes]:
+    """The backup's first file (the physical archive) through its link."""
+    body, files = download_all(svc, instance_id, backup_id)
+    return body, files[body["files"][0]["name"]]
+
+
+def download_all(svc: Service, instance_id: str, backup_id: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    body = download_body(svc, instance_id, backup_id)
+    out = {}
+    for f in body["files"]:
+        assert set(f) == {"name", "size", "download_link", "link_expired_time"}
+        data = httpx.get(f["download_link"], timeout=60)  # no token: the link is the credential
+        assert data.status_code == 200, data.text
+        assert int(data.headers["content-length"]) == len(data.content)
+        assert f["size"] == (len(data.content) + 1023) // 1024
+        out[f["name"]] = data.content
+    return body, out
+
+
+def wait_export(svc: Service, instance_id: str, backup_id: str, timeout: float = 120) -> dict[str, bytes]:
+    """Both files once the background export is stored: {name: bytes}."""
+    deadline = time.monotonic() + timeout
+    while len(download_body(svc, instance_id, backup_id)["files"]) < 2:
+        assert time.monotonic() < deadline, "the mongodump-layout export was never listed"
+        time.sleep(0.1)
+    body, files = download_all(svc, instance_id, backup_id)
+    assert [f["name"] for f in body["files"]] == [f"{backup_id}.physical.tar.zst", f"{backup_id}.mongodump.tar.gz"]
+    return files
 
 
 def check_manifest(archive: bytes, backup_id: str, instance_id: str) -> dict[str, Any]:
-    """The archive's files match the manifest's sizes and sha256 sums, and nothing is unlisted."""
+    """The mongodump-layout archive's files match the manifest's sizes and sha256 sums, and
+    nothing is unlisted."""
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
     manifest = json.loads(members.pop("manifest.json"))
@@ -121,6 +148,28 @@ def check_manifest(archive: bytes, backup_id: str, instance_id: str) -> dict[str
     for name, data in members.items():
         assert len(data) == listed[name]["size"]
         assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"]
+    return manifest  # type: ignore[no-any-return]
+
+
+def check_physical(archive: bytes, backup_id: str, instance_id: str) -> dict[str, Any]:
+    """The physical archive: a zstd'd tar of engine files, then a manifest that lists each with
+    its size and sha256."""
+    raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(archive)).read()
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+        names = [m.name for m in tar]
+        members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+    assert names[-1] == "manifest.json"  # written last, once every file's sum is known
+    manifest = json.loads(members.pop("manifest.json"))
+    assert manifest["format"] == "dds-physical/1" and manifest["compression"] == "zstd"
+    assert manifest["backup_id"] == backup_id and manifest["instance_id"] == instance_id
+    assert manifest["engine"] == "ferretdb" and manifest["engine_version"].startswith("v1.24")
+    listed = {f["path"]: f for f in manifest["files"]}
+    assert set(listed) == set(members)
+    assert "data/admin.sqlite" in listed and "data/local.sqlite" not in listed
+    for name, data in members.items():
+        assert len(data) == listed[name]["size"]
+        assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"]
+        assert data.startswith(b"SQLite format 3\x00")
     return manifest  # type: ignore[no-any-return]
 
 

@@ -24,6 +24,7 @@ from huaweicloudsdkdds.v3 import (
     Datastore,
     DdsClient,
     DeleteInstanceRequest,
+    ListBackupDownloadPolicyRequest,
     ListBackupsRequest,
     ListDatastoreVersionsRequest,
     ListFlavorsRequest,
@@ -32,8 +33,14 @@ from huaweicloudsdkdds.v3 import (
     RestoreNewInstanceRequest,
     RestoreNewInstanceRequestBody,
     RestorePoint,
+    SaveBackupDownloadPolicyRequest,
+    SaveBackupDownloadPolicyRequestBody,
     ShowBackupDownloadLinkRequest,
     ShowJobDetailRequest,
+    StopBackupRequest,
+    StopBackupRequestBody,
+    UpdateBackupDownloadPolicyRequest,
+    UpdateBackupDownloadPolicyRequestBody,
 )
 
 from tests.client_support import BACKUPS, BACKUPS_REASON, assert_model_types
@@ -188,6 +195,48 @@ def test_manual_backup_download_link_and_restore(client: DdsClient, tenant: Tena
             assert mongo.shop.orders.find_one({"_id": 1}) == {"_id": 1, "item": "tea"}
     finally:
         delete_instance(tenant, restored.id)
+
+
+@pytest.mark.skipif(not BACKUPS, reason=BACKUPS_REASON)
+def test_stop_backup(client: DdsClient, own: Service, instance: dict[str, Any]) -> None:
+    assert wait(client, instance["job_id"]).status == "Completed"
+    with own.parts.locks.of(instance["id"]):  # the backup job waits at its freeze step meanwhile
+        made = client.create_manual_backup(
+            CreateManualBackupRequest(
+                body=CreateManualBackupRequestBody(
+                    backup=CreateManualBackupOption(instance_id=instance["id"], name="sdk-stopped-1")
+                )
+            )
+        )
+        stopped = client.stop_backup(
+            StopBackupRequest(backup_id=made.backup_id, body=StopBackupRequestBody(action="stop"))
+        )
+    assert_model_types(stopped, "stop_backup")
+    assert stopped.job_id and wait(client, stopped.job_id).status == "Completed"
+    assert wait(client, made.job_id).status == "Failed"
+    listed = client.list_backups(ListBackupsRequest(backup_id=made.backup_id))
+    assert listed.backups[0].status == "FAILED"
+    with pytest.raises(ClientRequestException) as refused:
+        client.stop_backup(StopBackupRequest(backup_id=made.backup_id, body=StopBackupRequestBody(action="stop")))
+    assert refused.value.status_code == 400 and refused.value.error_code == "DBS.201202"
+
+
+@pytest.mark.skipif(not BACKUPS, reason=BACKUPS_REASON)
+def test_backup_download_policy(client: DdsClient) -> None:
+    shown = client.list_backup_download_policy(ListBackupDownloadPolicyRequest())
+    assert_model_types(shown, "list_backup_download_policy")
+    assert shown.action == "open"
+    saved = client.save_backup_download_policy(
+        SaveBackupDownloadPolicyRequest(body=SaveBackupDownloadPolicyRequestBody(action="close"))
+    )
+    assert_model_types(saved, "save_backup_download_policy")
+    shown = client.list_backup_download_policy(ListBackupDownloadPolicyRequest())
+    assert shown.action == "close" and shown.id
+    updated = client.update_backup_download_policy(
+        UpdateBackupDownloadPolicyRequest(body=UpdateBackupDownloadPolicyRequestBody(id=shown.id, action="open"))
+    )
+    assert_model_types(updated, "update_backup_download_policy")
+    assert client.list_backup_download_policy(ListBackupDownloadPolicyRequest()).action == "open"
 
 
 def test_delete_instance(client: DdsClient, instance: dict[str, Any]) -> None:

@@ -15,12 +15,14 @@ from dds.db.models import Project
 from tests.backup_helpers import (
     backup,
     check_manifest,
+    check_physical,
     download,
     ready_instance,
     restore_new,
     seed,
     snapshot,
     tenant,
+    wait_export,
 )
 from tests.conftest import Service
 
@@ -57,11 +59,16 @@ def test_round_trip_local_store(service: Service, source: dict) -> None:  # type
     assert datetime.strptime(row["end_time"], "%Y-%m-%d %H:%M:%S") >= begin
 
     body, archive = download(service, source["id"], backup_id)
-    assert body["files"][0]["name"] == f"{backup_id}.tar.gz"
+    assert body["files"][0]["name"] == f"{backup_id}.physical.tar.zst"
     assert "/backup-files/" in body["files"][0]["download_link"]
-    manifest = check_manifest(archive, backup_id, source["id"])
+    manifest = check_physical(archive, backup_id, source["id"])
     assert manifest["consistency"] == "snapshot" and manifest["mode"] == "ReplicaSet"
-    assert "shop/orders.bson" in {f["path"] for f in manifest["files"]}
+    assert {"data/shop.sqlite", "data/analytics.sqlite"} <= {f["path"] for f in manifest["files"]}
+    assert set(manifest["databases"]["shop"]) == {"orders", "products"}
+    files = wait_export(service, source["id"], backup_id)  # the portable copy, made in the background
+    export = check_manifest(files[f"{backup_id}.mongodump.tar.gz"], backup_id, source["id"])
+    assert export["format"] == "dds-backup/1" and export["point_in_time"] == manifest["point_in_time"]
+    assert "shop/orders.bson" in {f["path"] for f in export["files"]}
 
     created = restore_new(service, backup_id, "bk-restored-1")
     restored = service.instance(created["id"])
@@ -209,7 +216,7 @@ def test_corrupt_archive_fails_restore_and_leaves_target(service: Service, sourc
     assert r.status_code == 200, r.text
     job = service.wait_job(r.json()["job_id"])
     assert job["status"] == "Failed" and job["name"] == "MongodbRestoreData2CurrentInstance"
-    assert "sha256" in job["fail_reason"]
+    assert "sha256" in job["fail_reason"], job
     assert service.instance(target["id"])["status"] == "normal"
     with tenant(service, target) as client:
         assert snapshot(client) == before
@@ -280,9 +287,10 @@ def test_deleting_instance_keeps_manual_backups(service: Service) -> None:
     with service.client() as c:
         rows = c.get(service.path("/backups"), params={"backup_id": backup_id}).json()["backups"]
     assert rows and rows[0]["status"] == "COMPLETED" and rows[0]["instance_mode"] == "Single"
-    body, archive = download(service, inst["id"], backup_id)
-    manifest = check_manifest(archive, backup_id, inst["id"])
+    files = wait_export(service, inst["id"], backup_id)
+    manifest = check_manifest(files[f"{backup_id}.mongodump.tar.gz"], backup_id, inst["id"])
     assert manifest["consistency"] == "snapshot"  # no oplog needed: single nodes get the same guarantee
+    assert manifest["documents"] == 1
 
 
 def test_backup_of_an_empty_instance_restores(service: Service) -> None:

@@ -6,7 +6,18 @@ from typing import Any
 
 import boto3
 
-from tests.backup_helpers import backup, check_manifest, download, ready_instance, restore_new, seed, snapshot, tenant
+from tests.backup_helpers import (
+    backup,
+    check_manifest,
+    check_physical,
+    download,
+    ready_instance,
+    restore_new,
+    seed,
+    snapshot,
+    tenant,
+    wait_export,
+)
 
 
 def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> None:
@@ -25,15 +36,17 @@ def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> No
         region_name="us-east-1",
     )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"]).get("Contents", [])]
-    assert f"{svc.project_id}/{inst['id']}/{backup_id}.tar.gz" in keys
-    assert not any((svc.parts.settings.backups_dir / "store").rglob("*.tar.gz"))  # nothing local
+    assert f"{svc.project_id}/{inst['id']}/{backup_id}.physical.tar.zst" in keys
+    assert not any((svc.parts.settings.backups_dir / "store").rglob("*.tar.*"))  # nothing local
 
     body, archive = download(svc, inst["id"], backup_id)
     assert body["bucket"] == s3_server["s3_bucket"]
     link = body["files"][0]["download_link"]
     assert link.startswith(s3_server["s3_endpoint_url"]) and "X-Amz-Signature=" in link
     assert "X-Amz-Expires=900" in link
-    check_manifest(archive, backup_id, inst["id"])
+    check_physical(archive, backup_id, inst["id"])
+    files = wait_export(svc, inst["id"], backup_id)
+    check_manifest(files[f"{backup_id}.mongodump.tar.gz"], backup_id, inst["id"])
 
     created = restore_new(svc, backup_id, "bk-s3-restored")
     with tenant(svc, svc.instance(created["id"])) as client:
@@ -43,4 +56,4 @@ def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> No
         r = c.delete(svc.path(f"/backups/{backup_id}"))
     assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"]).get("Contents", [])]
-    assert f"{svc.project_id}/{inst['id']}/{backup_id}.tar.gz" not in keys
+    assert not [k for k in keys if backup_id in k]  # the physical archive and the export

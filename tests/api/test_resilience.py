@@ -115,8 +115,17 @@ def test_full_volume_refuses_writes_until_enlarged(make_service) -> None:  # typ
         assert client.big.blobs.find_one({"after": "enlarge"}) is not None
 
 
+def _wait_export(api: httpx.Client, instance_id: str, backup_id: str) -> None:
+    """A completed backup's export runs in the background on a temporary engine: wait it out."""
+    deadline = time.monotonic() + 60
+    params = {"instance_id": instance_id, "backup_id": backup_id}
+    while len(api.get("/backups/download-file", params=params).json()["files"]) < 2:
+        assert time.monotonic() < deadline, "the export never finished"
+        time.sleep(0.1)
+
+
 def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path) -> None:
-    from tests.backup_helpers import check_manifest
+    from tests.backup_helpers import check_physical
 
     svc = ServiceProcess(tmp_path)
     svc.start()
@@ -136,9 +145,9 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
         assert r.status_code == 200, r.text
         job_id, backup_id = r.json()["job_id"], r.json()["backup_id"]
         staging = tmp_path / "backups" / "staging"
-        deadline = time.monotonic() + 30  # kill once the backup's temporary engine runs
-        while not list(staging.glob("*/*/engine.pid")) and time.monotonic() < deadline:
-            time.sleep(0.005)
+        deadline = time.monotonic() + 30  # kill once the backup job has started its work
+        while not (staging / backup_id / "service.secret").exists() and time.monotonic() < deadline:
+            time.sleep(0.001)
         svc.kill9()
         with sqlite3.connect(tmp_path / "meta.db") as db:
             status = db.execute("select status from backups where id=?", (backup_id,)).fetchone()[0]
@@ -153,8 +162,19 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
                 "/backups/download-file", params={"instance_id": created["id"], "backup_id": backup_id}
             ).json()["files"]
             archive = httpx.get(files[0]["download_link"], timeout=60).content
-            manifest = check_manifest(archive, backup_id, created["id"])
-            assert manifest["documents"] == 20000
+            manifest = check_physical(archive, backup_id, created["id"])
+            assert set(manifest["databases"]["big"]) == {"docs"}
+            deadline = time.monotonic() + 60  # its export (a temporary engine) runs in the background
+            while (
+                time.monotonic() < deadline
+                and len(
+                    api.get(
+                        "/backups/download-file", params={"instance_id": created["id"], "backup_id": backup_id}
+                    ).json()["files"]
+                )
+                < 2
+            ):
+                time.sleep(0.1)
         assert engine_pids(tmp_path) == svc.node_pids()  # no temporary engine left behind
     finally:
         svc.stop()
@@ -178,6 +198,7 @@ def test_service_killed_mid_restore_to_new_instance_resumes_to_completed(tmp_pat
             client.big.docs.insert_many([{"i": i, "pad": "z" * 200} for i in range(20000)])
         r = api.post("/backups", json={"backup": {"instance_id": created["id"], "name": "crash-restore"}})
         assert wait_job(api, r.json()["job_id"])["status"] == "Completed"
+        _wait_export(api, created["id"], r.json()["backup_id"])
 
         body = instance_body("crash-dst", PASSWORD, mode="Single", series="s6")
         body["restore_point"] = {"type": "backup", "backup_id": r.json()["backup_id"]}

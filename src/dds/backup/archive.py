@@ -11,19 +11,19 @@ import hashlib
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from dds.backup.manifest import MANIFEST_NAME, Manifest
 from dds.core.errors import BackupCorrupt
-from dds.store.base import CHUNK
+from dds.store.base import CHUNK, Sink
 
 SUFFIX = ".tar.gz"
+EXPORT_SUFFIX = ".mongodump.tar.gz"  # the portable export beside a physical backup
 
 
 class _HashingWriter:
     """A write-only file object that hashes and counts what passes through."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: Sink) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
         self.size = 0
@@ -34,23 +34,27 @@ class _HashingWriter:
         return self.raw.write(data)
 
     def flush(self) -> None:
-        self.raw.flush()
+        pass
+
+
+def pack_into(dump_dir: Path, manifest: Manifest, sink: Sink, level: int = 1) -> tuple[int, str]:
+    """Stream the manifest and every file of `dump_dir` into `sink`; returns (size, sha256)."""
+    (dump_dir / MANIFEST_NAME).write_text(manifest.to_json())
+    out = _HashingWriter(sink)
+    with (
+        gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w|") as tar,
+    ):
+        tar.add(dump_dir / MANIFEST_NAME, arcname=MANIFEST_NAME)
+        for entry in manifest.files:
+            tar.add(dump_dir / entry.path, arcname=f"dump/{entry.path}")
+    return out.size, out.digest.hexdigest()
 
 
 def pack(dump_dir: Path, manifest: Manifest, dest: Path, level: int = 1) -> tuple[int, str]:
     """Write the manifest and every file of `dump_dir` into `dest`; returns (size, sha256)."""
-    (dump_dir / MANIFEST_NAME).write_text(manifest.to_json())
     with dest.open("wb") as raw:
-        out = _HashingWriter(raw)
-        with (
-            gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,
-            tarfile.open(fileobj=gz, mode="w|") as tar,
-        ):
-            tar.add(dump_dir / MANIFEST_NAME, arcname=MANIFEST_NAME)
-            for entry in manifest.files:
-                tar.add(dump_dir / entry.path, arcname=f"dump/{entry.path}")
-        raw.flush()
-    return out.size, out.digest.hexdigest()
+        return pack_into(dump_dir, manifest, raw, level)
 
 
 def verify_archive(path: Path, size: int, sha256: str) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 from dds.store.base import CHUNK
 
 MANIFEST_NAME = "manifest.json"
-FORMAT = "dds-backup/1"
+FORMAT = "dds-backup/1"  # mongodump layout, restored through the wire protocol
+PHYSICAL = "dds-physical/1"  # the engine's own files, restored by copying them back
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Manifest:
     documents: int = 0
     files: list[FileEntry] = field(default_factory=list)
     format: str = FORMAT
+    compression: str = ""  # physical archives: "zstd"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -249,6 +249,30 @@ class BackupCorrupt(DDSError):
     message = "The backup file is damaged or missing."
 
 
+class BackupStopped(DDSError):
+    """A backup job ended early because its backup was stopped (the job's fail reason)."""
+
+    code = "DBS.280124"
+    status = 400
+    message = "The backup was stopped on request."
+
+
+class BackupNotRunning(DDSError):
+    """Only a backup in progress can be stopped."""
+
+    code = "DBS.201202"
+    status = 400
+    message = "Operation cannot be executed in current state of the DB instance."
+
+
+class DownloadClosed(DDSError):
+    """The project's backup download policy is `close`."""
+
+    code = "DBS.280032"
+    status = 403
+    message = "Permission denied: backup download is closed by the project's backup download policy."
+
+
 class LinkRefused(DDSError):
     """A download link that expired, was altered, or belongs to another project."""
 

@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     incremental_backup_default: bool = Field(
         default=False, description="continuous archiving (PITR) on for new ReplicaSet instances"
     )
-    backup_compress_level: int = Field(default=1, description="gzip level of backup archives (1 = fast)")
+    backup_compress_level: int = Field(default=1, description="gzip level of the mongodump-layout export (1 = fast)")
+    backup_zstd_level: int = Field(default=2, description="zstd level of physical backup archives")
+    backup_zstd_threads: int = Field(default=2, description="zstd worker threads of a backup (0 = in the job thread)")
     scheduler_interval: float = Field(default=30.0, description="seconds between automated-backup checks")
 
     @property

@@ -21,6 +21,8 @@ class JobName(StrEnum):
     RESTORE_NEW = "MongodbRestoreData2NewInstance"
     RESTORE_CURRENT = "MongodbRestoreData2CurrentInstance"
     RESTORE_COLLECTIONS = "MongodbRestoreTable"  # database/collection level, as of a time
+    STOP_BACKUP = "MongodbStopBackup"
+    EXPORT_BACKUP = "MongodbBackupExport"  # the mongodump-layout copy of a completed backup
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

@@ -42,7 +42,7 @@ class JobStatus(StrEnum):
 class BackupStatus(StrEnum):
     BUILDING = "BUILDING"  # the backup job is dumping or uploading
     COMPLETED = "COMPLETED"  # archive stored and checksummed; restorable
-    FAILED = "FAILED"  # the job failed for good; no usable archive
+    FAILED = "FAILED"  # the job failed for good or was stopped on request; no usable archive
     DISABLED = "DISABLED"  # being deleted
 
 
@@ -76,6 +76,7 @@ BACKUP_ALLOWED: dict[str, frozenset[BackupStatus]] = {
     "delete": frozenset({BackupStatus.COMPLETED, BackupStatus.FAILED}),
     "restore": frozenset({BackupStatus.COMPLETED}),
     "download": frozenset({BackupStatus.COMPLETED}),
+    "stop": frozenset({BackupStatus.BUILDING}),
 }
 
 

@@ -133,9 +133,13 @@ def primary(inst: Instance) -> Node:
     return inst.nodes[0]
 
 
-def service_client(parts: Parts, instance_id: str, host: str, port: int, timeout_ms: int = 5000) -> AdminClient:
-    """A client logged in as the service user, straight to an engine (never through a gateway)."""
-    pw = quote_plus(service_password(parts.settings, instance_id))
+def service_client(
+    parts: Parts, instance_id: str, host: str, port: int, timeout_ms: int = 5000, password: str | None = None
+) -> AdminClient:
+    """A client logged in as the service user, straight to an engine (never through a gateway).
+
+    `password` overrides the instance's current one (a backup's copy keeps the one it had)."""
+    pw = quote_plus(password if password is not None else service_password(parts.settings, instance_id))
     return MongoClient(
         f"mongodb://{SERVICE_USER}:{pw}@{dial_host(host)}:{port}/?authSource=admin"
         f"&directConnection=true&authMechanism=SCRAM-SHA-256",

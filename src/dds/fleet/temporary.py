@@ -1,7 +1,7 @@
-"""A temporary, read-only engine on a frozen copy of an instance (see `backup.snapshot`).
+"""A temporary, read-only engine on a frozen copy of an instance's files (a backup's).
 
-The dump reads the copy, so the tenant's engine serves at full speed meanwhile and every
-mode (Single too) gets one consistent point in time across all databases.
+The mongodump-layout export reads the copy, so the tenant's engine serves at full speed
+meanwhile and the export shows the backup's one point in time across all databases.
 """
 
 from __future__ import annotations
@@ -9,32 +9,21 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
-from dds.backup.snapshot import freeze_copy
-from dds.db.models import Instance
 from dds.engine.base import NodeSpec
-from dds.fleet import layout, nodes
+from dds.fleet import nodes
 from dds.parts import Parts
 from dds.provision.base import Role
 
 
 @contextlib.contextmanager
-def serve_snapshot(parts: Parts, inst: Instance, work: Path) -> Iterator[tuple[nodes.AdminClient, datetime]]:
-    """Yield a client of a temporary engine on a frozen copy of `inst`, and the copy's time."""
-    node = nodes.primary(inst)
-    copy_dir = work / "engine"
-    taken = parts.clock.now()
-    freeze_copy(nodes.engine_pid(parts, node), layout.data_dir(parts.settings, node), copy_dir / "data")
-    with serve_files(parts, inst.id, copy_dir) as client:
-        yield client, taken
-
-
-@contextlib.contextmanager
-def serve_files(parts: Parts, instance_id: str, copy_dir: Path) -> Iterator[nodes.AdminClient]:
-    """A read-only temporary engine on engine files in `copy_dir/data` that hold `instance_id`'s
-    users (a frozen copy, or the instance's own files restored as of a time)."""
+def serve_copy(
+    parts: Parts, instance_id: str, copy_dir: Path, password: str | None = None
+) -> Iterator[nodes.AdminClient]:
+    """Yield a service-user client of a temporary read-only engine on the engine files in
+    `copy_dir/data` (a backup's frozen copy, or the instance's files restored as of a time);
+    `password` is the service user's as the copy has it."""
     listen, debug = _two_free_ports()
     spec = NodeSpec(
         node_dir=copy_dir,
@@ -46,7 +35,7 @@ def serve_files(parts: Parts, instance_id: str, copy_dir: Path) -> Iterator[node
     )
     try:
         nodes.start_engine(parts, spec, "a temporary copy")
-        with nodes.service_client(parts, instance_id, "127.0.0.1", listen, timeout_ms=10000) as client:
+        with nodes.service_client(parts, instance_id, "127.0.0.1", listen, 10000, password) as client:
             yield client
     finally:
         parts.provisioner.stop(copy_dir, Role.ENGINE)

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dds.backup.archive import SUFFIX
+from dds.backup.archive import EXPORT_SUFFIX
+from dds.backup.physical import SUFFIX
 from dds.core import ids
 from dds.core.clock import iso_z
 from dds.core.errors import (
@@ -19,6 +20,7 @@ from dds.core.errors import (
     BackupInvalid,
     BackupNotAllowed,
     BackupNotFound,
+    BackupNotRunning,
     BackupRestoring,
     Conflict,
     InvalidBackupDescription,
@@ -46,7 +48,7 @@ from dds.domain.states import (
 from dds.fleet import nodes
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
-from dds.services import instances
+from dds.services import download_policy, instances
 from dds.store import links
 from dds.wire import models as w
 
@@ -117,6 +119,8 @@ def start_backup(
         store=parts.store.name,
         object_key=f"{inst.project_id}/{inst.id}/{backup_id}{SUFFIX}",
         file_name=f"{backup_id}{SUFFIX}",
+        export_key=f"{inst.project_id}/{inst.id}/{backup_id}{EXPORT_SUFFIX}",
+        export_file_name=f"{backup_id}{EXPORT_SUFFIX}",
         manifest={},
         scheduled_for=scheduled_for,
         begin_time=now,
@@ -252,6 +256,15 @@ def batch_delete(parts: Parts, project_id: str, backup_ids: list[str] | None) ->
     return jobs
 
 
+def _files(b: Backup) -> list[tuple[str, str, int]]:
+    """(name, object key, bytes) of a backup's files: the physical archive and, once made, the
+    mongodump-layout export (older backups have only the latter, as their one file)."""
+    files = [(b.file_name, b.object_key, b.size_bytes)]
+    if b.export_key and b.export_file_name and b.export_size_bytes is not None:
+        files.append((b.export_file_name, b.export_key, b.export_size_bytes))
+    return files
+
+
 def download_files(
     parts: Parts, project_id: str, instance_id: str | None, backup_id: str | None
 ) -> w.ShowBackupDownloadLinkResponse:
@@ -259,6 +272,7 @@ def download_files(
     if not instance_id or not backup_id:
         raise InvalidParameter("instance_id and backup_id are required.")
     with parts.db.session() as s:
+        download_policy.require_open(s, project_id)
         b = get(s, project_id, backup_id)
         if b.instance_id != instance_id:
             raise BackupNotFound()
@@ -269,37 +283,54 @@ def download_files(
         raise BackupInvalid(f"The backup is kept in the {b.store!r} store, which is not configured now.")
     ttl = parts.settings.link_ttl_seconds
     expires = parts.clock.now() + timedelta(seconds=ttl)
-    url = st.presigned_url(b.object_key, expires, ttl) or links.make_link(
-        parts.settings.base_url, link_secret(parts), project_id, b.id, b.file_name, expires
-    )
-    return w.ShowBackupDownloadLinkResponse.model_validate(
-        {
-            "files": [
-                {
-                    "name": b.file_name,
-                    "size": math.ceil(b.size_bytes / 1024),
-                    "download_link": url,
-                    "link_expired_time": iso_z(expires),
-                }
-            ],
-            "bucket": st.bucket,
-        }
-    )
+    files = []
+    for name, key, size in _files(b):
+        url = st.presigned_url(key, expires, ttl) or links.make_link(
+            parts.settings.base_url, link_secret(parts), project_id, b.id, name, expires
+        )
+        files.append(
+            {"name": name, "size": math.ceil(size / 1024), "download_link": url, "link_expired_time": iso_z(expires)}
+        )
+    return w.ShowBackupDownloadLinkResponse.model_validate({"files": files, "bucket": st.bucket})
 
 
-def open_download(
-    parts: Parts, project_id: str, backup_id: str, name: str, expires: str, sig: str
-) -> tuple[Backup, int]:
-    """Check a service-signed link; returns the backup and the object's size."""
+def open_download(parts: Parts, project_id: str, backup_id: str, name: str, expires: str, sig: str) -> tuple[str, int]:
+    """Check a service-signed link (and the download policy, which may have closed since);
+    returns the object's key and size."""
     links.check(link_secret(parts), project_id, backup_id, name, expires, sig, parts.clock.now())
     with parts.db.session() as s:
+        download_policy.require_open(s, project_id)
         b = get(s, project_id, backup_id)
-        if b.file_name != name or b.status != BackupStatus.COMPLETED:
+        keys = {n: key for n, key, _ in _files(b)}
+        if name not in keys or b.status != BackupStatus.COMPLETED:
             raise BackupNotFound()
-    size = parts.store.size(b.object_key)
+    size = parts.store.size(keys[name])
     if size is None:
         raise BackupNotFound()
-    return b, size
+    return keys[name], size
+
+
+def stop(parts: Parts, project_id: str, backup_id: str, action: str | None) -> Job:
+    """Ask a running backup to stop; its job ends early, leaves nothing in the store and the
+    backup FAILED. The returned job completes once that has happened."""
+    if action != "stop":
+        raise InvalidParameter("action must be 'stop'.")
+    with parts.db.session() as s:
+        b = get(s, project_id, backup_id)
+        if b.status not in BACKUP_ALLOWED["stop"]:
+            raise BackupNotRunning(f"The backup is {b.status}; only a backup in progress can be stopped.")
+        b.stop_requested = True
+        job = enqueue(
+            s,
+            name=JobName.STOP_BACKUP,
+            project_id=b.project_id,
+            now=parts.clock.now(),
+            instance_id=b.instance_id,
+            instance_name=b.instance_name,
+            payload={"backup_id": b.id},
+        )
+    parts.wakeup.set()
+    return job
 
 
 def get_policy(parts: Parts, project_id: str, instance_id: str) -> w.BackupPolicyItem:

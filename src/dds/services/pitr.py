@@ -16,7 +16,7 @@ from dds.archiver.coverage import Coverage, read_coverage
 from dds.archiver.errors import ArchiverError
 from dds.archiver.restore import restore
 from dds.archiver.store import open_store
-from dds.backup import engine_files
+from dds.backup import physical
 from dds.core.errors import InternalError, InvalidParameter, RestoreTimeOutOfRange
 from dds.db.models import Instance
 from dds.domain.rules import check_paging
@@ -114,7 +114,7 @@ def collections_at(
     work = layout.staging(parts.settings, f"pitr-list-{uuid.uuid4().hex}")
     try:
         restore(config, point.at_ms, work, databases={db_name}, coverage=cov)
-        names = [c for c in engine_files.collections(work / f"{db_name}.sqlite") if not c.startswith("system.")]
+        names = [c for c in physical.collections(work / f"{db_name}.sqlite") if not c.startswith("system.")]
     except ArchiverError as exc:
         raise InternalError(f"The archive could not be read at that time: {exc}") from exc
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dds.core.errors import BackupCorrupt, InvalidParameter
-from dds.store.base import CHUNK
+from dds.store.base import CHUNK, Sink
 
 
 class LocalStore:
@@ -34,6 +35,21 @@ class LocalStore:
         with partial.open("rb+") as f:
             os.fsync(f.fileno())
         os.replace(partial, dest)  # atomic: the key appears only complete
+
+    @contextlib.contextmanager
+    def writer(self, key: str) -> Iterator[Sink]:
+        """Written to `<key>.partial`, renamed into place only when complete; removed on failure."""
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        try:
+            with partial.open("wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def fetch(self, key: str, dest: Path) -> None:
         src = self._path(key)

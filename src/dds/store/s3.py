@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,55 @@ from botocore.exceptions import ClientError
 
 from dds.core.errors import BackupCorrupt
 from dds.core.settings import Settings
-from dds.store.base import CHUNK
+from dds.store.base import CHUNK, Sink
 
 # Bounded parts and threads keep memory flat whatever the archive size.
 _TRANSFER = TransferConfig(multipart_threshold=16 * 1024**2, multipart_chunksize=16 * 1024**2, max_concurrency=4)
+_PART = 16 * 1024**2  # bytes per uploaded part of a streamed archive
+_PARTS_IN_FLIGHT = 2  # parts uploading while the next one fills: memory stays at (2 + 1) parts
+
+
+class _MultipartSink:
+    """Fills parts and uploads them in the background; at most `_PARTS_IN_FLIGHT` at a time."""
+
+    def __init__(self, client: Any, bucket: str, key: str, upload_id: str) -> None:
+        self.client, self.bucket, self.key, self.upload_id = client, bucket, key, upload_id
+        self._buf = bytearray()
+        self._pool = ThreadPoolExecutor(max_workers=_PARTS_IN_FLIGHT, thread_name_prefix="s3-part")
+        self._slots = threading.BoundedSemaphore(_PARTS_IN_FLIGHT)
+        self._parts: list[Future[dict[str, Any]]] = []
+
+    def write(self, data: bytes, /) -> int:
+        self._buf += data
+        while len(self._buf) >= _PART:
+            self._send(bytes(self._buf[:_PART]))
+            del self._buf[:_PART]
+        return len(data)
+
+    def _send(self, body: bytes) -> None:
+        self._slots.acquire()
+        number = len(self._parts) + 1
+        future = self._pool.submit(self._upload, number, body)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._parts.append(future)
+
+    def _upload(self, number: int, body: bytes) -> dict[str, Any]:
+        r = self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )
+        return {"PartNumber": number, "ETag": r["ETag"]}
+
+    def finish(self) -> None:
+        if self._buf or not self._parts:
+            self._send(bytes(self._buf))  # the last part may be short (or the only, empty one)
+            self._buf.clear()
+        parts = [f.result() for f in self._parts]
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class S3Store:
@@ -52,6 +99,22 @@ class S3Store:
         self.ensure_bucket()
         # A multipart upload becomes visible only when completed, so a killed upload leaves no object.
         self.client.upload_file(str(source), self.bucket, key, Config=_TRANSFER)
+
+    @contextlib.contextmanager
+    def writer(self, key: str) -> Iterator[Sink]:
+        """A multipart upload: the object appears only on completion; aborted on failure."""
+        self.ensure_bucket()
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        sink = _MultipartSink(self.client, self.bucket, key, upload_id)
+        try:
+            yield sink
+            sink.finish()
+        except BaseException:
+            sink.close()
+            with contextlib.suppress(ClientError):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
+        sink.close()
 
     def fetch(self, key: str, dest: Path) -> None:
         try:

@@ -1,28 +1,67 @@
-"""Job kinds of backups: take one, delete one.
+"""Job kinds of backups: take one (physical), export it (mongodump layout), stop one, delete one.
 
-A backup row turns COMPLETED only in the last step, after the archive is whole in the
-store, so a job killed midway never shows a usable backup.
+A backup is the engine's files frozen at one instant (`backup.snapshot`), streamed as a
+zstd-compressed tar straight into the store. The row turns COMPLETED only after the archive
+is whole in the store, so a job killed or stopped midway never shows a usable backup. The
+portable mongodump-layout export is made afterwards, from the same frozen copy, by its own
+job: the backup is usable (restorable, downloadable) as soon as the physical file is stored.
 """
 
 from __future__ import annotations
 
-from dds.backup import archive, dump
-from dds.backup.manifest import Manifest, describe
-from dds.core.errors import BackupCorrupt, BackupNotFound
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dds.backup import archive, dump, physical, snapshot
+from dds.backup.manifest import FORMAT, Manifest, describe
+from dds.core.errors import BackupCorrupt, BackupInvalid, BackupNotFound, BackupStopped, InternalError
 from dds.db.backups import Backup
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, transition
-from dds.fleet import layout, temporary
+from dds.fleet import layout, nodes, secrets, temporary
+from dds.jobs.queue import enqueue
 from dds.jobs.registry import JobContext, JobKind
+from dds.parts import Parts
+from dds.store.base import ChunkReader
 from dds.tasks.backup_files import backup_of
-from dds.tasks.steps import clear_staging, settle_if
+from dds.tasks.steps import clear_staging, ensure_running, settle_if
+
+COPY = "engine"  # staging/<backup>/engine: engine files copied there (backup) or unpacked (export)
+SECRET = "service.secret"  # the service user's password as the frozen copy has it
+STOP_POLL = 0.2  # seconds between looks at a backup's stop flag while it is being written
+STOP_WAIT = 600.0  # how long a stop job waits for the backup job to notice
 
 
-def _dump(ctx: JobContext) -> None:
-    """Dump a frozen copy of the instance (a temporary engine) and pack the archive into staging."""
+def stop_check(parts: Parts, backup_id: str) -> Callable[[], None]:
+    """A callable that raises BackupStopped once the backup was asked to stop (looks at most
+    every STOP_POLL seconds, so it can be called for every chunk written)."""
+    last = [0.0]
+
+    def check() -> None:
+        now = time.monotonic()
+        if now - last[0] < STOP_POLL:
+            return
+        last[0] = now
+        with parts.db.session() as s:
+            if s.scalar(select(Backup.stop_requested).where(Backup.id == backup_id)):
+                raise BackupStopped()
+
+    return check
+
+
+def _take(ctx: JobContext) -> None:
+    """Freeze the instance's engine files at one instant and stream them into the store as one
+    archive; then (and only then) mark the backup COMPLETED and queue its export."""
     parts = ctx.parts
-    work = layout.staging(parts.settings, ctx.payload["backup_id"])
+    backup_id = ctx.payload["backup_id"]
+    stop_check(parts, backup_id)()
+    ensure_running(ctx)  # a resumed job may find the engine gone with the service that crashed
+    work = layout.staging(parts.settings, backup_id)
     archive.clear(work)
     work.mkdir(parents=True)
     with parts.db.session() as s:
@@ -30,82 +69,164 @@ def _dump(ctx: JobContext) -> None:
         inst = s.get(Instance, b.instance_id)
         if inst is None:
             raise BackupNotFound("The instance of this backup no longer exists.")
-        _ = inst.nodes
-        engine_version = inst.engine_version or parts.engine.version()
-    root = work / "dump"
-    with temporary.serve_snapshot(parts, inst, work) as (client, taken):
-        result = dump.dump(client, root)
-    result.point_in_time = taken
-    archive.clear(work / "engine")
-    manifest = Manifest(
-        backup_id=b.id,
-        instance_id=b.instance_id,
-        engine="ferretdb",
-        engine_version=engine_version,
-        mode=b.instance_mode,
-        point_in_time=result.point_in_time.strftime("%Y-%m-%dT%H:%M:%SZ") if result.point_in_time else "",
-        consistency=result.consistency,
-        databases=result.databases,
-        documents=result.documents,
-        files=describe(root),
-    )
-    size, digest = archive.pack(root, manifest, work / b.file_name, parts.settings.backup_compress_level)
-    archive.clear(root)
-    with parts.db.session() as s:
-        row = backup_of(s, ctx)
-        row.size_bytes, row.sha256 = size, digest
-        row.manifest = {k: v for k, v in vars(manifest).items() if k != "files"}
-        row.manifest["files"] = [vars(f) for f in manifest.files]
-
-
-def _upload(ctx: JobContext) -> None:
-    """Put the archive in the store, then (and only then) mark the backup COMPLETED."""
-    parts = ctx.parts
-    with parts.db.session() as s:
-        b = backup_of(s, ctx)
-        if b.status == BackupStatus.COMPLETED:
-            return
-        key, file_name, size = b.object_key, b.file_name, b.size_bytes
-    local = layout.staging(parts.settings, ctx.payload["backup_id"]) / file_name
-    if local.exists():
-        parts.store.put(key, local)
-    if parts.store.size(key) != size:
-        raise BackupCorrupt("The archive did not reach the backup store whole.")
+        node = nodes.primary(inst)
+        data, key = layout.data_dir(parts.settings, node), b.object_key
+        manifest = Manifest(
+            backup_id=b.id,
+            instance_id=b.instance_id,
+            engine="ferretdb",
+            engine_version=inst.engine_version or parts.engine.version(),
+            mode=b.instance_mode,
+            point_in_time="",
+            consistency="snapshot",
+        )
+    # The export job dumps this backup later, through an engine that knows the users as frozen.
+    secrets.write_secret(work / SECRET, secrets.service_password(parts.settings, inst.id))
+    settings = parts.settings
+    with contextlib.ExitStack() as held:
+        # Under the instance's lock: the supervisor must not restart the engine while it is paused.
+        with parts.locks.of(inst.id):
+            taken = parts.clock.now()
+            files = held.enter_context(
+                snapshot.frozen(nodes.engine_pid(parts, node), data, work / COPY, skip=physical.SKIP_DATABASES)
+            )
+        manifest.point_in_time = taken.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as the manifest says
+        manifest.databases = {Path(f.name).stem: f.collections for f in files}
+        check = stop_check(parts, backup_id)  # looks at once, then every STOP_POLL seconds
+        with parts.store.writer(key) as sink:
+            size, digest = physical.write(
+                files,
+                manifest,
+                sink,
+                level=settings.backup_zstd_level,
+                threads=settings.backup_zstd_threads,
+                check=check,
+            )
+    archive.clear(work / COPY)
     with parts.db.session() as s:
         b = backup_of(s, ctx)
+        if b.stop_requested:
+            raise BackupStopped()
+        b.size_bytes, b.sha256 = size, digest
+        b.manifest = {k: v for k, v in vars(manifest).items() if k != "files"}
+        b.manifest["files"] = [vars(f) for f in manifest.files]
         transition(b, BackupStatus.COMPLETED)
         b.end_time = parts.clock.now()
         instance_id = b.instance_id
-    clear_staging(parts, ctx.payload["backup_id"])
+        enqueue(
+            s,
+            name=JobName.EXPORT_BACKUP,
+            project_id=b.project_id,
+            now=parts.clock.now(),
+            instance_id=b.instance_id,
+            instance_name=b.instance_name,
+            payload={"backup_id": b.id},
+        )
+    parts.wakeup.set()
     settle_if(parts, instance_id, InstanceStatus.BACKING_UP)
 
 
 def _backup_failed(ctx: JobContext, reason: str) -> None:
     parts = ctx.parts
-    clear_staging(parts, ctx.payload.get("backup_id", "-"))
+    backup_id = ctx.payload.get("backup_id", "-")
     with parts.db.session() as s:
-        b = s.get(Backup, ctx.payload.get("backup_id"))
+        b = s.get(Backup, backup_id)
         if b is None:
+            clear_staging(parts, backup_id)
             return
-        key, instance_id = b.object_key, b.instance_id
+        keys, instance_id = b.object_keys(), b.instance_id
         completed = b.status == BackupStatus.COMPLETED  # only settling the instance failed
         if not completed:
             transition(b, BackupStatus.FAILED)
             b.end_time = parts.clock.now()
     if not completed:
-        parts.store.delete(key)
+        clear_staging(parts, backup_id)  # a completed backup's copy waits for its export
+        for key in keys:
+            parts.store.delete(key)
     settle_if(parts, instance_id, InstanceStatus.BACKING_UP)
 
 
+def _export(ctx: JobContext) -> None:
+    """Dump the backup's frozen copy (a temporary read-only engine) in the mongodump layout and
+    stream it into the store beside the physical archive."""
+    parts = ctx.parts
+    backup_id = ctx.payload["backup_id"]
+    work = layout.staging(parts.settings, backup_id)
+    with parts.db.session() as s:
+        b = s.get(Backup, backup_id)
+        if b is None or b.status != BackupStatus.COMPLETED or not b.export_key:
+            archive.clear(work)
+            return  # deleted meanwhile: nothing to export
+        key, instance_id, physical_key = b.export_key, b.instance_id, b.object_key
+        manifest = Manifest(
+            backup_id=b.id,
+            instance_id=b.instance_id,
+            engine="ferretdb",
+            engine_version=str(b.manifest.get("engine_version", "")),
+            mode=b.instance_mode,
+            point_in_time=str(b.manifest.get("point_in_time", "")),
+            consistency="snapshot",
+            format=FORMAT,
+        )
+    if not (work / SECRET).exists():
+        raise BackupCorrupt("The backup's service secret is gone from staging; no export can be made.")
+    copy, root = work / COPY, work / "dump"
+    archive.clear(copy)
+    archive.clear(root)
+    physical.unpack(ChunkReader(parts.store.read(physical_key)), copy)  # checked file by file
+    with temporary.serve_copy(parts, instance_id, copy, (work / SECRET).read_text()) as client:
+        result = dump.dump(client, root)
+    archive.clear(copy)
+    manifest.databases, manifest.documents, manifest.files = result.databases, result.documents, describe(root)
+    with parts.store.writer(key) as sink:
+        size, digest = archive.pack_into(root, manifest, sink, parts.settings.backup_compress_level)
+    with parts.db.session() as s:
+        b = s.get(Backup, backup_id)
+        gone = b is None or b.status != BackupStatus.COMPLETED
+        if b is not None and not gone:
+            b.export_size_bytes, b.export_sha256 = size, digest
+    if gone:
+        parts.store.delete(key)  # the backup was deleted while its export was made
+    archive.clear(work)
+
+
+def _export_failed(ctx: JobContext, reason: str) -> None:
+    parts = ctx.parts
+    clear_staging(parts, ctx.payload.get("backup_id", "-"))
+    with parts.db.session() as s:
+        b = s.get(Backup, ctx.payload.get("backup_id"))
+        key = b.export_key if b is not None and b.export_size_bytes is None else None
+    if key:
+        parts.store.delete(key)
+
+
+def _await_stopped(ctx: JobContext) -> None:
+    """The stop request is recorded on the backup; wait until its job noticed and cleaned up."""
+    parts = ctx.parts
+    deadline = time.monotonic() + STOP_WAIT
+    while True:
+        with parts.db.session() as s:
+            b = s.get(Backup, ctx.payload["backup_id"])
+            status = None if b is None else b.status
+        if status in (None, BackupStatus.FAILED, BackupStatus.DISABLED):
+            return
+        if status == BackupStatus.COMPLETED:
+            raise BackupInvalid("The backup completed before it could be stopped.")
+        if time.monotonic() > deadline:
+            raise InternalError("The backup did not stop in time.")
+        time.sleep(0.05)
+
+
 def _delete_backup(ctx: JobContext) -> None:
-    """Object first, row second: a row never points at nothing while it says COMPLETED."""
+    """Objects first, row second: a row never points at nothing while it says COMPLETED."""
     parts = ctx.parts
     with parts.db.session() as s:
         b = s.get(Backup, ctx.payload["backup_id"])
         if b is None:
             return
-        key = b.object_key
-    parts.store.delete(key)
+        keys = b.object_keys()
+    for key in keys:
+        parts.store.delete(key)
     with parts.db.session() as s:
         b = s.get(Backup, ctx.payload["backup_id"])
         if b is not None:
@@ -120,6 +241,8 @@ def _delete_failed(ctx: JobContext, reason: str) -> None:
 
 
 KINDS = (
-    JobKind(JobName.BACKUP, (_dump, _upload), on_failure=_backup_failed),
+    JobKind(JobName.BACKUP, (_take,), on_failure=_backup_failed),
+    JobKind(JobName.EXPORT_BACKUP, (_export,), on_failure=_export_failed),
+    JobKind(JobName.STOP_BACKUP, (_await_stopped,)),
     JobKind(JobName.DELETE_BACKUP, (_delete_backup,), on_failure=_delete_failed),
 )

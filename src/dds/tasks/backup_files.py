@@ -25,11 +25,12 @@ def drop_automated(parts: Parts, instance_id: str) -> None:
     """Deleting an instance deletes its automated backups (DDS); manual ones stay."""
     with parts.db.session() as s:
         rows = s.scalars(select(Backup).where(Backup.instance_id == instance_id, Backup.type == BackupType.AUTO)).all()
-        keys = [(b.id, b.object_key) for b in rows]
+        keys = [(b.id, b.object_keys()) for b in rows]
         for b in rows:
             transition(b, BackupStatus.DISABLED)
-    for backup_id, key in keys:
-        parts.store.delete(key)
+    for backup_id, objects in keys:
+        for key in objects:
+            parts.store.delete(key)
         with parts.db.session() as s:
             row = s.get(Backup, backup_id)
             if row is not None:

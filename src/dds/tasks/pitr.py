@@ -2,9 +2,10 @@
 
 Restores to a new instance and onto the original share the job kinds (and DDS job names) of
 restores from a backup; their payload says which source they read (`restore_time_ms`), and
-`by_source` picks the step. Database/collection-level restores copy what existed at a time
-into the running instance under new names, through a temporary engine on the restored
-files, never overwriting anything.
+`by_source` picks the step that fetches the files (`tasks.restore` puts them in place as it does
+a physical backup's, keeping the target's users, oplog and sessions).
+Database/collection-level restores copy what existed at a time into the running instance under
+new names, through a temporary engine on the restored files, never overwriting anything.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pymongo.collection import Collection
 
 from dds.archiver.errors import ArchiverError, OutsideRestoreRanges
 from dds.archiver.restore import restore
-from dds.backup import engine_files
+from dds.backup import physical
 from dds.core.errors import InstanceNotFound, InternalError, RestoreTimeOutOfRange
 from dds.db.models import Instance
-from dds.domain.states import NodeStatus, settled, transition
+from dds.domain.states import settled, transition
 from dds.fleet import archivers, layout, nodes, temporary
 from dds.jobs.registry import JobContext, Step
 from dds.parts import Parts
@@ -44,7 +45,7 @@ def _restored_dir(parts: Parts, job_id: str, name: str = "pitr") -> Path:
     return layout.staging(parts.settings, job_id) / name
 
 
-def _restore_into(parts: Parts, source_id: str, at_ms: int, out: Path, databases: set[str] | None = None) -> None:
+def restore_into(parts: Parts, source_id: str, at_ms: int, out: Path, databases: set[str] | None = None) -> None:
     with parts.db.session() as s:
         src = s.get(Instance, source_id)
         if src is None:
@@ -57,39 +58,6 @@ def _restore_into(parts: Parts, source_id: str, at_ms: int, out: Path, databases
         raise RestoreTimeOutOfRange() from None
     except ArchiverError as exc:
         raise InternalError(f"The archive could not be restored: {exc}") from exc
-
-
-def fetch(ctx: JobContext) -> None:
-    """Restore the source's files as of the time into staging; the target is not touched yet."""
-    p = ctx.payload
-    _restore_into(ctx.parts, p["source_instance_id"], int(p["restore_time_ms"]), _restored_dir(ctx.parts, ctx.job_id))
-
-
-def swap(ctx: JobContext) -> None:
-    """Put the restored files in place of the target's, keeping the target's users; safe to repeat.
-
-    The files are prepared beside the data directory (`data.incoming`) while the engine still
-    serves; the engine is down only for the rename and a start.
-    """
-    parts = ctx.parts
-    restored = _restored_dir(parts, ctx.job_id)
-    with parts.locks.of(ctx.instance_id), parts.db.session() as s:
-        inst = load_instance(ctx, s)
-        for node in inst.nodes:
-            node_dir, data = layout.node_dir(parts.settings, node), layout.data_dir(parts.settings, node)
-            incoming = node_dir / "data.incoming"
-            if restored.is_dir() and not incoming.exists():
-                partial = node_dir / "data.incoming.partial"
-                shutil.rmtree(partial, ignore_errors=True)
-                shutil.copytree(restored, partial)
-                engine_files.keep_users(partial / "admin.sqlite", data / "admin.sqlite")
-                partial.rename(incoming)
-            nodes.stop_node(parts, node)
-            if incoming.exists():
-                shutil.rmtree(data, ignore_errors=True)
-                incoming.rename(data)
-            node.pid = nodes.start_node(parts, inst, node)
-            transition(node, NodeStatus.NORMAL)
 
 
 # --- database and collection level, into the running instance ---------------------------------
@@ -105,9 +73,12 @@ def fetch_collections(ctx: JobContext) -> None:
         if out.is_dir():
             continue  # complete: renamed into place only once whole
         partial = out.with_name("data.partial")
-        _restore_into(parts, ctx.instance_id, int(group["time_ms"]), partial, set(group["databases"]))
+        restore_into(parts, ctx.instance_id, int(group["time_ms"]), partial, set(group["databases"]))
         # The temporary engine is logged in to with the instance's own (current) service user.
-        engine_files.keep_users(partial / "admin.sqlite", live_admin)
+        if (partial / "admin.sqlite").exists():
+            physical.keep_users(partial / "admin.sqlite", live_admin)
+        else:
+            physical.copy_database(live_admin, partial / "admin.sqlite")
         partial.rename(out)
 
 
@@ -123,7 +94,7 @@ def copy_collections(ctx: JobContext) -> None:
     with nodes.admin_client(parts, inst, timeout_ms=30000) as live:
         for group in ctx.payload["groups"]:
             copy_dir = _restored_dir(parts, ctx.job_id, f"t{group['time_ms']}")
-            with temporary.serve_files(parts, inst.id, copy_dir) as old:
+            with temporary.serve_copy(parts, inst.id, copy_dir) as old:
                 for item in group["collections"]:
                     target = f"{item['database']}.{item['new']}"
                     if target in done:

@@ -1,16 +1,22 @@
 """Job kinds of restores: a backup (or the archive as of a time, see `tasks.pitr`) into a new
 instance, or onto an existing one; and collections as of a time into a running instance.
 
-The archive is fetched and every checksum verified before any instance is touched; a
-restore onto an existing instance sets the target's files aside first and puts them
-back if anything fails.
+The archive is streamed from the store and every checksum verified before any instance is
+touched. A physical backup is restored by putting its engine files in place of the target's
+(the engine stopped meanwhile), keeping the target's users and oplog; an older
+mongodump-layout backup is loaded through the wire protocol as before. A restore onto an
+existing instance sets the target's files aside first and puts them back if anything fails.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
-from dds.backup import archive, load
+from dds.backup import archive, load, physical
 from dds.core.errors import BackupCorrupt, BackupNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
@@ -18,6 +24,7 @@ from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled,
 from dds.fleet import layout, nodes
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
+from dds.store.base import ChunkReader
 from dds.tasks import pitr
 from dds.tasks.backup_files import backup_of
 from dds.tasks.pitr import by_source
@@ -31,10 +38,35 @@ from dds.tasks.steps import (
 )
 
 SNAPSHOT = "data.pre-restore"  # a node's engine files as they were before a restore
+BUILDING = "data.restore"  # the restored files being put together
+READY = "data.ready"  # ... and once they are complete
+PHYSICAL, DUMP = "physical", "dump"  # payload["format"]: how the verified backup is applied
+
+
+class _Hashing:
+    """Chunks from the store, hashed and counted on their way through."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.digest.update(chunk)
+            self.size += len(chunk)
+            yield chunk
+
+    def check(self, size: int, sha256: str) -> None:
+        if self.size != size:
+            raise BackupCorrupt(f"The backup file has {self.size} bytes, expected {size}.")
+        if self.digest.hexdigest() != sha256:
+            raise BackupCorrupt("The backup file failed its sha256 check; it is damaged.")
 
 
 def _fetch_verify(ctx: JobContext) -> None:
-    """Fetch the archive and check every checksum; the target is not touched yet."""
+    """Stream the archive from the store into staging, checking every checksum; the target is
+    not touched yet. The format is told by the archive itself (zstd: physical; gzip: dump)."""
     parts = ctx.parts
     work = layout.staging(parts.settings, ctx.job_id)
     archive.clear(work)
@@ -44,44 +76,104 @@ def _fetch_verify(ctx: JobContext) -> None:
         if b.status != BackupStatus.COMPLETED:
             raise BackupCorrupt(f"The backup is {b.status} and cannot be restored.")
         key, file_name, size, digest = b.object_key, b.file_name, b.size_bytes, b.sha256
+    if parts.store.size(key) is None:
+        raise BackupCorrupt("The backup file is missing from the backup store.")
+    stream = _Hashing(parts.store.read(key))
+    chunks = iter(stream)
+    head = next(chunks, b"")
+    chunks = itertools.chain([head], chunks)
+    if physical.is_physical(head):
+        try:
+            physical.unpack(ChunkReader(chunks), work / "x")
+        except BackupCorrupt:
+            for _ in chunks:  # a damaged file says so by its sum first: the clearer reason
+                pass
+            stream.check(size, digest)
+            raise
+        for _ in chunks:  # the rest of the stream (tar padding) counts towards the sum
+            pass
+        stream.check(size, digest)
+        ctx.payload["format"] = PHYSICAL
+        return
     local = work / file_name
-    parts.store.fetch(key, local)
+    with local.open("wb") as out:
+        for chunk in chunks:
+            out.write(chunk)
     archive.verify_archive(local, size, digest)
     archive.unpack(local, work / "x")
     local.unlink()
+    ctx.payload["format"] = DUMP
 
 
-def _load(ctx: JobContext) -> None:
-    """Replace the target's tenant data with the verified dump (also undoes an interrupted attempt)."""
+def _fetch_as_of(ctx: JobContext) -> None:
+    """Point in time: the source's files as of the time, restored from its archive into staging
+    where a physical backup's files would be; they are then put in place the same way."""
     parts = ctx.parts
-    root = layout.staging(parts.settings, ctx.job_id) / "x" / "dump"
-    if not root.is_dir():
-        raise BackupCorrupt("The verified backup is no longer in staging; restart the restore.")
-    ensure_running(ctx)
-    with parts.db.session() as s:
+    archive.clear(layout.staging(parts.settings, ctx.job_id))
+    p = ctx.payload
+    pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), _staged(parts, ctx) / physical.DATA)
+    ctx.payload["format"] = PHYSICAL
+
+
+def _staged(parts: Parts, ctx: JobContext) -> Path:
+    return layout.staging(parts.settings, ctx.job_id) / "x"
+
+
+def _build(staged: Path, original: Path, dest: Path) -> None:
+    """The target's new engine files: the backup's databases, with the target's users (in
+    admin), oplog (local) and sessions (config) kept from `original`."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for f in sorted(staged.glob("*.sqlite")):
+        shutil.move(f, dest / f.name)
+    for name in sorted(physical.SKIP_DATABASES):  # the oplog (local) and sessions stay the target's
+        kept = original / f"{name}.sqlite"
+        if kept.exists():
+            physical.copy_database(kept, dest / kept.name)
+    admin = original / "admin.sqlite"
+    if not admin.exists():
+        raise BackupCorrupt("The target instance has no admin database to keep its users from.")
+    if (dest / admin.name).exists():
+        physical.keep_users(dest / admin.name, admin)
+    else:
+        physical.copy_database(admin, dest / admin.name)
+
+
+def _put_files(ctx: JobContext) -> None:
+    """Stop the target, put the backup's files in place of its own (set aside, not deleted)
+    and start it again; the service's own login and the tenant's rwuser keep working."""
+    parts = ctx.parts
+    staged = _staged(parts, ctx) / physical.DATA
+    with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             raise BackupNotFound("The target instance no longer exists.")
-        _ = inst.nodes
-    with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
-        load.clear_tenant_data(client)
-        counts = load.load(client, root)
-    ctx.payload["documents"] = counts["documents"]
+        for node in inst.nodes:
+            node_dir = layout.node_dir(parts.settings, node)
+            data, snap, ready = layout.data_dir(parts.settings, node), node_dir / SNAPSHOT, node_dir / READY
+            nodes.stop_node(parts, node)
+            if not ready.exists():
+                if not staged.is_dir() or not any(staged.glob("*.sqlite")):
+                    raise BackupCorrupt("The verified backup is no longer in staging; restart the restore.")
+                _build(staged, snap if snap.exists() else data, node_dir / BUILDING)
+                (node_dir / BUILDING).rename(ready)
+            if snap.exists():
+                shutil.rmtree(data, ignore_errors=True)  # an earlier attempt's files; snap is the original
+            elif data.exists():
+                data.rename(snap)
+            ready.rename(data)
+        for node in inst.nodes:
+            node.pid = nodes.start_node(parts, inst, node)
+            transition(node, NodeStatus.NORMAL)
+        with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
+            ctx.payload["databases"] = len(client.list_database_names())  # the service still logs in
 
 
-def _finish_new(ctx: JobContext) -> None:
-    clear_staging(ctx.parts, ctx.job_id)
-    finish_create(ctx)
-
-
-def _restore_new_failed(ctx: JobContext, reason: str) -> None:
-    clear_staging(ctx.parts, ctx.job_id)
-    create_failed(ctx, reason)
-
-
-def _snapshot_target(ctx: JobContext) -> None:
-    """Stop the target, copy its engine files aside, start it again. Kept until the
-    restore succeeds, so a failure puts the target back exactly as it was."""
+def _set_aside(ctx: JobContext) -> None:
+    """Before a dump is loaded: stop the target, copy its engine files aside, start it again.
+    (Physical restores set the files aside when they swap them.)"""
+    if ctx.payload.get("format") != DUMP:
+        return
     parts = ctx.parts
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
@@ -102,9 +194,50 @@ def _snapshot_target(ctx: JobContext) -> None:
                 transition(node, NodeStatus.NORMAL)
 
 
+def _load(ctx: JobContext) -> None:
+    """Replace the target's tenant data with the verified dump (also undoes an interrupted attempt)."""
+    parts = ctx.parts
+    root = _staged(parts, ctx) / "dump"
+    if not root.is_dir():
+        raise BackupCorrupt("The verified backup is no longer in staging; restart the restore.")
+    ensure_running(ctx)
+    with parts.db.session() as s:
+        inst = s.get(Instance, ctx.instance_id)
+        if inst is None:
+            raise BackupNotFound("The target instance no longer exists.")
+        _ = inst.nodes
+    with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
+        load.clear_tenant_data(client)
+        counts = load.load(client, root)
+    ctx.payload["documents"] = counts["documents"]
+
+
+def _apply(ctx: JobContext) -> None:
+    """Physical backups: files back in place; mongodump-layout backups: documents re-inserted."""
+    if ctx.payload.get("format") == PHYSICAL:
+        _put_files(ctx)
+    else:
+        _load(ctx)
+
+
 def _drop_snapshots(parts: Parts, inst: Instance) -> None:
     for node in inst.nodes:
-        shutil.rmtree(layout.node_dir(parts.settings, node) / SNAPSHOT, ignore_errors=True)
+        for name in (SNAPSHOT, BUILDING, READY):
+            shutil.rmtree(layout.node_dir(parts.settings, node) / name, ignore_errors=True)
+
+
+def _finish_new(ctx: JobContext) -> None:
+    with ctx.parts.db.session() as s:
+        inst = s.get(Instance, ctx.instance_id)
+        if inst is not None:
+            _drop_snapshots(ctx.parts, inst)
+    clear_staging(ctx.parts, ctx.job_id)
+    finish_create(ctx)
+
+
+def _restore_new_failed(ctx: JobContext, reason: str) -> None:
+    clear_staging(ctx.parts, ctx.job_id)
+    create_failed(ctx, reason)
 
 
 def _finish_recovery(ctx: JobContext) -> None:
@@ -119,7 +252,7 @@ def _finish_recovery(ctx: JobContext) -> None:
 
 
 def _recovery_failed(ctx: JobContext, reason: str) -> None:
-    """Put the snapshot back (if the target was touched at all) and restart the target."""
+    """Put the set-aside files back (if the target was touched at all) and restart the target."""
     parts = ctx.parts
     clear_staging(parts, ctx.job_id)
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
@@ -127,12 +260,15 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
         if inst is None:
             return
         for node in inst.nodes:
-            snap = layout.node_dir(parts.settings, node) / SNAPSHOT
+            node_dir = layout.node_dir(parts.settings, node)
+            snap = node_dir / SNAPSHOT
             if snap.exists():
                 nodes.stop_node(parts, node)
                 data = layout.data_dir(parts.settings, node)
                 shutil.rmtree(data, ignore_errors=True)
                 snap.rename(data)
+            for name in (BUILDING, READY):
+                shutil.rmtree(node_dir / name, ignore_errors=True)
         running = True
         for node in inst.nodes:
             if not nodes.is_running(parts, node):
@@ -148,12 +284,12 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
 KINDS = (
     JobKind(
         JobName.RESTORE_NEW,
-        (by_source(_fetch_verify, pitr.fetch), start_nodes, init_engine, by_source(_load, pitr.swap), _finish_new),
+        (by_source(_fetch_verify, _fetch_as_of), start_nodes, init_engine, _apply, _finish_new),
         on_failure=_restore_new_failed,
     ),
     JobKind(
         JobName.RESTORE_CURRENT,
-        (by_source(_fetch_verify, pitr.fetch), _snapshot_target, by_source(_load, pitr.swap), _finish_recovery),
+        (by_source(_fetch_verify, _fetch_as_of), _set_aside, _apply, _finish_recovery),
         on_failure=_recovery_failed,
     ),
     JobKind(

@@ -9,7 +9,8 @@ from fastapi.responses import StreamingResponse
 
 from dds.api import views
 from dds.api.deps import PartsDep, ProjectDep, query
-from dds.services import backups, restores
+from dds.api.schemas import backups as schemas
+from dds.services import backups, download_policy, restores
 from dds.wire import models as w
 
 router = APIRouter(tags=["Backup and restoration"])
@@ -40,6 +41,44 @@ def show_backup_download_link(
     project_id: ProjectDep, parts: PartsDep, instance_id: str | None = None, backup_id: str | None = None
 ) -> w.ShowBackupDownloadLinkResponse:
     return backups.download_files(parts, project_id, instance_id, backup_id)
+
+
+@router.get(
+    "/v3/{project_id}/backups/download-policy",
+    response_model=schemas.ListBackupDownloadPolicyResponse,
+    response_model_exclude_none=True,
+)
+def list_backup_download_policy(project_id: ProjectDep, parts: PartsDep) -> schemas.ListBackupDownloadPolicyResponse:
+    policy = download_policy.show(parts, project_id)
+    return schemas.ListBackupDownloadPolicyResponse(id=policy.id, action=policy.action)
+
+
+@router.post("/v3/{project_id}/backups/download-policy", response_model=schemas.BackupDownloadPolicyChanged)
+def save_backup_download_policy(
+    body: schemas.SaveBackupDownloadPolicyRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> schemas.BackupDownloadPolicyChanged:
+    download_policy.save(parts, project_id, body.action)
+    return schemas.BackupDownloadPolicyChanged()
+
+
+@router.put("/v3/{project_id}/backups/download-policy", response_model=schemas.BackupDownloadPolicyChanged)
+def update_backup_download_policy(
+    body: schemas.UpdateBackupDownloadPolicyRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> schemas.BackupDownloadPolicyChanged:
+    download_policy.update(parts, project_id, body.id, body.action)
+    return schemas.BackupDownloadPolicyChanged()
+
+
+@router.put(
+    "/v3/{project_id}/backups/{backup_id}",
+    status_code=202,
+    response_model=schemas.StopBackupResponse,
+    response_model_exclude_unset=True,
+)
+def stop_backup(
+    backup_id: str, body: schemas.StopBackupRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> schemas.StopBackupResponse:
+    return schemas.StopBackupResponse(job_id=backups.stop(parts, project_id, backup_id, body.action).id)
 
 
 @router.delete(
@@ -102,15 +141,16 @@ def download_backup_file(
     range_: str | None = Header(default=None, alias="Range"),
 ) -> StreamingResponse:
     """Serves a link signed by download-file (local store). The signature is the credential."""
-    b, size = backups.open_download(parts, project_id, backup_id, name, expires, signature)
+    key, size = backups.open_download(parts, project_id, backup_id, name, expires, signature)
     span = backups.parse_range(range_, size)
     start, end = span or (0, size - 1)
     headers = {
         "Content-Length": str(end - start + 1),
         "Accept-Ranges": "bytes",
-        "Content-Disposition": f'attachment; filename="{b.file_name}"',
+        "Content-Disposition": f'attachment; filename="{name}"',
     }
     if span:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    chunks = parts.store.read(b.object_key, start, end) if size else iter(())
-    return StreamingResponse(chunks, status_code=206 if span else 200, headers=headers, media_type="application/gzip")
+    chunks = parts.store.read(key, start, end) if size else iter(())
+    media = "application/zstd" if name.endswith(".zst") else "application/gzip"
+    return StreamingResponse(chunks, status_code=206 if span else 200, headers=headers, media_type=media)
