@@ -159,6 +159,45 @@ def _backup(t: Trial, source: str, backup: str, delay: float) -> None:
     t.assert_settled()
 
 
+def _export(t: Trial, source: str, backup: str, delay: float) -> None:
+    """The mongodump-layout export that follows each backup (its own job), killed mid-way."""
+    with t.api() as c:
+        r = c.post("/backups", json={"backup": {"instance_id": source, "name": f"crash-e-{int(delay * 1000)}"}})
+        assert wait_job(c, r.json()["job_id"])["status"] == "Completed"
+    time.sleep(delay)  # the export job starts when the backup completes
+    t.svc.kill9()
+    t.svc.start()
+    params = {"instance_id": source, "backup_id": r.json()["backup_id"]}
+    deadline = time.monotonic() + 180
+    with t.api() as c:
+        while len(files := c.get("/backups/download-file", params=params).json()["files"]) < 2:
+            assert time.monotonic() < deadline, files
+            time.sleep(0.3)
+        for f in files:
+            got = httpx.get(f["download_link"], timeout=60)
+            assert got.status_code == 200 and len(got.content) > 0, (f, got.status_code)
+    t.assert_settled()
+
+
+def _stop_backup(t: Trial, source: str, backup: str, delay: float) -> None:
+    """Stopping a running backup, with the service killed while the stop is under way."""
+    with t.api() as c:
+        r = c.post("/backups", json={"backup": {"instance_id": source, "name": f"crash-s-{int(delay * 1000)}"}})
+        backup_job = r.json()["job_id"]
+        stop = c.put(f"/backups/{r.json()['backup_id']}", json={"action": "stop"})
+        if stop.status_code == 400:  # the backup already finished: nothing to stop
+            assert wait_job(c, backup_job)["status"] == "Completed"
+            return
+        assert stop.status_code in (200, 202), stop.text
+    job = t.crash_during(stop.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason", job)
+    with t.api() as c:
+        assert wait_job(c, backup_job)["status"] in ("Failed", "Completed")
+        listed = c.get("/backups", params={"backup_id": r.json()["backup_id"]}).json()["backups"]
+        assert listed and listed[0]["status"] in ("FAILED", "COMPLETED"), listed
+    t.assert_settled()
+
+
 def _restore_new(t: Trial, source: str, backup: str, delay: float) -> None:
     body = {
         **instance_body(f"crash-r-{int(delay * 1000)}", PASSWORD),
@@ -255,6 +294,8 @@ def _delete(t: Trial, source: str, backup: str, delay: float) -> None:
 KINDS: dict[str, Kind] = {
     "create": _create,
     "backup": _backup,
+    "backup-export": _export,
+    "stop-backup": _stop_backup,
     "restore-new": _restore_new,
     "restore-current": _restore_current,
     "restart": _maintenance("restart", lambda iid, inst: {"target_id": iid}),
