@@ -2,7 +2,7 @@
 serves, as pydantic models with the wire field names and types the Huawei Cloud Python SDK for
 DDS (`huaweicloudsdkdds`, a test dependency) declares for them.
 
-Run: .venv/bin/python scripts/gen_wire.py   (then `ruff format src/dds/wire/models.py`)
+Run: .venv/bin/python scripts/gen_wire.py   (then `ruff check --fix` and `ruff format` on src/dds/wire/models.py)
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ OPERATIONS = [
     "list_restore_databases",
     "list_restore_collections",
     "restore_instance_from_collection",
+    "list_slow_logs",
+    "list_error_logs",
+    "show_connection_statistics",
+    "list_sessions",
 ]
 _LEAVES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "object": "Any"}
 

@@ -219,3 +219,29 @@ def test_the_whole_point_in_time_flow(client: DdsClient, tenant: Tenant, source:
     with connect(wire_instance(tenant, source), PASSWORD) as mongo:
         assert mongo.shop.orders.count_documents({}) == 20
         assert "orders_m1" not in mongo.shop.list_collection_names()
+
+
+def test_logs_connections_and_sessions_parse(client: DdsClient, tenant: Tenant, source: str) -> None:
+    from huaweicloudsdkdds.v3 import (
+        ListErrorLogsRequest,
+        ListSessionsRequest,
+        ListSlowLogsRequest,
+        ShowConnectionStatisticsRequest,
+    )
+
+    inst = wire_instance(tenant, source)
+    with connect(inst, PASSWORD) as mongo:
+        mongo.logs.items.insert_many([{"i": i} for i in range(20000)])
+        window = {"start_date": "2020-01-01T00:00:00+0000", "end_date": "2099-01-01T00:00:00+0000"}
+        slow = client.list_slow_logs(ListSlowLogsRequest(instance_id=source, **window))
+        assert_model_types(slow, "list_slow_logs")
+        assert any(s.type == "INSERT" for s in slow.slow_log_list), slow
+        errors = client.list_error_logs(ListErrorLogsRequest(instance_id=source, **window))
+        assert_model_types(errors, "list_error_logs")
+        time.sleep(1.2)  # the gateway's statistics snapshot is at most a second old
+        stats = client.show_connection_statistics(ShowConnectionStatisticsRequest(instance_id=source))
+        assert_model_types(stats, "show_connection_statistics")
+        assert stats.total_connections >= 1
+    node = inst["groups"][0]["nodes"][0]["id"]
+    sessions = client.list_sessions(ListSessionsRequest(node_id=node))
+    assert_model_types(sessions, "list_sessions")

@@ -143,6 +143,9 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(
         ("restore-database", {"restore_time": "1"}),
         ("restore-collection", {"db_name": "app", "restore_time": "1"}),
         ("backups/policy", {}),
+        ("slowlog", {}),
+        ("errorlog", {}),
+        ("conn-statistics", {}),
     ]:
         r = c.get(a.path(f"/instances/{iid}/{rest}"), params=params)
         assert r.status_code == 404, (rest, r.text)
@@ -187,6 +190,8 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(
         r = c.request(method, a.path(rest), json=body)
         assert r.status_code == 404, (method, rest, r.text)
         assert r.json()["error_code"] == "DBS.200002"
+    node = b_client.get(b.path("/instances"), params={"id": iid}).json()["instances"][0]["groups"][0]["nodes"][0]["id"]
+    assert c.get(a.path(f"/nodes/{node}/sessions")).status_code == 404
     assert snapshot(b_client, b, iid) == before
     assert _wait(b_client, b, job)["status"] == "Completed"  # B still sees its job
 

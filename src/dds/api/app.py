@@ -11,7 +11,7 @@ from dds import __version__
 from dds.api import errors
 from dds.api.cache import ReadCache
 from dds.api.fastpath import InstanceListFastPath
-from dds.api.routes import backups, catalog, identity, instances, jobs, pitr, versions
+from dds.api.routes import backups, catalog, identity, instances, jobs, node_logs, pitr, versions
 from dds.parts import Parts
 
 Hook = Callable[[], None]
@@ -43,7 +43,7 @@ def create_app(parts: Parts | None = None, *, on_start: Hook | None = None, on_s
     errors.install(app)
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}
-    for module in (backups, catalog, instances, jobs, pitr):
+    for module in (backups, catalog, instances, jobs, node_logs, pitr):
         app.include_router(module.router)
     app.include_router(versions.router)  # last: `/{version}` must not shadow other routes
     return app

@@ -608,6 +608,68 @@ class RestoreInstanceFromCollectionResponse(Wire):
     job_id: str | None = None
 
 
+class SlowlogResult(Wire):
+    node_name: str | None = None
+    query_sample: str | None = None
+    type: str | None = None
+    time: str | None = None
+    lock_time: str | None = None
+    rows_sent: str | None = None
+    rows_examined: str | None = None
+    database: str | None = None
+    start_time: str | None = None
+
+
+class ListSlowLogsResponse(Wire):
+    slow_log_list: list[SlowlogResult] | None = None
+    total_record: int | None = None
+
+
+class ErrorlogResult(Wire):
+    node_name: str | None = None
+    level: str | None = None
+    time: str | None = None
+    content: str | None = None
+
+
+class ListErrorLogsResponse(Wire):
+    error_log_list: list[ErrorlogResult] | None = None
+    total_record: int | None = None
+
+
+class QueryConnectionsResponse(Wire):
+    client_ip: str | None = None
+    count: int | None = None
+
+
+class ShowConnectionStatisticsResponse(Wire):
+    total_connections: int | None = None
+    total_inner_connections: int | None = None
+    total_outer_connections: int | None = None
+    inner_connections: list[QueryConnectionsResponse] | None = None
+    outer_connections: list[QueryConnectionsResponse] | None = None
+
+
+class QuerySessionResponse(Wire):
+    id: str | None = None
+    active: bool | None = None
+    operation: str | None = None
+    type: str | None = None
+    cost_time: str | None = None
+    plan_summary: str | None = None
+    host: str | None = None
+    client: str | None = None
+    description: str | None = None
+    namespace: str | None = None
+    db: str | None = None
+    user: str | None = None
+
+
+class ListSessionsResponse(Wire):
+    total_count: int | None = None
+    sessions: list[QuerySessionResponse] | None = None
+
+
 for _model in list(globals().values()):
     if isinstance(_model, type) and issubclass(_model, Wire):
         _model.model_rebuild()
