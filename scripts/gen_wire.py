@@ -51,6 +51,7 @@ OPERATIONS = [
     "list_error_logs",
     "show_connection_statistics",
     "list_sessions",
+    "delete_session",
 ]
 _LEAVES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "object": "Any"}
 

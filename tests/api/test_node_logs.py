@@ -81,3 +81,38 @@ def test_connection_statistics_and_sessions(service: Service, inst: Any) -> None
         assert any(x["namespace"] == "shop.big" and x["operation"] == "insert" for x in seen["sessions"]), seen
         r = c.get(service.path("/nodes/" + "0" * 36 + "/sessions"))
         assert r.status_code == 404, r.text
+
+
+def test_killing_a_session_ends_its_operation(service: Service, inst: Any) -> None:
+    node = inst["groups"][0]["nodes"][0]["id"]
+    outcome: dict[str, Any] = {}
+
+    def long_write() -> None:
+        try:
+            with connect(inst, PASSWORD) as other:
+                other.shop.killed.insert_many([{"i": i, "pad": "x" * 100} for i in range(400000)])
+            outcome["result"] = "finished"
+        except Exception as exc:  # noqa: BLE001 - the connection is closed under it
+            outcome["result"] = type(exc).__name__
+
+    worker = threading.Thread(target=long_write)
+    worker.start()
+    with service.client() as c:
+        seen = _poll(
+            lambda: c.get(service.path(f"/nodes/{node}/sessions")).json(),
+            lambda s: any(x["namespace"] == "shop.killed" for x in s["sessions"]) or "result" in outcome,
+            timeout=60,
+        )
+        ids = [x["id"] for x in seen["sessions"] if x["namespace"] == "shop.killed"]
+        assert ids, (seen, outcome)
+        r = c.post(service.path(f"/nodes/{node}/session"), json={"sessions": ids})
+        assert r.status_code == 200 and r.json() == {}, r.text
+        worker.join(120)
+        assert outcome["result"] != "finished", outcome  # the client saw its connection closed
+        gone = _poll(
+            lambda: c.get(service.path(f"/nodes/{node}/sessions")).json(),
+            lambda s: not any(x["namespace"] == "shop.killed" for x in s["sessions"]),
+        )
+        assert not any(x["namespace"] == "shop.killed" for x in gone["sessions"]), gone
+        r = c.post(service.path(f"/nodes/{node}/session"), json={"sessions": ["999999"]})
+        assert r.status_code == 400 and r.json()["error_code"] == "DBS.200001", r.text

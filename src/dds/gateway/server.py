@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
 import time
@@ -113,6 +114,22 @@ class Gateway:
         self._apply(new)
         self.logs.event("reloaded", slow_ms=new.slow_ms, max_connections=new.max_connections, needs_restart=kept)
 
+    def kill_sessions(self) -> None:
+        """SIGUSR1: close the connections `kill.json` names (the service writes it for the DDS
+        "kill session" call), client and engine side alike: the operation in flight and the
+        connection's cursors end with them."""
+        path = self.log_dir / "kill.json"
+        try:
+            wanted = {int(i) for i in json.loads(path.read_text(encoding="utf-8")).get("connections", [])}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return
+        path.unlink(missing_ok=True)
+        for conn in list(self.connections):
+            if conn.info is not None and conn.info.id in wanted:
+                self.logs.event("session_killed", connection_id=conn.info.id, client=conn.info.client)
+                conn.close(abort=True)
+        self.stats.dirty = True
+
     async def stop(self) -> None:
         """Stop accepting, close every connection, write the last snapshot."""
         self.closing = True
@@ -143,6 +160,7 @@ async def serve(config_path: Path) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, gateway.reload)
+    loop.add_signal_handler(signal.SIGUSR1, gateway.kill_sessions)
     await stop.wait()
     await gateway.stop()
     return 0

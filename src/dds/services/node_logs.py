@@ -8,6 +8,8 @@ so these reads never touch the engine and work while it is busy.
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -211,3 +213,25 @@ def sessions(
             }
         )
     return rows[offset : offset + limit], len(rows)
+
+
+def kill_sessions(parts: Parts, project_id: str, node_id: str, session_ids: list[str] | None) -> None:
+    """Close the client connections whose operations are named (ids from `sessions`): the node's
+    gateway closes them and their engine connections, so the operations and cursors end."""
+    if not session_ids:
+        raise InvalidParameter("sessions is required.")
+    with parts.db.session() as s:
+        node = s.get(Node, node_id)
+        if node is None or node.instance.project_id != project_id:
+            raise NotFound(f"The node {node_id} does not exist.")
+        logs, pid = gateways.log_dir(parts, node), gateways.gateway_pid(parts, node)
+    wanted = {str(i) for i in session_ids}
+    connections = sorted(
+        {int(op["connection_id"]) for op in _stats(logs).get("inprog", []) if str(op.get("id")) in wanted}
+    )
+    if not connections or pid is None:
+        raise InvalidParameter("None of the sessions is running on the node.")
+    partial = logs / "kill.json.partial"
+    partial.write_text(json.dumps({"connections": connections}), encoding="utf-8")
+    partial.rename(logs / "kill.json")
+    os.kill(pid, signal.SIGUSR1)

@@ -670,6 +670,14 @@ class ListSessionsResponse(Wire):
     sessions: list[QuerySessionResponse] | None = None
 
 
+class DeleteSessionRequestBody(Wire):
+    sessions: list[str] | None = None
+
+
+class DeleteSessionResponse(Wire):
+    pass
+
+
 for _model in list(globals().values()):
     if isinstance(_model, type) and issubclass(_model, Wire):
         _model.model_rebuild()

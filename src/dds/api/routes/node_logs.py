@@ -69,3 +69,15 @@ def list_sessions(
 ) -> w.ListSessionsResponse:
     rows, total = node_logs.sessions(parts, project_id, node_id, offset, limit, cost_time, namespace)
     return w.ListSessionsResponse.model_validate({"sessions": rows, "total_count": total})
+
+
+@router.post(
+    "/v3/{project_id}/nodes/{node_id}/session",
+    response_model=w.DeleteSessionResponse,
+    tags=["Connection management"],
+)
+def delete_session(
+    node_id: str, body: w.DeleteSessionRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.DeleteSessionResponse:
+    node_logs.kill_sessions(parts, project_id, node_id, body.sessions)
+    return w.DeleteSessionResponse()
