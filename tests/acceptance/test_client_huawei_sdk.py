@@ -7,7 +7,6 @@ Type-conversion warnings from the SDK's deserializer are errors here.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,7 +35,6 @@ from huaweicloudsdkdds.v3 import (
     SaveBackupDownloadPolicyRequest,
     SaveBackupDownloadPolicyRequestBody,
     ShowBackupDownloadLinkRequest,
-    ShowJobDetailRequest,
     StopBackupRequest,
     StopBackupRequestBody,
     UpdateBackupDownloadPolicyRequest,
@@ -46,6 +44,7 @@ from huaweicloudsdkdds.v3 import (
 from tests.client_support import BACKUPS, BACKUPS_REASON, assert_model_types
 from tests.conftest import PASSWORD, Service
 from tests.helpers import connect
+from tests.huawei_support import sdk_client, wait
 from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
 
 pytestmark = [
@@ -74,18 +73,7 @@ def tenant(own: Service) -> Tenant:
 
 @pytest.fixture(scope="module")
 def client(tenant: Tenant) -> DdsClient:
-    creds = BasicCredentials(tenant.access_key, tenant.secret_key, tenant.project_id)
-    return DdsClient.new_builder().with_credentials(creds).with_endpoint(tenant.url).build()
-
-
-def wait(client: DdsClient, job_id: str, timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.show_job_detail(ShowJobDetailRequest(id=job_id)).job
-        assert_model_types(job, "job")
-        if job.status != "Running" or time.monotonic() > deadline:
-            return job
-        time.sleep(0.2)
+    return sdk_client(tenant)
 
 
 def find(client: DdsClient, instance_id: str) -> Any:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkdds.v3 import (
     BackupPolicy,
@@ -37,7 +36,6 @@ from huaweicloudsdkdds.v3 import (
     SetBackupPolicyRequest,
     SetBackupPolicyRequestBody,
     ShowBackupPolicyRequest,
-    ShowJobDetailRequest,
     Source,
     Target,
 )
@@ -45,6 +43,7 @@ from huaweicloudsdkdds.v3 import (
 from tests.client_support import assert_model_types
 from tests.conftest import PASSWORD, Service
 from tests.helpers import connect
+from tests.huawei_support import sdk_client, wait
 from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
 
 pytestmark = [pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning")]
@@ -67,18 +66,7 @@ def tenant(own: Service) -> Tenant:
 
 @pytest.fixture(scope="module")
 def client(tenant: Tenant) -> DdsClient:
-    creds = BasicCredentials(tenant.access_key, tenant.secret_key, tenant.project_id)
-    return DdsClient.new_builder().with_credentials(creds).with_endpoint(tenant.url).build()
-
-
-def wait(client: DdsClient, job_id: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.show_job_detail(ShowJobDetailRequest(id=job_id)).job
-        assert_model_types(job, "job")
-        if job.status != "Running" or time.monotonic() > deadline:
-            return job
-        time.sleep(0.2)
+    return sdk_client(tenant)
 
 
 def wire_instance(tenant: Tenant, instance_id: str) -> dict[str, Any]:
@@ -231,7 +219,7 @@ def test_logs_connections_and_sessions_parse(client: DdsClient, tenant: Tenant, 
 
     inst = wire_instance(tenant, source)
     with connect(inst, PASSWORD) as mongo:
-        mongo.logs.items.insert_many([{"i": i} for i in range(20000)])
+        mongo.logs.items.insert_many([{"i": i, "pad": "x" * 200} for i in range(20000)])  # well over 100 ms
         window = {"start_date": "2020-01-01T00:00:00+0000", "end_date": "2099-01-01T00:00:00+0000"}
         slow = client.list_slow_logs(ListSlowLogsRequest(instance_id=source, **window))
         assert_model_types(slow, "list_slow_logs")

@@ -199,10 +199,13 @@ def _stop_backup(t: Trial, source: str, backup: str, delay: float) -> None:
 
 
 def _restore_new(t: Trial, source: str, backup: str, delay: float) -> None:
-    body = {
-        **instance_body(f"crash-r-{int(delay * 1000)}", PASSWORD),
-        "restore_point": {"instance_id": source, "backup_id": backup},
-    }
+    _restored_new(t, f"crash-r-{int(delay * 1000)}", {"instance_id": source, "backup_id": backup}, delay)
+
+
+def _restored_new(t: Trial, name: str, restore_point: dict[str, Any], delay: float) -> None:
+    """A new instance from a restore point, the service killed during it: it holds the source's data."""
+    size = t.instance(restore_point["instance_id"])["groups"][0]["volume"]["size"]  # other trials enlarge it
+    body = {**instance_body(name, PASSWORD, size=str(size)), "restore_point": restore_point}
     with t.api() as c:
         r = c.post("/instances", json=body)
         assert r.status_code == 202, r.text
@@ -242,19 +245,8 @@ def _maintenance(path: str, body: Callable[[str, dict[str, Any]], dict[str, Any]
 
 
 def _pitr_new(t: Trial, source: str, at: int, delay: float) -> None:
-    size = t.instance(source)["groups"][0]["volume"]["size"]  # at least the source's (enlarged by other trials)
-    body = {
-        **instance_body(f"crash-p-{int(delay * 1000)}", PASSWORD, size=str(size)),
-        "restore_point": {"instance_id": source, "type": "timestamp", "restore_time": str(at)},
-    }
-    with t.api() as c:
-        r = c.post("/instances", json=body)
-        assert r.status_code == 202, r.text
-    job = t.crash_during(r.json()["job_id"], delay)
-    assert job["status"] == "Completed", job
-    assert t.docs(r.json()["id"]) == list(range(len(DOCS)))
-    t.assert_settled()
-    t.delete(r.json()["id"])
+    point = {"instance_id": source, "type": "timestamp", "restore_time": str(at)}
+    _restored_new(t, f"crash-p-{int(delay * 1000)}", point, delay)
 
 
 def _pitr_collections(t: Trial, source: str, at: int, delay: float) -> None:
