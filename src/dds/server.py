@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from dds import tasks
 from dds.api.app import create_app
@@ -63,6 +64,20 @@ class Server:
         self.parts.provisioner.stop_all()
         self.parts.db.dispose()
 
+    def readiness(self) -> dict[str, bool]:
+        """What `GET /health/ready` checks: the metadata store answers, the background threads run."""
+        try:
+            with self.parts.db.session() as s:
+                metadata = s.execute(text("SELECT 1")).scalar() == 1
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            metadata = False
+        return {
+            "metadata": metadata,
+            "workers": self.workers.alive(),
+            "supervisor": self.supervisor.alive(),
+            "scheduler": self.scheduler.alive(),
+        }
+
     def app(self) -> FastAPI:
         """The HTTP API, starting and stopping this server with it."""
-        return create_app(self.parts, on_start=self.start, on_stop=self.stop)
+        return create_app(self.parts, on_start=self.start, on_stop=self.stop, readiness=self.readiness)

@@ -11,13 +11,19 @@ from dds import __version__
 from dds.api import errors
 from dds.api.cache import ReadCache
 from dds.api.fastpath import InstanceListFastPath
-from dds.api.routes import backups, catalog, identity, instances, jobs, node_logs, pitr, versions
+from dds.api.routes import backups, catalog, health, identity, instances, jobs, node_logs, pitr, versions
 from dds.parts import Parts
 
 Hook = Callable[[], None]
 
 
-def create_app(parts: Parts | None = None, *, on_start: Hook | None = None, on_stop: Hook | None = None) -> FastAPI:
+def create_app(
+    parts: Parts | None = None,
+    *,
+    on_start: Hook | None = None,
+    on_stop: Hook | None = None,
+    readiness: Callable[[], dict[str, bool]] | None = None,
+) -> FastAPI:
     """The API over `parts`; `on_start`/`on_stop` run with the app (the composition root passes them).
 
     Without parts the app still lists its routes (compatibility tables are built from them).
@@ -38,9 +44,11 @@ def create_app(parts: Parts | None = None, *, on_start: Hook | None = None, on_s
     )
     app.state.parts = parts
     app.state.read_cache = ReadCache()
+    app.state.readiness = readiness
     if parts is not None:
         app.add_middleware(InstanceListFastPath, parts=parts, cache=app.state.read_cache)
     errors.install(app)
+    app.include_router(health.router)  # before `/{version}`
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}
     for module in (backups, catalog, instances, jobs, node_logs, pitr):

@@ -45,6 +45,10 @@ class WorkerPool:
         for t in self._threads:
             t.start()
 
+    def alive(self) -> bool:
+        """Every worker thread runs (readiness)."""
+        return all(t.is_alive() for t in self._threads)
+
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self.parts.wakeup.set()
