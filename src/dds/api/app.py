@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from dds import __version__
 from dds.api import errors
 from dds.api.cache import ReadCache
-from dds.api.routes import backups, catalog, identity, instances, jobs, versions
+from dds.api.routes import backups, catalog, connections, identity, instances, jobs, logs, versions
 from dds.parts import Parts
 
 Hook = Callable[[], None]
@@ -40,7 +40,7 @@ def create_app(parts: Parts | None = None, *, on_start: Hook | None = None, on_s
     errors.install(app)
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}
-    for module in (backups, catalog, instances, jobs):
+    for module in (backups, catalog, instances, jobs, logs, connections):
         app.include_router(module.router)
     app.include_router(versions.router)  # last: `/{version}` must not shadow other routes
     return app

@@ -20,6 +20,7 @@ class JobName(StrEnum):
     DELETE_BACKUP = "DeleteManualBackup"
     RESTORE_NEW = "MongodbRestoreData2NewInstance"
     RESTORE_CURRENT = "MongodbRestoreData2CurrentInstance"
+    SWITCH_SSL = "SwitchSsl"
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT})

@@ -7,7 +7,8 @@ JSON lines, one request and one reply per line:
   the operation it is running (what DDS "sessions" are; the engine's `currentOp` is empty);
 - `{"op": "kill", "ids": [3, 7]}` → `{"ok": true, "killed": [3]}`: close those sessions' client
   and engine connections (the engine has no `killOp`; closing its connection ends the cursors);
-- `{"op": "stats"}` → `{"ok": true, "stats": {...}}`: the live `stats.json` snapshot.
+- `{"op": "stats"}` → `{"ok": true, "stats": {...}}`: the live `stats.json` snapshot;
+- `{"op": "reload"}` → `{"ok": true, ...}`: as SIGHUP, but answered once the new settings are live.
 
 Why a Unix socket and not a port or signals: it needs no port from the node's range, is not
 reachable from the network at all, and the file mode (0600, created under a 0177 umask) plus a

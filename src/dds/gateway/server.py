@@ -157,6 +157,9 @@ class Gateway:
         op = request.get("op")
         if op == "sessions":
             return {"ok": True, "sessions": self.stats.sessions()}
+        if op == "reload":
+            self.reload()
+            return {"ok": True, "settings": self.stats.settings}
         if op == "stats":
             return {"ok": True, "stats": self.stats.snapshot()}
         if op == "kill":
