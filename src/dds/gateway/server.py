@@ -158,7 +158,8 @@ class Gateway:
         if op == "sessions":
             return {"ok": True, "sessions": self.stats.sessions()}
         if op == "reload":
-            self.reload()
+            if not self.reload():
+                return {"ok": False, "error": "the config file could not be used; see gateway.log"}
             return {"ok": True, "settings": self.stats.settings}
         if op == "stats":
             return {"ok": True, "stats": self.stats.snapshot()}
@@ -171,15 +172,15 @@ class Gateway:
             return {"ok": True, "killed": killed}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
-    def reload(self) -> None:
-        """Re-read the config file (SIGHUP); a bad file keeps the running configuration."""
+    def reload(self) -> bool:
+        """Re-read the config file (SIGHUP); a bad file keeps the running configuration (False)."""
         if self.config_path is None:
-            return
+            return False
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
             self.logs.event("reload_failed", error=str(exc))
-            return
+            return False
         kept = [name for name in _RESTART_ONLY if getattr(new, name) != getattr(self.config, name)]
         new = dataclasses.replace(new, **{name: getattr(self.config, name) for name in _RESTART_ONLY})
         self._apply(new)
@@ -197,6 +198,7 @@ class Gateway:
             closed_outside_networks=len(outside),
             needs_restart=kept,
         )
+        return True
 
     async def stop(self) -> None:
         """Stop accepting, close every connection, write the last snapshot."""
