@@ -48,11 +48,27 @@ OPERATIONS = [
     "list_restore_collections",
     "restore_instance_from_collection",
     "list_slow_logs",
+    "download_slowlog",
     "list_error_logs",
+    "download_errorlog",
+    "show_auditlog_policy",
+    "set_auditlog_policy",
+    "list_auditlogs",
+    "delete_audit_log",
+    "list_auditlog_links",
     "show_connection_statistics",
     "list_sessions",
     "delete_session",
+    "create_kill_op_rule",
+    "show_kill_op_rule_rule_list",
+    "update_kill_op_rule",
+    "delete_kill_op_rule_list",
+    "switch_ssl",
+    "list_ssl_cert_download_address",
+    "show_client_network",
+    "update_client_network",
 ]
+_SHADOWED = ("list", "dict")
 _LEAVES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "object": "Any"}
 
 
@@ -87,6 +103,8 @@ class Generator:
             if wire.lower().startswith("x-") or attr in ("x_request_id",):
                 continue  # response headers, not body fields
             typ = self.type_of(declared)
+            if attr in _SHADOWED:
+                attr += "_"  # a field named `list` would hide the builtin in the class's annotations
             if wire.isidentifier() and wire == attr:
                 fields.append(f"    {wire}: {typ} | None = None")
             else:

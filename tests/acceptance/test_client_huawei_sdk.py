@@ -227,6 +227,62 @@ def test_backup_download_policy(client: DdsClient) -> None:
     assert client.list_backup_download_policy(ListBackupDownloadPolicyRequest()).action == "open"
 
 
+def test_logs_and_connection_management(client: DdsClient, tenant: Tenant, instance: dict[str, Any]) -> None:
+    """Every log and connection-management call of the SDK parses; kill-op rules and client
+    networks round-trip; sessions list the SDK user's own connection."""
+    import huaweicloudsdkdds.v3 as m
+
+    assert wait(client, instance["job_id"]).status == "Completed"
+    iid = instance["id"]
+    node = find(client, iid).groups[0].nodes[0]
+    window = {"start_date": "2020-01-01T00:00:00+0000", "end_date": "2100-01-01T00:00:00+0000"}
+    with connect(
+        {"groups": [{"nodes": [{"private_ip": node.private_ip}]}], "port": find(client, iid).port}, PASSWORD
+    ) as mongo:
+        mongo.t.c.insert_many([{"i": i} for i in range(20000)])  # slow: > 100 ms
+        calls = [
+            ("slow", client.list_slow_logs(m.ListSlowLogsRequest(instance_id=iid, **window))),
+            ("slowdl", client.download_slowlog(m.DownloadSlowlogRequest(iid, m.DownloadSlowlogRequestBody()))),
+            ("error", client.list_error_logs(m.ListErrorLogsRequest(instance_id=iid, **window))),
+            ("errordl", client.download_errorlog(m.DownloadErrorlogRequest(iid, m.DownloadErrorlogRequestBody()))),
+            ("stats", client.show_connection_statistics(m.ShowConnectionStatisticsRequest(instance_id=iid))),
+            ("sessions", client.list_sessions(m.ListSessionsRequest(node_id=node.id))),
+        ]
+        for name, resp in calls:
+            assert_model_types(resp, name)
+        assert dict(calls)["slow"].total_record >= 1 and dict(calls)["slowdl"].list[0].file_link.startswith("http")
+        assert dict(calls)["stats"].total_connections >= 1 and dict(calls)["sessions"].total_count >= 1
+    policy = m.SetAuditlogPolicyRequestBody(keep_days=7, audit_types=["auth"])
+    assert_model_types(client.set_auditlog_policy(m.SetAuditlogPolicyRequest(iid, policy)), "set_audit")
+    shown = client.show_auditlog_policy(m.ShowAuditlogPolicyRequest(instance_id=iid))
+    assert_model_types(shown, "audit_policy")
+    assert shown.keep_days == 7
+    audit = client.list_auditlogs(m.ListAuditlogsRequest(instance_id=iid))
+    assert_model_types(audit, "auditlogs")
+    rule = m.CreateKillOpRuleRequestBody(operation_types=["query"], namespaces=["t.c"], max_concurrency=5)
+    client.create_kill_op_rule(m.CreateKillOpRuleRequest(iid, rule))
+    rules = client.show_kill_op_rule_rule_list(m.ShowKillOpRuleRuleListRequest(instance_id=iid))
+    assert_model_types(rules, "rules")
+    assert rules.total_count == 1 and rules.rules[0].status == "DISABLED"
+    ids = [rules.rules[0].id]
+    client.update_kill_op_rule(m.UpdateKillOpRuleRequest(iid, m.UpdateKillOpRuleRequestBody(action="ENABLED", ids=ids)))
+    client.delete_kill_op_rule_list(m.DeleteKillOpRuleListRequest(iid, m.DeleteKillOpRuleListRequestBody(ids=ids)))
+    nets = m.ClientNetworkRequestBody(client_network_ranges=["127.0.0.0/8"])
+    client.update_client_network(m.UpdateClientNetworkRequest(iid, nets))
+    shown_nets = client.show_client_network(m.ShowClientNetworkRequest(instance_id=iid))
+    assert_model_types(shown_nets, "client_network")
+    assert shown_nets.client_network_ranges == ["127.0.0.0/8"]
+    certs = client.list_ssl_cert_download_address(m.ListSslCertDownloadAddressRequest(instance_id=iid))
+    assert_model_types(certs, "certs")
+    assert certs.certs[0].download_link.startswith("http")
+    switched = client.switch_ssl(m.SwitchSslRequest(iid, m.SwitchSslRequestBody(ssl_option="1")))
+    assert_model_types(switched, "switch_ssl")
+    assert wait(client, switched.job_id).status == "Completed" and find(client, iid).ssl == 1
+    with pytest.raises(ClientRequestException) as err:
+        client.list_sessions(m.ListSessionsRequest(node_id="no-such-node"))
+    assert err.value.status_code == 404
+
+
 def test_delete_instance(client: DdsClient, instance: dict[str, Any]) -> None:
     assert wait(client, instance["job_id"]).status == "Completed"
     resp = client.delete_instance(DeleteInstanceRequest(instance_id=instance["id"]))

@@ -143,9 +143,6 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(
         ("restore-database", {"restore_time": "1"}),
         ("restore-collection", {"db_name": "app", "restore_time": "1"}),
         ("backups/policy", {}),
-        ("slowlog", {}),
-        ("errorlog", {}),
-        ("conn-statistics", {}),
     ]:
         r = c.get(a.path(f"/instances/{iid}/{rest}"), params=params)
         assert r.status_code == 404, (rest, r.text)
@@ -190,8 +187,6 @@ def test_instances_and_jobs_of_b_are_invisible_to_a(
         r = c.request(method, a.path(rest), json=body)
         assert r.status_code == 404, (method, rest, r.text)
         assert r.json()["error_code"] == "DBS.200002"
-    node = b_client.get(b.path("/instances"), params={"id": iid}).json()["instances"][0]["groups"][0]["nodes"][0]["id"]
-    assert c.get(a.path(f"/nodes/{node}/sessions")).status_code == 404
     assert snapshot(b_client, b, iid) == before
     assert _wait(b_client, b, job)["status"] == "Completed"  # B still sees its job
 
@@ -302,3 +297,48 @@ def test_iam_projects_list_only_the_callers_project(
         assert client.get("/v3/projects", params={"name": b.project_name}).json()["projects"] == []
         assert client.get("/v3/auth/projects").json()["projects"][0]["name"] == a.project_name
     assert httpx.get(f"{a.url}/v3/projects").status_code == 401
+
+
+def test_logs_and_connections_of_b_are_invisible_to_a(
+    a: Tenant, a_client: httpx.Client, b: Tenant, b_client: httpx.Client, b_instance: dict[str, Any]
+) -> None:
+    """Logs, sessions, kill-op rules, client networks and TLS of B's instance: 404 under A's path."""
+    iid = b_instance["id"]
+    nid = b_client.get(b.path("/instances"), params={"id": iid}).json()["instances"][0]["groups"][0]["nodes"][0]["id"]
+    before = b_client.get(b.path(f"/instances/{iid}/client-network")).json()
+    window = {"start_date": "2020-01-01T00:00:00+0000", "end_date": "2100-01-01T00:00:00+0000"}
+    for method, rest, params, body in [
+        ("GET", f"/instances/{iid}/slowlog", window, None),
+        ("POST", f"/instances/{iid}/slowlog-download", None, {}),
+        ("GET", f"/instances/{iid}/errorlog", window, None),
+        ("POST", f"/instances/{iid}/errorlog-download", None, {}),
+        ("GET", f"/instances/{iid}/auditlog-policy", None, None),
+        ("POST", f"/instances/{iid}/auditlog-policy", None, {"keep_days": 7}),
+        ("GET", f"/instances/{iid}/auditlog", None, None),
+        ("DELETE", f"/instances/{iid}/auditlog", None, {"file_names": [f"{nid}_audit.log"]}),
+        ("POST", f"/instances/{iid}/auditlog-links", None, {"ids": [f"{nid}_audit.log"]}),
+        ("GET", f"/instances/{iid}/conn-statistics", None, None),
+        ("POST", f"/instances/{iid}/kill-op-rule", None, {"operation_types": ["query"], "max_concurrency": 1}),
+        ("GET", f"/instances/{iid}/kill-op-rule", None, None),
+        ("PUT", f"/instances/{iid}/kill-op-rule", None, {"action": "ENABLED", "ids": ["x"]}),
+        ("DELETE", f"/instances/{iid}/kill-op-rule", None, {"ids": ["x"]}),
+        ("GET", f"/instances/{iid}/client-network", None, None),
+        ("POST", f"/instances/{iid}/client-network", None, {"client_network_ranges": ["10.0.0.0/8"]}),
+        ("POST", f"/instances/{iid}/switch-ssl", None, {"ssl_option": "1"}),
+        ("GET", f"/instances/{iid}/ssl-cert/download-link", None, None),
+    ]:
+        r = a_client.request(method, a.path(rest), params=params, json=body)
+        assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002", (method, rest, r.text)
+    for method, rest, body in [
+        ("GET", f"/nodes/{nid}/sessions", None),
+        ("POST", f"/nodes/{nid}/session", {"sessions": ["1"]}),
+    ]:
+        r = a_client.request(method, a.path(rest), json=body)
+        assert r.status_code == 404, (method, rest, r.text)
+    assert b_client.get(b.path(f"/instances/{iid}/client-network")).json() == before
+    assert b_client.get(b.path(f"/instances/{iid}/auditlog-policy")).json() == {"keep_days": 0}
+    assert snapshot(b_client, b, iid)["status"] == "normal"
+    # B's own signed links do not open another instance's files: the HMAC names instance and node.
+    link = b_client.post(b.path(f"/instances/{iid}/slowlog-download"), json={}).json()
+    for item in link.get("list", []):
+        assert httpx.get(item["file_link"].replace(iid, "x" * len(iid))).status_code == 403

@@ -23,6 +23,7 @@ class JobName(StrEnum):
     RESTORE_COLLECTIONS = "MongodbRestoreTable"  # database/collection level, as of a time
     STOP_BACKUP = "MongodbStopBackup"
     EXPORT_BACKUP = "MongodbBackupExport"  # the mongodump-layout copy of a completed backup
+    SWITCH_SSL = "SwitchSsl"
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

@@ -8,18 +8,25 @@ engine: recorded by pid file, restarted if it dies, stopped with the node, recon
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dds.core.errors import InternalError
+from dds.db.gateway import ConnectionPolicy, KillOpRule
 from dds.db.models import Instance, Node
 from dds.engine.base import Launch
-from dds.fleet import layout
+from dds.fleet import layout, tls
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER
+from dds.gateway import control
 from dds.gateway.config import GatewayConfig, dump_config
+from dds.gateway.rules import KillRule
 from dds.parts import Parts
 from dds.provision.base import Role
 
@@ -35,11 +42,52 @@ def config_path(parts: Parts, node: Node) -> Path:
     return layout.node_dir(parts.settings, node) / "gateway.json"
 
 
+def control_path(parts: Parts, node: Node) -> Path:
+    """The gateway's control socket (dds.gateway.control): sessions, kill, stats, reload."""
+    return layout.node_dir(parts.settings, node) / "control.sock"
+
+
 def repl_set_name(inst: Instance) -> str | None:
     return "replica" if inst.mode == "ReplicaSet" else None
 
 
-def config_for(parts: Parts, inst: Instance, node: Node) -> GatewayConfig:
+@dataclass(frozen=True)
+class GatewayPolicy:
+    """What an instance's settings ask of its gateways (rows of dds.db.gateway)."""
+
+    audit_enabled: bool = False
+    client_networks: tuple[str, ...] = ()
+    kill_op_rules: tuple[KillRule, ...] = ()
+
+
+def policy_of(parts: Parts, instance_id: str) -> GatewayPolicy:
+    """The instance's audit policy, client networks and enabled kill-op rules, as committed."""
+    with parts.db.session() as s:
+        row = s.get(ConnectionPolicy, instance_id)
+        rules = s.query(KillOpRule).filter(KillOpRule.instance_id == instance_id, KillOpRule.status == "ENABLED")
+        kill = tuple(
+            KillRule(
+                id=r.id,
+                operation_types=tuple(r.operation_types),
+                namespaces=tuple(r.namespaces),
+                client_ips=tuple(r.client_ips),
+                max_concurrency=r.max_concurrency,
+                secs_running=r.secs_running,
+            )
+            for r in rules.order_by(KillOpRule.created, KillOpRule.id)
+        )
+        if row is None:
+            return GatewayPolicy(kill_op_rules=kill)
+        return GatewayPolicy(row.audit_keep_days > 0, tuple(row.client_networks), kill)
+
+
+def config_for(parts: Parts, inst: Instance, node: Node, policy: GatewayPolicy | None = None) -> GatewayConfig:
+    policy = policy or policy_of(parts, inst.id)
+    cert: tuple[str, str] | tuple[None, None] = (None, None)
+    if inst.ssl_option == "1":
+        hosts = list(dict.fromkeys([node.host, parts.settings.engine_host]))
+        made = tls.node_certificate(parts.settings, layout.node_dir(parts.settings, node), hosts)
+        cert = (str(made[0]), str(made[1]))
     return GatewayConfig(
         listen_host=parts.settings.engine_host,
         listen_port=node.port,
@@ -51,6 +99,12 @@ def config_for(parts: Parts, inst: Instance, node: Node) -> GatewayConfig:
         repl_set_name=repl_set_name(inst),
         protected_users=(SERVICE_USER,),
         slow_ms=DEFAULT_SLOW_MS,
+        audit_enabled=policy.audit_enabled,
+        kill_op_rules=policy.kill_op_rules,
+        client_networks=policy.client_networks,
+        tls_cert_file=cert[0],
+        tls_key_file=cert[1],
+        control_socket=str(control_path(parts, node)),
     )
 
 
@@ -85,6 +139,44 @@ def wait_gateway(parts: Parts, node: Node) -> None:
         time.sleep(0.01)
     parts.provisioner.stop(node_dir, Role.GATEWAY)
     raise InternalError(f"The gateway of node {node.name} did not accept connections in time.")
+
+
+def reload_gateways(parts: Parts, inst: Instance) -> None:
+    """Push the instance's current policy to its running gateways without dropping a connection.
+
+    The new config file is written first, then each gateway re-reads it: through the control
+    socket (which answers once the new settings are live), else by SIGHUP.
+    """
+    policy = policy_of(parts, inst.id)
+    for node in inst.nodes:
+        dump_config(config_for(parts, inst, node, policy), config_path(parts, node))
+        try:
+            reply = control.request(control_path(parts, node), {"op": "reload"})
+        except (OSError, ValueError):
+            reply = {}
+        if reply.get("ok"):
+            continue
+        pid = gateway_pid(parts, node)
+        if pid is not None:
+            os.kill(pid, signal.SIGHUP)
+
+
+def restart_gateway(parts: Parts, inst: Instance, node: Node) -> int:
+    """Stop and start only the node's gateway (what a listener change such as TLS needs); the engine
+    and its data are untouched."""
+    parts.provisioner.stop(layout.node_dir(parts.settings, node), Role.GATEWAY)
+    return start_gateway(parts, inst, node)
+
+
+def ask(parts: Parts, node: Node, message: dict[str, Any]) -> dict[str, Any]:
+    """One control request to the node's gateway; InternalError if it cannot answer."""
+    try:
+        reply = control.request(control_path(parts, node), message)
+    except (OSError, ValueError) as exc:
+        raise InternalError(f"The gateway of node {node.name} is not reachable: {exc}") from exc
+    if not reply.get("ok"):
+        raise InternalError(f"The gateway of node {node.name} refused the request: {reply.get('error')}")
+    return reply
 
 
 def gateway_pid(parts: Parts, node: Node) -> int | None:

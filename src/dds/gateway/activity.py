@@ -65,7 +65,7 @@ class Activity:
                 {**record, "source": "engine", "code": code, "codeName": name, "errmsg": str(errmsg)[:_ERRMSG_LIMIT]}
             )
         if request.command in AUDITED_COMMANDS:
-            self.logs.audit.write({**record, "event": "command", "ok": ok})
+            self.logs.write_audit({**record, "event": "command", "ok": ok})
 
     def refused(self, request: Request, refusal: Refusal) -> None:
         """error.log (and audit.log for protection rules) for a command the gateway answered itself."""
@@ -84,13 +84,13 @@ class Activity:
                 mechanism = None
             self.authentication("refused", refusal.subject, request.db, mechanism)
         else:
-            self.logs.audit.write({**record, "event": "refused"})
+            self.logs.write_audit({**record, "event": "refused"})
 
     def authentication(
         self, outcome: str, user: str | None, db: str | None, mechanism: str | None, **extra: Any
     ) -> None:
         """An audit.log line: success, failure (engine said no) or refused (the gateway said no)."""
-        self.logs.audit.write(
+        self.logs.write_audit(
             {
                 "time": utc_now(),
                 "event": "authentication",

@@ -9,13 +9,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from dds.gateway.errors import ConfigError
+from dds.gateway.rules import KillRule, networks_from_json, rules_from_json
 
-class ConfigError(ValueError):
-    """A configuration file that cannot be used; names the culprit field."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"gateway config field {field_name!r}: {message}")
-        self.field_name = field_name
+__all__ = ["ConfigError", "GatewayConfig", "config_from_json", "dump_config", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,13 @@ class GatewayConfig:
     max_connections: int = 0  # 0 = unlimited
     # Not in the design brief but needed to be safe: a client that starts a message and stops.
     partial_message_timeout_s: float = 60.0
+    # audit.log is written only while the instance's audit policy is on (the service sets it).
+    audit_enabled: bool = True
+    kill_op_rules: tuple[KillRule, ...] = ()
+    client_networks: tuple[str, ...] = ()  # CIDRs admitted at accept time; empty: every client
+    tls_cert_file: str | None = None  # both set: the listener speaks TLS only
+    tls_key_file: str | None = None
+    control_socket: str | None = None  # Unix socket for the service: sessions, kill, stats
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -50,6 +54,8 @@ class GatewayConfig:
         """The file form: tuples become lists, unknown keys are kept for forward compatibility."""
         out = asdict(self)
         out["protected_users"] = list(self.protected_users)
+        out["kill_op_rules"] = [rule.to_json() for rule in self.kill_op_rules]
+        out["client_networks"] = list(self.client_networks)
         extra = out.pop("extra")
         return {**extra, **out}
 
@@ -85,6 +91,15 @@ def config_from_json(data: Any) -> GatewayConfig:
     partial = data.get("partial_message_timeout_s", 60.0)
     if not isinstance(partial, int | float) or isinstance(partial, bool) or partial <= 0:
         raise ConfigError("partial_message_timeout_s", "must be a number > 0")
+    audit = data.get("audit_enabled", True)
+    if not isinstance(audit, bool):
+        raise ConfigError("audit_enabled", "must be true or false")
+    tls = (data.get("tls_cert_file"), data.get("tls_key_file"))
+    if any(v is not None and (not isinstance(v, str) or not v) for v in tls) or (tls[0] is None) != (tls[1] is None):
+        raise ConfigError("tls_cert_file", "tls_cert_file and tls_key_file must both be file paths, or both null")
+    control = data.get("control_socket")
+    if control is not None and (not isinstance(control, str) or not control):
+        raise ConfigError("control_socket", "must be null or a path")
     return GatewayConfig(
         listen_host=data["listen_host"],
         listen_port=data["listen_port"],
@@ -98,6 +113,12 @@ def config_from_json(data: Any) -> GatewayConfig:
         slow_ms=float(slow),
         max_connections=limit,
         partial_message_timeout_s=float(partial),
+        audit_enabled=audit,
+        kill_op_rules=rules_from_json(data.get("kill_op_rules")),
+        client_networks=networks_from_json(data.get("client_networks")),
+        tls_cert_file=tls[0],
+        tls_key_file=tls[1],
+        control_socket=control,
         extra={k: v for k, v in data.items() if k not in known},
     )
 

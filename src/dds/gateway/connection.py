@@ -24,6 +24,7 @@ from dds.gateway.config import GatewayConfig
 from dds.gateway.errors import ErrorCode, ProtocolError, Refusal
 from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
 from dds.gateway.logs import GatewayLogs
+from dds.gateway.rules import AllowList, operation_type
 from dds.gateway.stats import ClientInfo, Operation, Stats
 from dds.gateway.wire import (
     LEGACY_COMMANDS,
@@ -51,8 +52,9 @@ class Gateway(Protocol):
     topology: Topology
     connections: set[ClientConnection]
     closing: bool
+    allow: AllowList
 
-    def connection_refused(self, client: str) -> None: ...
+    def connection_refused(self, client: str, reason: str = "max_connections") -> None: ...
 
 
 # Stop reading from a client that keeps sending while its request is in flight.
@@ -134,6 +136,12 @@ class ClientConnection(asyncio.Protocol):
             # Over the limit: close at once, before any engine connection exists.
             self.closed = True
             gateway.connection_refused(f"{ip}:{port}")
+            transport.abort()
+            return
+        if not gateway.allow.admits(ip):
+            # Not in the instance's client networks: closed before any engine connection exists.
+            self.closed = True
+            gateway.connection_refused(f"{ip}:{port}", "client_network")
             transport.abort()
             return
         self.info = self.activity.info = gateway.stats.open(f"{ip}:{port}", ip)
@@ -289,7 +297,10 @@ class ClientConnection(asyncio.Protocol):
         if forward is None:
             return
         assert self.info is not None and self.engine is not None
-        op = self.gateway.stats.begin(self.info, request.command, namespace)
+        info = self.info
+        op = self.gateway.stats.begin(info, request.command, namespace, request.db)
+        if request.db is not None and request.command not in HELLO_COMMANDS:
+            info.last_db, info.last_namespace = request.db, namespace
         self.inflight = InFlight(request, forward.attempt, time.perf_counter(), op, forward.speculation)
         self.engine.write(forward.data)
 
@@ -305,6 +316,8 @@ class ClientConnection(asyncio.Protocol):
                 f"Unsupported OP_QUERY command: {command}. The client driver may require an upgrade.",
             )
         gateway.guard.check(request, self.identity)
+        if gateway.config.kill_op_rules and self.info is not None:
+            self._check_kill_rules(request)
         if command in LOCAL_COMMANDS:
             self._answer(request, local_reply(command, gateway.topology))
             return None
@@ -313,6 +326,23 @@ class ClientConnection(asyncio.Protocol):
         if command == "saslStart":
             return Forward(request.data, gateway.guard.sasl_start(request))
         return Forward(request.data)
+
+    def _check_kill_rules(self, request: Request) -> None:
+        """Refuse an operation a kill-op rule's `max_concurrency` does not leave room for."""
+        assert self.info is not None
+        op_type = operation_type(request.command)
+        db, namespace, ip = request.db, request.namespace, self.info.ip
+        running = self.gateway.stats.operations.values()
+        for rule in self.gateway.config.kill_op_rules:
+            if not rule.max_concurrency or not rule.matches(op_type, db, namespace, ip):
+                continue
+            busy = sum(1 for op in running if rule.matches(op.op_type, op.db, op.namespace, op.ip))
+            if busy >= rule.max_concurrency:
+                raise Refusal(
+                    ErrorCode.Interrupted,
+                    f"operation was interrupted: killOp rule {rule.id} allows at most {rule.max_concurrency} "
+                    f"concurrent {op_type} operation(s) on {namespace or db}",
+                )
 
     def _admit_speculative(self, request: Request) -> Forward:
         """A hello that starts authentication (`speculativeAuthenticate`, what pymongo sends).

@@ -5,6 +5,14 @@ from __future__ import annotations
 from enum import IntEnum
 
 
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; names the culprit field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"gateway config field {field_name!r}: {message}")
+        self.field_name = field_name
+
+
 class ProtocolError(Exception):
     """The peer broke the wire protocol; the only answer is to close the connection."""
 
@@ -16,6 +24,7 @@ class ErrorCode(IntEnum):
     Unauthorized = 13
     AuthenticationFailed = 18
     CommandNotFound = 59
+    Interrupted = 11601
     NoReplicationEnabled = 76
     UnsupportedOpQueryCommand = 352
 

@@ -106,6 +106,12 @@ class GatewayLogs:
         self.error = RotatingJsonLines(log_dir / "error.log", max_bytes, backups)
         self.audit = RotatingJsonLines(log_dir / "audit.log", max_bytes, backups)
         self.events = RotatingJsonLines(log_dir / "gateway.log", max_bytes, backups)
+        self.audit_enabled = True  # the instance's audit policy; off: audit.log gets nothing
+
+    def write_audit(self, record: dict[str, Any]) -> None:
+        """An audit.log line, only while auditing is on."""
+        if self.audit_enabled:
+            self.audit.write(record)
 
     def event(self, event: str, **fields: Any) -> None:
         """A line in gateway.log about the process itself."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import signal
+import ssl
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +19,16 @@ from pathlib import Path
 from dds.gateway.auth import Guard
 from dds.gateway.config import ConfigError, GatewayConfig, load_config
 from dds.gateway.connection import ClientConnection
+from dds.gateway.control import ControlServer
 from dds.gateway.hello import Topology
 from dds.gateway.logs import GatewayLogs
+from dds.gateway.rules import AllowList
 from dds.gateway.stats import Stats
 
 STATS_INTERVAL_S = 1.0
-_RESTART_ONLY = ("listen_host", "listen_port", "log_dir")
+# A listener's address, TLS and control socket are fixed for its life: the service restarts
+# the gateway (never the engine) to change them.
+_RESTART_ONLY = ("listen_host", "listen_port", "log_dir", "tls_cert_file", "tls_key_file", "control_socket")
 
 
 class Gateway:
@@ -41,17 +45,24 @@ class Gateway:
         self._server: asyncio.Server | None = None
         self._stats_timer: asyncio.TimerHandle | None = None
         self._last_refusal_event = 0.0
+        self._control: ControlServer | None = None
         self._apply(config)
 
     def _apply(self, config: GatewayConfig) -> None:
         self.config = config
         self.guard = Guard(frozenset(config.protected_users))
         self.topology = Topology(config.advertised, config.repl_set_name, self.started)
+        self.allow = AllowList(config.client_networks)
+        self.logs.audit_enabled = config.audit_enabled
         self.stats.settings = {
             "slow_ms": config.slow_ms,
             "max_connections": config.max_connections,
             "advertised": config.advertised,
             "repl_set_name": config.repl_set_name,
+            "audit_enabled": config.audit_enabled,
+            "client_networks": list(config.client_networks),
+            "kill_op_rules": [rule.id for rule in config.kill_op_rules],
+            "tls": config.tls_cert_file is not None,
         }
         self.stats.dirty = True
 
@@ -68,9 +79,22 @@ class Gateway:
     async def start(self) -> None:
         config = self.config
         loop = asyncio.get_running_loop()
+        tls: ssl.SSLContext | None = None
+        if config.tls_cert_file and config.tls_key_file:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.minimum_version = ssl.TLSVersion.TLSv1_2
+            tls.load_cert_chain(config.tls_cert_file, config.tls_key_file)
         self._server = await loop.create_server(
-            lambda: ClientConnection(self), config.listen_host, config.listen_port, reuse_address=True, backlog=511
+            lambda: ClientConnection(self),
+            config.listen_host,
+            config.listen_port,
+            reuse_address=True,
+            backlog=511,
+            ssl=tls,
         )
+        if config.control_socket:
+            self._control = ControlServer(Path(config.control_socket), self.control)
+            await self._control.start()
         self.logs.event(
             "listening",
             pid=os.getpid(),
@@ -79,14 +103,16 @@ class Gateway:
             advertised=config.advertised,
             repl_set_name=config.repl_set_name,
             loop=type(loop).__module__.split(".")[0],  # asyncio or uvloop
+            tls=tls is not None,
         )
         self._tick()
 
     def _tick(self) -> None:
+        self._enforce_running_time()
         self.stats.write_if_dirty(self.stats_path)
         self._stats_timer = asyncio.get_running_loop().call_later(STATS_INTERVAL_S, self._tick)
 
-    def connection_refused(self, client: str) -> None:
+    def connection_refused(self, client: str, reason: str = "max_connections") -> None:
         """Count a connection closed at accept; log at most one line a second about it."""
         self.stats.refused += 1
         self.stats.dirty = True
@@ -96,43 +122,89 @@ class Gateway:
             self.logs.event(
                 "connection_refused",
                 client=client,
+                reason=reason,
                 max_connections=self.config.max_connections,
                 refused_total=self.stats.refused,
             )
 
-    def reload(self) -> None:
-        """Re-read the config file (SIGHUP); a bad file keeps the running configuration."""
-        if self.config_path is None:
+    def _enforce_running_time(self) -> None:
+        """Kill-op rules with `secs_running`: a matching operation running longer loses its connection."""
+        rules = [rule for rule in self.config.kill_op_rules if rule.secs_running]
+        if not rules or not self.stats.operations:
             return
+        now = time.time()
+        doomed: dict[int, str] = {}
+        for op in self.stats.operations.values():
+            for rule in rules:
+                if now - op.started >= rule.secs_running and rule.matches(op.op_type, op.db, op.namespace, op.ip):
+                    doomed[op.connection_id] = rule.id
+        if doomed:
+            for connection_id, rule_id in doomed.items():
+                self.logs.event("killed_by_rule", connection_id=connection_id, rule=rule_id)
+            self.kill(set(doomed))
+
+    def kill(self, ids: set[int]) -> list[int]:
+        """Close the client and engine connections of these sessions; returns the ids that were open."""
+        killed = []
+        for conn in list(self.connections):
+            if conn.info is not None and conn.info.id in ids:
+                killed.append(conn.info.id)
+                conn.close(abort=True)
+        return sorted(killed)
+
+    def control(self, request: dict[str, object]) -> dict[str, object]:
+        """Answer one control-channel request (see dds.gateway.control)."""
+        op = request.get("op")
+        if op == "sessions":
+            return {"ok": True, "sessions": self.stats.sessions()}
+        if op == "reload":
+            if not self.reload():
+                return {"ok": False, "error": "the config file could not be used; see gateway.log"}
+            return {"ok": True, "settings": self.stats.settings}
+        if op == "stats":
+            return {"ok": True, "stats": self.stats.snapshot()}
+        if op == "kill":
+            ids = request.get("ids")
+            if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                return {"ok": False, "error": "ids must be a list of session ids"}
+            killed = self.kill(set(ids))
+            self.logs.event("sessions_killed", requested=ids, killed=killed)
+            return {"ok": True, "killed": killed}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    def reload(self) -> bool:
+        """Re-read the config file (SIGHUP); a bad file keeps the running configuration (False)."""
+        if self.config_path is None:
+            return False
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
             self.logs.event("reload_failed", error=str(exc))
-            return
+            return False
         kept = [name for name in _RESTART_ONLY if getattr(new, name) != getattr(self.config, name)]
         new = dataclasses.replace(new, **{name: getattr(self.config, name) for name in _RESTART_ONLY})
         self._apply(new)
-        self.logs.event("reloaded", slow_ms=new.slow_ms, max_connections=new.max_connections, needs_restart=kept)
-
-    def kill_sessions(self) -> None:
-        """SIGUSR1: close the connections `kill.json` names (the service writes it for the DDS
-        "kill session" call), client and engine side alike: the operation in flight and the
-        connection's cursors end with them."""
-        path = self.log_dir / "kill.json"
-        try:
-            wanted = {int(i) for i in json.loads(path.read_text(encoding="utf-8")).get("connections", [])}
-        except (OSError, ValueError, TypeError, AttributeError):
-            return
-        path.unlink(missing_ok=True)
-        for conn in list(self.connections):
-            if conn.info is not None and conn.info.id in wanted:
-                self.logs.event("session_killed", connection_id=conn.info.id, client=conn.info.client)
-                conn.close(abort=True)
-        self.stats.dirty = True
+        # Clients outside a narrowed allow list lose their connections now, not at their next connect.
+        outside = {c.info.id for c in self.connections if c.info is not None and not self.allow.admits(c.info.ip)}
+        if outside:
+            self.kill(outside)
+        self.logs.event(
+            "reloaded",
+            slow_ms=new.slow_ms,
+            max_connections=new.max_connections,
+            audit_enabled=new.audit_enabled,
+            client_networks=list(new.client_networks),
+            kill_op_rules=len(new.kill_op_rules),
+            closed_outside_networks=len(outside),
+            needs_restart=kept,
+        )
+        return True
 
     async def stop(self) -> None:
         """Stop accepting, close every connection, write the last snapshot."""
         self.closing = True
+        if self._control is not None:
+            self._control.close()
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections):
@@ -160,7 +232,6 @@ async def serve(config_path: Path) -> int:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, gateway.reload)
-    loop.add_signal_handler(signal.SIGUSR1, gateway.kill_sessions)
     await stop.wait()
     await gateway.stop()
     return 0

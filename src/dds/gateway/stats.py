@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dds.gateway.rules import operation_type
+
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -34,12 +36,17 @@ class Operation:
     client: str
     user: str | None
     started: float  # epoch seconds
+    db: str | None = None
+    ip: str = ""
+    op_type: str = "command"  # DDS statement type (rules.operation_type)
 
     def to_json(self, now: float) -> dict[str, Any]:
         return {
             "id": self.id,
             "connection_id": self.connection_id,
             "command": self.command,
+            "type": self.op_type,
+            "db": self.db,
             "namespace": self.namespace,
             "client": self.client,
             "user": self.user,
@@ -57,6 +64,8 @@ class ClientInfo:
     ip: str
     connected: float
     user: str | None = None
+    last_db: str | None = None  # of the latest command, so an idle session still names its database
+    last_namespace: str | None = None
 
 
 class Stats:
@@ -99,8 +108,19 @@ class Stats:
             del self.per_ip[info.ip]
         self.dirty = True
 
-    def begin(self, info: ClientInfo, command: str, namespace: str | None) -> Operation:
-        op = Operation(next(self._operation_ids), info.id, command, namespace, info.client, info.user, time.time())
+    def begin(self, info: ClientInfo, command: str, namespace: str | None, db: str | None = None) -> Operation:
+        op = Operation(
+            next(self._operation_ids),
+            info.id,
+            command,
+            namespace,
+            info.client,
+            info.user,
+            time.time(),
+            db,
+            info.ip,
+            operation_type(command),
+        )
         self.operations[op.id] = op
         self.commands += 1
         self.dirty = True
@@ -109,6 +129,28 @@ class Stats:
     def end(self, op: Operation) -> None:
         if self.operations.pop(op.id, None) is not None:
             self.dirty = True
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every open client connection with the operation it is running, if any (the control channel's answer)."""
+        now = time.time()
+        running = {op.connection_id: op for op in self.operations.values()}
+        out = []
+        for c in self.connections.values():
+            op = running.get(c.id)
+            out.append(
+                {
+                    "id": c.id,
+                    "client": c.client,
+                    "ip": c.ip,
+                    "user": c.user,
+                    "connected": _iso(c.connected),
+                    "active": op is not None,
+                    "last_namespace": c.last_namespace,
+                    "last_db": c.last_db,
+                    "op": op.to_json(now) if op is not None else None,
+                }
+            )
+        return out
 
     def snapshot(self) -> dict[str, Any]:
         """The JSON form written to stats.json."""

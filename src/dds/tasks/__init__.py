@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dds.jobs.registry import JobKind, Registry
-from dds.tasks import backup, instance, restore
+from dds.tasks import backup, connections, instance, restore
 
-ALL: tuple[JobKind, ...] = (*instance.KINDS, *backup.KINDS, *restore.KINDS)
+ALL: tuple[JobKind, ...] = (*instance.KINDS, *backup.KINDS, *restore.KINDS, *connections.KINDS)
 
 
 def registry() -> Registry:

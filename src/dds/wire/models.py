@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from dds.wire.base import Wire
 
 
@@ -625,6 +627,26 @@ class ListSlowLogsResponse(Wire):
     total_record: int | None = None
 
 
+class DownloadSlowlogRequestBody(Wire):
+    file_name_list: list[str] | None = None
+    node_id_list: list[str] | None = None
+
+
+class DownloadSlowlogResult(Wire):
+    node_name: str | None = None
+    file_name: str | None = None
+    status: str | None = None
+    file_size: str | None = None
+    file_link: str | None = None
+    update_at: int | None = None
+
+
+class DownloadSlowlogResponse(Wire):
+    list_: list[DownloadSlowlogResult] | None = Field(default=None, alias="list")
+    status: str | None = None
+    count: int | None = None
+
+
 class ErrorlogResult(Wire):
     node_name: str | None = None
     level: str | None = None
@@ -635,6 +657,65 @@ class ErrorlogResult(Wire):
 class ListErrorLogsResponse(Wire):
     error_log_list: list[ErrorlogResult] | None = None
     total_record: int | None = None
+
+
+class DownloadErrorlogRequestBody(Wire):
+    file_name_list: list[str] | None = None
+    node_id_list: list[str] | None = None
+
+
+class DownloadErrorlogResponse(Wire):
+    list_: list[DownloadSlowlogResult] | None = Field(default=None, alias="list")
+    status: str | None = None
+    count: int | None = None
+
+
+class ShowAuditlogPolicyResponse(Wire):
+    keep_days: int | None = None
+    audit_scope: str | None = None
+    audit_types: list[str] | None = None
+
+
+class SetAuditlogPolicyRequestBody(Wire):
+    keep_days: int | None = None
+    reserve_auditlogs: str | None = None
+    audit_scope: str | None = None
+    audit_types: list[str] | None = None
+
+
+class SetAuditlogPolicyResponse(Wire):
+    pass
+
+
+class ListAuditlogsResult(Wire):
+    node_id: str | None = None
+    id: str | None = None
+    name: str | None = None
+    size: int | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+class ListAuditlogsResponse(Wire):
+    total_record: int | None = None
+    total_size: int | None = None
+    audit_logs: list[ListAuditlogsResult] | None = None
+
+
+class DeleteAuditLogRequestBody(Wire):
+    file_names: list[str] | None = None
+
+
+class DeleteAuditLogResponse(Wire):
+    job_id: str | None = None
+
+
+class ProduceAuditlogLinksRequestBody(Wire):
+    ids: list[str] | None = None
+
+
+class ListAuditlogLinksResponse(Wire):
+    links: list[str] | None = None
 
 
 class QueryConnectionsResponse(Wire):
@@ -675,6 +756,85 @@ class DeleteSessionRequestBody(Wire):
 
 
 class DeleteSessionResponse(Wire):
+    pass
+
+
+class CreateKillOpRuleRequestBody(Wire):
+    operation_types: list[str] | None = None
+    namespaces: list[str] | None = None
+    client_ips: list[str] | None = None
+    plan_summary: str | None = None
+    max_concurrency: int | None = None
+    secs_running: int | None = None
+    node_type: str | None = None
+
+
+class CreateKillOpRuleResponse(Wire):
+    pass
+
+
+class KillOpRule(Wire):
+    id: str | None = None
+    operation_types: str | None = None
+    status: str | None = None
+    namespaces: str | None = None
+    client_ips: str | None = None
+    plan_summary: str | None = None
+    max_concurrency: int | None = None
+    secs_running: int | None = None
+    node_type: str | None = None
+
+
+class ShowKillOpRuleRuleListResponse(Wire):
+    rules: list[KillOpRule] | None = None
+    total_count: int | None = None
+
+
+class UpdateKillOpRuleRequestBody(Wire):
+    ids: list[str] | None = None
+    action: str | None = None
+
+
+class UpdateKillOpRuleResponse(Wire):
+    pass
+
+
+class DeleteKillOpRuleListRequestBody(Wire):
+    ids: list[str] | None = None
+
+
+class DeleteKillOpRuleListResponse(Wire):
+    pass
+
+
+class SwitchSslRequestBody(Wire):
+    ssl_option: str | None = None
+
+
+class SwitchSslResponse(Wire):
+    job_id: str | None = None
+    ssl_option: str | None = None
+
+
+class CertInfo(Wire):
+    category: str | None = None
+    download_link: str | None = None
+
+
+class ListSslCertDownloadAddressResponse(Wire):
+    certs: list[CertInfo] | None = None
+
+
+class ShowClientNetworkResponse(Wire):
+    instance_id: str | None = None
+    client_network_ranges: list[str] | None = None
+
+
+class ClientNetworkRequestBody(Wire):
+    client_network_ranges: list[str] | None = None
+
+
+class UpdateClientNetworkResponse(Wire):
     pass
 
 
