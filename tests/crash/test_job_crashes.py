@@ -273,6 +273,21 @@ PITR_KINDS: dict[str, Callable[[Trial, str, int, float], None]] = {
 }
 
 
+def _switch_ssl(t: Trial, source: str, backup: str, delay: float) -> None:
+    """TLS on (the service killed during it), then off again so the other trials connect in plain."""
+    with t.api() as c:
+        r = c.post(f"/instances/{source}/switch-ssl", json={"ssl_option": "1"})
+        assert r.status_code == 202, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason", job)
+    assert t.instance(source)["ssl"] == 1
+    with t.api() as c:
+        r = c.post(f"/instances/{source}/switch-ssl", json={"ssl_option": "0"})
+        assert r.status_code == 202 and wait_job(c, r.json()["job_id"])["status"] == "Completed", r.text
+    assert t.docs(source) == list(range(len(DOCS)))
+    t.assert_settled()
+
+
 def _delete(t: Trial, source: str, backup: str, delay: float) -> None:
     iid = t.create(f"crash-d-{int(delay * 1000)}")
     with t.api() as c:
@@ -298,6 +313,7 @@ KINDS: dict[str, Kind] = {
         },
     ),
     "enlarge": _maintenance("enlarge-volume", lambda iid, inst: {"volume": {"size": _larger(inst)}}),
+    "switch-ssl": _switch_ssl,
     "delete": _delete,
 }
 
