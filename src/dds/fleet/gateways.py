@@ -105,6 +105,7 @@ def config_for(parts: Parts, inst: Instance, node: Node, policy: GatewayPolicy |
         tls_cert_file=cert[0],
         tls_key_file=cert[1],
         control_socket=str(control_path(parts, node)),
+        roles_file=str(layout.roles_file(parts.settings, inst.id)),
     )
 
 

@@ -22,6 +22,11 @@ def data_dir(settings: Settings, node: Node) -> Path:
     return node_dir(settings, node) / "data"
 
 
+def roles_file(settings: Settings, instance_id: str) -> Path:
+    """The instance's role grants and custom roles, shared by its gateways and the service."""
+    return instance_dir(settings, instance_id) / "authz.json"
+
+
 def staging(settings: Settings, name: str) -> Path:
     """Scratch space of one job (dumps, verified restores); never served."""
     return settings.backup_staging_dir / name

@@ -43,6 +43,8 @@ class GatewayConfig:
     tls_cert_file: str | None = None  # both set: the listener speaks TLS only
     tls_key_file: str | None = None
     control_socket: str | None = None  # Unix socket for the service: sessions, kill, stats
+    # The instance's role grants (gateway/roles_store.py); None: no role checks (every user may do anything).
+    roles_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -100,6 +102,9 @@ def config_from_json(data: Any) -> GatewayConfig:
     control = data.get("control_socket")
     if control is not None and (not isinstance(control, str) or not control):
         raise ConfigError("control_socket", "must be null or a path")
+    roles_file = data.get("roles_file")
+    if roles_file is not None and (not isinstance(roles_file, str) or not roles_file):
+        raise ConfigError("roles_file", "must be null or a path")
     return GatewayConfig(
         listen_host=data["listen_host"],
         listen_port=data["listen_port"],
@@ -119,6 +124,7 @@ def config_from_json(data: Any) -> GatewayConfig:
         tls_cert_file=tls[0],
         tls_key_file=tls[1],
         control_socket=control,
+        roles_file=roles_file,
         extra={k: v for k, v in data.items() if k not in known},
     )
 

@@ -18,14 +18,18 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, cast
 
+from dds.gateway import authorize
 from dds.gateway.activity import Activity
 from dds.gateway.auth import HELLO_COMMANDS, Attempt, AuthOutcome, Guard, Identity
 from dds.gateway.config import GatewayConfig
 from dds.gateway.errors import ErrorCode, ProtocolError, Refusal
 from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
 from dds.gateway.logs import GatewayLogs
+from dds.gateway.privileges import Grants
+from dds.gateway.roles_store import RolesStore
 from dds.gateway.rules import AllowList, operation_type
 from dds.gateway.stats import ClientInfo, Operation, Stats
+from dds.gateway.user_admin import AfterReply, Handled, UserAdmin, connection_status
 from dds.gateway.wire import (
     LEGACY_COMMANDS,
     MAX_MESSAGE_SIZE,
@@ -53,6 +57,8 @@ class Gateway(Protocol):
     connections: set[ClientConnection]
     closing: bool
     allow: AllowList
+    roles: RolesStore | None  # None: authorization off
+    user_admin: UserAdmin | None
 
     def connection_refused(self, client: str, reason: str = "max_connections") -> None: ...
 
@@ -75,6 +81,7 @@ class InFlight:
     speculation: bytes | None = None
     followup: Request | None = None
     hello: dict[str, Any] | None = None
+    after: AfterReply | None = None  # turns the engine's reply into the client's (user/role commands)
 
 
 class Forward(NamedTuple):
@@ -83,6 +90,7 @@ class Forward(NamedTuple):
     data: bytes
     attempt: Attempt | None = None
     speculation: bytes | None = None
+    after: AfterReply | None = None
 
 
 class EngineLink(asyncio.Protocol):
@@ -301,7 +309,9 @@ class ClientConnection(asyncio.Protocol):
         op = self.gateway.stats.begin(info, request.command, namespace, request.db)
         if request.db is not None and request.command not in HELLO_COMMANDS:
             info.last_db, info.last_namespace = request.db, namespace
-        self.inflight = InFlight(request, forward.attempt, time.perf_counter(), op, forward.speculation)
+        self.inflight = InFlight(
+            request, forward.attempt, time.perf_counter(), op, forward.speculation, after=forward.after
+        )
         self.engine.write(forward.data)
 
     def _admit(self, request: Request) -> Forward | None:
@@ -318,6 +328,14 @@ class ClientConnection(asyncio.Protocol):
         gateway.guard.check(request, self.identity)
         if gateway.config.kill_op_rules and self.info is not None:
             self._check_kill_rules(request)
+        if gateway.roles is not None and self.identity.authenticated:
+            handled = self._authorize(request, gateway.roles)
+            if handled is not None:
+                if handled.reply is not None:
+                    self._answer(request, handled.reply)
+                    return None
+                data = request.data if handled.body is None else with_new_body(request, handled.body)
+                return Forward(data, after=handled.after)
         if command in LOCAL_COMMANDS:
             self._answer(request, local_reply(command, gateway.topology))
             return None
@@ -326,6 +344,21 @@ class ClientConnection(asyncio.Protocol):
         if command == "saslStart":
             return Forward(request.data, gateway.guard.sasl_start(request))
         return Forward(request.data)
+
+    def _authorize(self, request: Request, roles: RolesStore) -> Handled | None:
+        """Refuse what the user's roles do not allow; user and role commands get their own handling."""
+        auth = roles.current()
+        user, db = self.identity.user, self.identity.db
+        grants = auth.grants(db or "", user or "")
+        authorize.check(request, grants, user, db)
+        command = request.command
+        if command == "connectionStatus":
+            show = request.body.get("showPrivileges") in (True, 1)
+            return Handled(reply=connection_status(auth, user, db, grants, show))
+        if command == "listDatabases" and not grants.allows("listDatabases", None):
+            return Handled(after=lambda reply: _visible_databases(reply, grants))
+        admin = self.gateway.user_admin
+        return admin.handle(request) if admin is not None else None
 
     def _check_kill_rules(self, request: Request) -> None:
         """Refuse an operation a kill-op rule's `max_concurrency` does not leave room for."""
@@ -409,6 +442,14 @@ class ClientConnection(asyncio.Protocol):
         """The bytes the client gets: the engine's own, unless hello, SASL or usersInfo need a look."""
         request = flight.request
         command = request.command
+        if flight.after is not None:
+            doc = reply.body.decode()
+            out = flight.after(doc)
+            if command == "usersInfo":
+                out = self.gateway.guard.filter_users_info(out if out is not None else doc) or out
+            if out is not None:
+                return reply_for(request, out, reply.header.request_id)
+            return without_more_to_come(reply)
         if command in HELLO_COMMANDS:
             doc = reply.body.decode()
             self._observe_auth(command, flight.attempt, doc, request.db)
@@ -509,3 +550,15 @@ class ClientConnection(asyncio.Protocol):
         if self.info is not None:
             self.gateway.stats.close(self.info)
             self.gateway.connections.discard(self)
+
+
+def _visible_databases(reply: dict[str, Any], grants: Grants) -> dict[str, Any] | None:
+    """listDatabases without the action: only the databases the user holds privileges in (as MongoDB)."""
+    dbs = reply.get("databases")
+    if reply.get("ok") != 1 or not isinstance(dbs, list):
+        return None
+    kept = [d for d in dbs if isinstance(d, dict) and grants.touches_db(str(d.get("name")))]
+    out = {**reply, "databases": kept}
+    if "totalSize" in out:
+        out["totalSize"] = sum(int(d.get("sizeOnDisk", 0) or 0) for d in kept)
+    return out

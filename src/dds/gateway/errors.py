@@ -21,12 +21,16 @@ class ErrorCode(IntEnum):
     """MongoDB server error codes the gateway itself replies with (names are MongoDB's codeName)."""
 
     BadValue = 2
+    UserNotFound = 11
     Unauthorized = 13
     AuthenticationFailed = 18
+    RoleNotFound = 31
+    InvalidRoleModification = 49
     CommandNotFound = 59
     Interrupted = 11601
     NoReplicationEnabled = 76
     UnsupportedOpQueryCommand = 352
+    DuplicateKey = 11000
 
 
 class Refusal(Exception):

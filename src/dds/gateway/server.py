@@ -22,8 +22,10 @@ from dds.gateway.connection import ClientConnection
 from dds.gateway.control import ControlServer
 from dds.gateway.hello import Topology
 from dds.gateway.logs import GatewayLogs
+from dds.gateway.roles_store import RolesStore
 from dds.gateway.rules import AllowList
 from dds.gateway.stats import Stats
+from dds.gateway.user_admin import UserAdmin
 
 STATS_INTERVAL_S = 1.0
 # A listener's address, TLS and control socket are fixed for its life: the service restarts
@@ -46,11 +48,18 @@ class Gateway:
         self._stats_timer: asyncio.TimerHandle | None = None
         self._last_refusal_event = 0.0
         self._control: ControlServer | None = None
+        self.roles: RolesStore | None = None
+        self.user_admin: UserAdmin | None = None
         self._apply(config)
 
     def _apply(self, config: GatewayConfig) -> None:
         self.config = config
         self.guard = Guard(frozenset(config.protected_users))
+        if config.roles_file is None:
+            self.roles, self.user_admin = None, None
+        elif self.roles is None or str(self.roles.path) != config.roles_file:
+            self.roles = RolesStore(Path(config.roles_file))
+            self.user_admin = UserAdmin(self.roles)
         self.topology = Topology(config.advertised, config.repl_set_name, self.started)
         self.allow = AllowList(config.client_networks)
         self.logs.audit_enabled = config.audit_enabled
@@ -63,6 +72,7 @@ class Gateway:
             "client_networks": list(config.client_networks),
             "kill_op_rules": [rule.id for rule in config.kill_op_rules],
             "tls": config.tls_cert_file is not None,
+            "authorization": config.roles_file is not None,
         }
         self.stats.dirty = True
 
