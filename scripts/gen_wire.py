@@ -16,6 +16,15 @@ import huaweicloudsdkdds.v3.model as sdk
 # Operations served, by the SDK's operation name (the route functions carry the same names).
 OPERATIONS = [
     "create_instance",
+    "list_databases",
+    "create_database_user",
+    "delete_database_user",
+    "list_database_users",
+    "create_database_role",
+    "delete_database_role",
+    "list_database_roles",
+    "check_password",
+    "check_weak_password",
     "list_instances",
     "delete_instance",
     "restart_instance",

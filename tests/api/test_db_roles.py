@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
@@ -127,3 +128,122 @@ def test_user_admin_can_manage_users_but_not_read(instance: dict[str, Any]) -> N
         _refused(lambda: client.other.command("createUser", "x", pwd=USER_PW, roles=[]))
     with _as(instance, "made", "shop") as client:
         assert client.shop.orders.count_documents({}) >= 5
+
+
+# --- the DDS API on the same users and roles ------------------------------------------------
+
+
+def test_api_users_and_roles_are_the_ones_the_engine_enforces(service: Service, instance: dict[str, Any]) -> None:
+    base = f"/instances/{instance['id']}"
+    with service.client() as api:
+        r = api.post(
+            service.path(base + "/db-role"),
+            json={
+                "role_name": "shopReader",
+                "db_name": "shop",
+                "roles": [{"role_name": "read", "role_db_name": "shop"}],
+            },
+        )
+        assert r.status_code == 200 and r.json() == {}, r.text
+        r = api.post(
+            service.path(base + "/db-user"),
+            json={
+                "user_name": "api.user",
+                "user_pwd": USER_PW,
+                "db_name": "shop",
+                "roles": [{"role_name": "shopReader", "role_db_name": "shop"}],
+            },
+        )
+        assert r.status_code == 200 and r.json() == {}, r.text
+        with _as(instance, "api.user", "shop") as client:
+            assert client.shop.orders.count_documents({}) >= 5
+            _refused(lambda: client.shop.orders.insert_one({"api": 1}))
+        listed = api.get(service.path(base + "/db-user/detail"), params={"db_name": "shop"}).json()
+        users = json.loads(listed["users"])
+        with connect(instance, PASSWORD) as root:
+            native = root.shop.command("usersInfo", showPrivileges=True)["users"]
+        assert listed["total_count"] == len(native) == len(users)
+        by_name = {u["user"]: u for u in users}
+        for u in native:
+            assert by_name[u["user"]]["roles"] == u["roles"]
+            assert by_name[u["user"]]["inheritedRoles"] == u["inheritedRoles"]
+        assert by_name["api.user"]["inheritedRoles"] == [
+            {"role": "shopReader", "db": "shop"},
+            {"role": "read", "db": "shop"},
+        ]
+        roles = api.get(service.path(base + "/db-roles"), params={"db_name": "shop", "role_name": "shopReader"}).json()
+        assert roles["total_count"] == 1
+        assert json.loads(roles["roles"])[0]["roles"] == [{"role": "read", "db": "shop"}]
+        with connect(instance, PASSWORD) as root:
+            shell_view = root.shop.command("rolesInfo", "shopReader")["roles"][0]
+        assert shell_view["roles"] == [{"role": "read", "db": "shop"}]
+
+        ok = api.post(
+            service.path(base + "/check-password"),
+            json={"user_name": "api.user", "user_pwd": USER_PW, "db_name": "shop"},
+        )
+        assert ok.status_code == 200 and ok.json() == {}, ok.text
+        bad = api.post(
+            service.path(base + "/check-password"),
+            json={"user_name": "api.user", "user_pwd": "Wrong#2024x", "db_name": "shop"},
+        )
+        assert bad.status_code == 400 and bad.json()["error_code"] == "DBS.200029", bad.text
+
+        # Deleting the role takes it from the user: the next command is refused.
+        r = api.request("DELETE", service.path(base + "/db-role"), json={"role_name": "shopReader", "db_name": "shop"})
+        assert r.status_code == 200, r.text
+        with _as(instance, "api.user", "shop") as client:
+            _refused(lambda: client.shop.orders.find_one())
+        r = api.request("DELETE", service.path(base + "/db-user"), json={"user_name": "api.user", "db_name": "shop"})
+        assert r.status_code == 200, r.text
+        with connect(instance, PASSWORD) as root:
+            assert "api.user" not in {u["user"] for u in root.shop.command("usersInfo")["users"]}
+
+
+def test_api_databases_and_weak_passwords(service: Service, instance: dict[str, Any]) -> None:
+    with service.client() as api:
+        r = api.get(service.path(f"/instances/{instance['id']}/databases"))
+        assert r.status_code == 200, r.text
+        dbs = {d["name"]: d for d in r.json()["databases"]}
+        assert {"shop", "other"} <= set(dbs) and r.json()["total_count"] == len(dbs)
+        assert dbs["shop"]["collection_num"] >= 2 and int(dbs["shop"]["data_size"]) >= 0
+        assert api.post(service.path("/weak-password-verification"), json={"password": "Admin@123"}).json() == {
+            "weak": True
+        }
+        assert api.post(service.path("/weak-password-verification"), json={"password": "abc"}).json() == {"weak": True}
+        strong = api.post(service.path("/weak-password-verification"), json={"password": "Xq7#tLm2-Vz"})
+        assert strong.json() == {"weak": False}
+
+
+@pytest.mark.parametrize(
+    ("method", "rest", "body", "code"),
+    [
+        ("POST", "/db-user", {"user_name": "bad name", "user_pwd": USER_PW, "roles": []}, "DBS.280292"),
+        ("POST", "/db-user", {"user_name": "dds_service", "user_pwd": USER_PW, "roles": []}, "DBS.280292"),
+        ("POST", "/db-user", {"user_name": "weakling", "user_pwd": "short", "roles": []}, "DBS.200052"),
+        ("POST", "/db-user", {"user_name": "noroles", "user_pwd": USER_PW}, "DBS.200001"),
+        (
+            "POST",
+            "/db-user",
+            {"user_name": "ghost", "user_pwd": USER_PW, "roles": [{"role_name": "nope", "role_db_name": "admin"}]},
+            "DBS.200001",
+        ),
+        ("POST", "/db-user", {"user_name": "rwuser", "user_pwd": USER_PW, "roles": []}, "DBS.200001"),
+        ("DELETE", "/db-user", {"user_name": "rwuser"}, "DBS.280292"),
+        ("DELETE", "/db-user", {"user_name": "never-was", "db_name": "shop"}, "DBS.280292"),
+        ("POST", "/db-role", {"role_name": "read", "db_name": "shop", "roles": []}, "DBS.200001"),
+        ("DELETE", "/db-role", {"role_name": "read", "db_name": "shop"}, "DBS.200001"),
+        ("POST", "/db-role", {"role_name": "x", "db_name": "bad-db", "roles": []}, "DBS.200001"),
+    ],
+)
+def test_api_bad_input_is_refused_and_changes_nothing(
+    service: Service, instance: dict[str, Any], method: str, rest: str, body: dict[str, Any], code: str
+) -> None:
+    base = service.path(f"/instances/{instance['id']}")
+    with connect(instance, PASSWORD) as root:
+        before = (root.admin.command("usersInfo")["users"], root.shop.command("usersInfo")["users"])
+    with service.client() as api:
+        r = api.request(method, base + rest, json=body)
+    assert r.status_code == 400 and r.json()["error_code"] == code, r.text
+    with connect(instance, PASSWORD) as root:
+        assert (root.admin.command("usersInfo")["users"], root.shop.command("usersInfo")["users"]) == before

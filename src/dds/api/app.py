@@ -11,7 +11,19 @@ from dds import __version__
 from dds.api import errors
 from dds.api.cache import ReadCache
 from dds.api.fastpath import InstanceListFastPath
-from dds.api.routes import backups, catalog, connections, health, identity, instances, jobs, logs, pitr, versions
+from dds.api.routes import (
+    backups,
+    catalog,
+    connections,
+    db_users,
+    health,
+    identity,
+    instances,
+    jobs,
+    logs,
+    pitr,
+    versions,
+)
 from dds.parts import Parts
 
 Hook = Callable[[], None]
@@ -51,7 +63,7 @@ def create_app(
     app.include_router(health.router)  # before `/{version}`
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}
-    for module in (backups, catalog, instances, jobs, logs, connections, pitr):
+    for module in (backups, catalog, instances, jobs, logs, connections, pitr, db_users):
         app.include_router(module.router)
     app.include_router(versions.router)  # last: `/{version}` must not shadow other routes
     return app

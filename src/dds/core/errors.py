@@ -110,6 +110,11 @@ class InvalidUsername(InvalidParameter):
     message = "Invalid username."
 
 
+class InvalidCredentials(InvalidParameter):
+    code = "DBS.200029"
+    message = "Invalid username and password."
+
+
 class InvalidBackupName(InvalidParameter):
     code = "DBS.280277"
     message = "Invalid backup name."

@@ -319,14 +319,14 @@ class UserAdmin:
 
         def edit(auth: Authorization) -> None:
             self._custom(auth, name)
-            _remove_roles(auth, {name})
+            remove_roles(auth, {name})
 
         return self._local(lambda auth: edit(auth))
 
     def _dropAllRolesFromDatabase(self, doc: dict[str, Any], db: str) -> Handled:
         def edit(auth: Authorization) -> dict[str, Any]:
             gone = {key for key in auth.roles if key[1] == db}
-            _remove_roles(auth, gone)
+            remove_roles(auth, gone)
             return {"n": len(gone), "ok": 1.0}
 
         return self._local(edit)
@@ -403,7 +403,7 @@ def _passing(look: Callable[[dict[str, Any]], None]) -> AfterReply:
     return after
 
 
-def _remove_roles(auth: Authorization, gone: set[RoleName]) -> None:
+def remove_roles(auth: Authorization, gone: set[RoleName]) -> None:
     """Drop roles and every grant of them, to users and to other roles (as MongoDB does)."""
     for key in gone:
         auth.roles.pop(key, None)

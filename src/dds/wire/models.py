@@ -108,6 +108,90 @@ class CreateInstanceResponse(Wire):
     charge_info: ChargeInfoResult | None = None
 
 
+class DatabaseInfoItem(Wire):
+    name: str | None = None
+    data_size: str | None = None
+    storage_size: str | None = None
+    collection_num: int | None = None
+
+
+class ListDatabasesResponse(Wire):
+    databases: list[DatabaseInfoItem] | None = None
+    total_count: int | None = None
+
+
+class RolesOption(Wire):
+    role_db_name: str | None = None
+    role_name: str | None = None
+
+
+class CreateDatabaseUserRequestBody(Wire):
+    user_name: str | None = None
+    user_pwd: str | None = None
+    db_name: str | None = None
+    roles: list[RolesOption] | None = None
+
+
+class CreateDatabaseUserResponse(Wire):
+    pass
+
+
+class DeleteDatabaseUserRequestBody(Wire):
+    user_name: str | None = None
+    db_name: str | None = None
+
+
+class DeleteDatabaseUserResponse(Wire):
+    pass
+
+
+class ListDatabaseUsersResponse(Wire):
+    users: str | None = None
+    total_count: int | None = None
+
+
+class CreateDatabaseRoleRequestBody(Wire):
+    role_name: str | None = None
+    db_name: str | None = None
+    roles: list[RolesOption] | None = None
+
+
+class CreateDatabaseRoleResponse(Wire):
+    pass
+
+
+class DeleteDatabaseRoleRequestBody(Wire):
+    role_name: str | None = None
+    db_name: str | None = None
+
+
+class DeleteDatabaseRoleResponse(Wire):
+    pass
+
+
+class ListDatabaseRolesResponse(Wire):
+    roles: str | None = None
+    total_count: int | None = None
+
+
+class CheckPasswordRequestBody(Wire):
+    user_pwd: str | None = None
+    user_name: str | None = None
+    db_name: str | None = None
+
+
+class CheckPasswordResponse(Wire):
+    pass
+
+
+class WeakPasswordCheckRequestBody(Wire):
+    password: str | None = None
+
+
+class CheckWeakPasswordResponse(Wire):
+    weak: bool | None = None
+
+
 class DatastoreItem(Wire):
     type: str | None = None
     version: str | None = None
