@@ -342,3 +342,30 @@ def test_logs_and_connections_of_b_are_invisible_to_a(
     link = b_client.post(b.path(f"/instances/{iid}/slowlog-download"), json={}).json()
     for item in link.get("list", []):
         assert httpx.get(item["file_link"].replace(iid, "x" * len(iid))).status_code == 403
+
+
+def test_users_and_roles_of_b_are_invisible_to_a(
+    a: Tenant, a_client: httpx.Client, b: Tenant, b_client: httpx.Client, b_instance: dict[str, Any]
+) -> None:
+    """Databases, users, roles and password checks of B's instance: 404 under A's path, nothing changed."""
+    iid = b_instance["id"]
+    before = b_client.get(b.path(f"/instances/{iid}/db-user/detail")).json()
+    user = {
+        "user_name": "intruder",
+        "user_pwd": "Other#Pass_2",
+        "roles": [{"role_name": "root", "role_db_name": "admin"}],
+    }
+    for method, rest, body in [
+        ("GET", f"/instances/{iid}/databases", None),
+        ("GET", f"/instances/{iid}/db-user/detail", None),
+        ("POST", f"/instances/{iid}/db-user", user),
+        ("DELETE", f"/instances/{iid}/db-user", {"user_name": "rwuser2"}),
+        ("GET", f"/instances/{iid}/db-roles", None),
+        ("POST", f"/instances/{iid}/db-role", {"role_name": "stolen", "roles": []}),
+        ("DELETE", f"/instances/{iid}/db-role", {"role_name": "stolen"}),
+        ("POST", f"/instances/{iid}/check-password", {"user_pwd": "Other#Pass_2"}),
+    ]:
+        r = a_client.request(method, a.path(rest), json=body)
+        assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002", (method, rest, r.text)
+    assert b_client.get(b.path(f"/instances/{iid}/db-user/detail")).json() == before
+    assert b_client.get(b.path(f"/instances/{iid}/db-roles")).json()["total_count"] == 0
