@@ -48,6 +48,7 @@ bench: setup
 	$(VENV)/bin/python bench/bench_physical.py --size-mb 1024
 	$(VENV)/bin/python -m bench.bench_api
 	$(VENV)/bin/python -m bench.bench_gateway
+	$(VENV)/bin/python -m bench.bench_authz
 	$(VENV)/bin/python bench/bench_archiver.py
 	$(VENV)/bin/python -m bench.bench_load
 

@@ -115,8 +115,9 @@ def start_engine(base: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
-def start_gateway(base: Path, engine_port: int, loop: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_gateway(base: Path, engine_port: int, loop: str, **extra: Any) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
+    base.mkdir(parents=True, exist_ok=True)
     config = {
         "listen_host": "127.0.0.1",
         "listen_port": port,
@@ -129,6 +130,7 @@ def start_gateway(base: Path, engine_port: int, loop: str) -> tuple[subprocess.P
         "log_dir": str(base / "gateway-logs"),
         "slow_ms": 100,
         "max_connections": 0,
+        **extra,
     }
     (base / "gateway.json").write_text(json.dumps(config))
     out = open(base / "gateway.out", "wb")  # noqa: SIM115 - the child holds it

@@ -66,6 +66,8 @@ class Gateway(Protocol):
 # Stop reading from a client that keeps sending while its request is in flight.
 BACKLOG_LIMIT = 1024 * 1024
 _SASL_COMMANDS = frozenset({"saslStart", "saslContinue", "logout"})
+# Every authenticated user may run these and nothing about them depends on roles: not even a stat.
+_UNCHECKED = authorize.FREE - {"connectionStatus"}
 
 
 @dataclass(slots=True)
@@ -328,7 +330,7 @@ class ClientConnection(asyncio.Protocol):
         gateway.guard.check(request, self.identity)
         if gateway.config.kill_op_rules and self.info is not None:
             self._check_kill_rules(request)
-        if gateway.roles is not None and self.identity.authenticated:
+        if gateway.roles is not None and self.identity.authenticated and command not in _UNCHECKED:
             handled = self._authorize(request, gateway.roles)
             if handled is not None:
                 if handled.reply is not None:
