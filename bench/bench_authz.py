@@ -33,11 +33,10 @@ from bench.bench_gateway import (
     SERVICE_USER,
     USER,
     compare,
-    pct,
     start_engine,
     start_gateway,
-    table,
 )
+from bench.common import pct, stop, table
 from dds.gateway.privileges import CustomRole
 from dds.gateway.roles_store import RolesStore
 
@@ -96,13 +95,7 @@ def main() -> None:
         print(f"target (on >= {TARGET_RATIO}x off): {'met' if min(ratios) >= TARGET_RATIO else 'MISSED'}")
     finally:
         for proc in (*gateways, engine):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop(proc)
         shutil.rmtree(base, ignore_errors=True)
 
 

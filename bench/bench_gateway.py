@@ -31,6 +31,8 @@ from urllib.parse import quote_plus
 
 from pymongo import MongoClient
 
+from bench.common import pct, stop, table
+
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = ROOT / "bin" / "ferretdb"
 SERVICE_USER, SERVICE_PASSWORD = "dds_service", "Bench#Svc_01"
@@ -61,20 +63,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
 def port_open(port: int) -> bool:
     with socket.create_connection(("127.0.0.1", port), timeout=0.5):
         return True
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
-def table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def rss_kib(pid: int) -> int:
@@ -266,13 +254,7 @@ def main() -> None:
         print(f"targets (>= {TARGET_RATIO}x ops/s, <= +{TARGET_P50_MS} ms p50): {'met' if all(verdicts) else 'MISSED'}")
     finally:
         for proc in (gateway, engine):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop(proc)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers import ServiceProcess  # noqa: E402
 
-__all__ = ["ROOT", "ServiceProcess", "hammer", "pct", "table"]
+__all__ = ["ROOT", "ServiceProcess", "hammer", "pct", "stop", "table"]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -60,3 +61,15 @@ async def hammer(
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         return time.perf_counter() - t0, latencies
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop a child the bench started, by its PID: SIGTERM, then SIGKILL after 5 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
