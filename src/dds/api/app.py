@@ -21,6 +21,7 @@ from dds.api.routes import (
     instances,
     jobs,
     logs,
+    parameters,
     pitr,
     versions,
 )
@@ -63,7 +64,7 @@ def create_app(
     app.include_router(health.router)  # before `/{version}`
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}
-    for module in (backups, catalog, instances, jobs, logs, connections, pitr, db_users):
+    for module in (backups, catalog, instances, jobs, logs, connections, pitr, db_users, parameters):
         app.include_router(module.router)
     app.include_router(versions.router)  # last: `/{version}` must not shadow other routes
     return app

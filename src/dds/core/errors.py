@@ -115,6 +115,43 @@ class InvalidCredentials(InvalidParameter):
     message = "Invalid username and password."
 
 
+class InvalidParameterValue(InvalidParameter):
+    code = "DBS.212017"
+    message = "Invalid parameter."
+
+
+class InvalidConfigurationName(InvalidParameter):
+    code = "DBS.212031"
+    message = "Invalid parameter group name."
+
+
+class InvalidConfigurationDescription(InvalidParameter):
+    code = "DBS.212028"
+    message = "Invalid parameter group description."
+
+
+class ConfigurationNameExists(InvalidParameter):
+    code = "DBS.212030"
+    message = "The parameter group name already exists."
+
+
+class ConfigurationNotFound(InvalidParameter):
+    code = "DBS.212013"
+    message = "This parameter group does not exist."
+
+
+class ConfigurationNotPermitted(InvalidParameter):
+    code = "DBS.212003"
+    message = "This operation is not permitted."
+
+
+class ConfigurationInUse(InvalidParameter):
+    code = "DBS.212032"
+    message = (
+        "The operation cannot be performed because this parameter group is applied to one or more DB instance nodes."
+    )
+
+
 class InvalidBackupName(InvalidParameter):
     code = "DBS.280277"
     message = "Invalid backup name."

@@ -21,6 +21,10 @@ def backup_id() -> str:
     return uuid.uuid4().hex + "br02"
 
 
+def configuration_id() -> str:
+    return uuid.uuid4().hex + "pr02"
+
+
 def job_id() -> str:
     return str(uuid.uuid4())
 

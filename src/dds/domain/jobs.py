@@ -24,6 +24,7 @@ class JobName(StrEnum):
     STOP_BACKUP = "MongodbStopBackup"
     EXPORT_BACKUP = "MongodbBackupExport"  # the mongodump-layout copy of a completed backup
     SWITCH_SSL = "SwitchSsl"
+    APPLY_PARAMETERS = "ApplyConfiguration"  # instance parameters changed, directly or by a template
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

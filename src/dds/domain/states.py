@@ -63,6 +63,7 @@ ALLOWED: dict[str, frozenset[InstanceStatus]] = {
     "remark": frozenset(InstanceStatus) - {InstanceStatus.DELETING},
     "modify_port": frozenset({InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL}),
     "reset_password": _SERVING,
+    "parameters": frozenset({InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL}),
     "enlarge_volume": _SERVING,
     "resize": frozenset({InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL}),
     "delete": frozenset(InstanceStatus) - {InstanceStatus.DELETING},

@@ -21,6 +21,7 @@ class NodeSpec:
     ram_bytes: int = 1024**3
     setup_user: str | None = None
     setup_password: str | None = field(default=None, repr=False)
+    cache_kib: int | None = None  # SQLite page cache per connection (storage.cacheSizeMB); None: SQLite's
 
     @property
     def data_dir(self) -> Path:

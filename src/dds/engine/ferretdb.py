@@ -42,8 +42,13 @@ class FerretDB:
         keep working and writes fail inside the engine.
         """
         url = f"file:{spec.data_dir.resolve()}/"
+        pragmas = []
         if spec.read_only:
-            url += "?_pragma=query_only(true)"
+            pragmas.append("_pragma=query_only(true)")
+        if spec.cache_kib:
+            pragmas.append(f"_pragma=cache_size(-{spec.cache_kib})")  # negative: KiB, not pages
+        if pragmas:
+            url += "?" + "&".join(pragmas)
         argv = [
             str(self.binary),
             "--handler=sqlite",

@@ -21,7 +21,7 @@ from dds.core.errors import InternalError
 from dds.db.gateway import ConnectionPolicy, KillOpRule
 from dds.db.models import Instance, Node
 from dds.engine.base import Launch
-from dds.fleet import layout, tls
+from dds.fleet import layout, parameters, tls
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER
 from dds.gateway import control
@@ -29,8 +29,6 @@ from dds.gateway.config import GatewayConfig, dump_config
 from dds.gateway.rules import KillRule
 from dds.parts import Parts
 from dds.provision.base import Role
-
-DEFAULT_SLOW_MS = 100.0  # DDS default of operationProfiling.slowOpThresholdMs
 
 
 def log_dir(parts: Parts, node: Node) -> Path:
@@ -88,6 +86,7 @@ def config_for(parts: Parts, inst: Instance, node: Node, policy: GatewayPolicy |
         hosts = list(dict.fromkeys([node.host, parts.settings.engine_host]))
         made = tls.node_certificate(parts.settings, layout.node_dir(parts.settings, node), hosts)
         cert = (str(made[0]), str(made[1]))
+    tuned = parameters.effective(parts, inst.id, inst.spec_code)
     return GatewayConfig(
         listen_host=parts.settings.engine_host,
         listen_port=node.port,
@@ -98,7 +97,8 @@ def config_for(parts: Parts, inst: Instance, node: Node, policy: GatewayPolicy |
         log_dir=str(log_dir(parts, node)),
         repl_set_name=repl_set_name(inst),
         protected_users=(SERVICE_USER,),
-        slow_ms=DEFAULT_SLOW_MS,
+        slow_ms=tuned.slow_ms,
+        max_connections=tuned.max_connections,
         audit_enabled=policy.audit_enabled,
         kill_op_rules=policy.kill_op_rules,
         client_networks=policy.client_networks,

@@ -13,7 +13,7 @@ from dds.core.errors import InternalError
 from dds.db.models import Instance, Node
 from dds.domain.catalog import FLAVORS
 from dds.engine.base import NodeSpec
-from dds.fleet import archivers, gateways, layout
+from dds.fleet import archivers, gateways, layout, parameters
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER, service_password
 from dds.parts import Parts
@@ -35,6 +35,7 @@ def spec_for(parts: Parts, inst: Instance, node: Node, *, setup: bool = False) -
         ram_bytes=(flavor.ram_gb if flavor else 1) * 1024**3,
         setup_user=SERVICE_USER if setup else None,
         setup_password=service_password(parts.settings, inst.id) if setup else None,
+        cache_kib=parameters.effective(parts, inst.id, inst.spec_code).cache_kib,
     )
 
 

@@ -82,6 +82,22 @@ def authenticate(parts: Parts, request: Any) -> str | None:
     return None
 
 
+def caller_label(parts: Parts, headers: Any) -> str:
+    """Who made an (already authenticated) request, for histories: `user:<id>` or `access_key:<AK>`."""
+    auth = headers.get("authorization") or ""
+    if signature.is_signed(auth):
+        for part in auth.replace(",", " ").split():
+            if part.startswith("Access="):
+                return "access_key:" + part[len("Access=") :]
+    token = headers.get("x-auth-token")
+    if token:
+        dev = parts.settings.dev_token
+        if dev and hmac.compare_digest(token.encode(), dev.encode()):
+            return "dev-token"
+        return "user:" + authenticator(parts).token(token).user_id
+    return "unknown"
+
+
 def authenticate_cached(parts: Parts, headers: Any) -> str | None:
     """The project of a token request answered from memory alone (dev token, cached token), or
     None when a look-up is needed: lets the hot read path skip a thread hop."""

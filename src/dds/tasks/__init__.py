@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dds.jobs.registry import JobKind, Registry
-from dds.tasks import backup, connections, instance, restore
+from dds.tasks import backup, connections, instance, parameters, restore
 
-ALL: tuple[JobKind, ...] = (*instance.KINDS, *backup.KINDS, *restore.KINDS, *connections.KINDS)
+ALL: tuple[JobKind, ...] = (*instance.KINDS, *backup.KINDS, *restore.KINDS, *connections.KINDS, *parameters.KINDS)
 
 
 def registry() -> Registry:

@@ -192,6 +192,207 @@ class CheckWeakPasswordResponse(Wire):
     weak: bool | None = None
 
 
+class ListConfigurationsResult(Wire):
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    datastore_version: str | None = None
+    datastore_name: str | None = None
+    node_type: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    user_defined: bool | None = None
+
+
+class ListConfigurationsResponse(Wire):
+    total_count: int | None = None
+    configurations: list[ListConfigurationsResult] | None = None
+
+
+class DatastoreResult(Wire):
+    node_type: str | None = None
+    version: str | None = None
+
+
+class CreateConfigurationRequestBody(Wire):
+    name: str | None = None
+    description: str | None = None
+    parameter_values: dict[str, str] | None = None
+    datastore: DatastoreResult | None = None
+    entity_id: str | None = None
+
+
+class ParamGroupInfoResult(Wire):
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    datastore_version: str | None = None
+    datastore_name: str | None = None
+    created: str | None = None
+    updated: str | None = None
+
+
+class CreateConfigurationResponse(Wire):
+    configuration: ParamGroupInfoResult | None = None
+
+
+class ValidateConfigurationNameResponse(Wire):
+    is_existed: bool | None = None
+
+
+class DiffConfigurationRequest(Wire):
+    source_configuration_id: str | None = None
+    target_configuration_id: str | None = None
+
+
+class DiffDetails(Wire):
+    parameter_name: str | None = None
+    source_value: str | None = None
+    target_value: str | None = None
+
+
+class CompareConfigurationResponse(Wire):
+    differences: list[DiffDetails] | None = None
+
+
+class ConfigurationParametersResult(Wire):
+    name: str | None = None
+    value: str | None = None
+    description: str | None = None
+    type: str | None = None
+    value_range: str | None = None
+    restart_required: bool | None = None
+    readonly: bool | None = None
+
+
+class ShowConfigurationParameterResponse(Wire):
+    id: str | None = None
+    name: str | None = None
+    datastore_version: str | None = None
+    datastore_name: str | None = None
+    description: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    parameters: list[ConfigurationParametersResult] | None = None
+
+
+class UpdateConfigurationParameterRequestBody(Wire):
+    name: str | None = None
+    description: str | None = None
+    parameter_values: dict[str, str] | None = None
+
+
+class UpdateConfigurationParameterResponse(Wire):
+    pass
+
+
+class DeleteConfigurationResponse(Wire):
+    pass
+
+
+class CopyConfigurationRequestBody(Wire):
+    name: str | None = None
+    description: str | None = None
+
+
+class CopyConfigurationResponse(Wire):
+    configuration_id: str | None = None
+
+
+class ResetConfigurationResponse(Wire):
+    body: str | None = None
+
+
+class EntityInfo(Wire):
+    entity_id: str | None = None
+    entity_name: str | None = None
+
+
+class ApplicableInstancesInfo(Wire):
+    instance_id: str | None = None
+    instance_name: str | None = None
+    entities: list[EntityInfo] | None = None
+
+
+class ListAppliedInstancesResponse(Wire):
+    instances: list[ApplicableInstancesInfo] | None = None
+
+
+class ApplyHistoryInfo(Wire):
+    instance_id: str | None = None
+    instance_name: str | None = None
+    applied_at: str | None = None
+    apply_result: str | None = None
+    failure_reason: str | None = None
+
+
+class ShowConfigurationAppliedHistoryResponse(Wire):
+    histories: list[ApplyHistoryInfo] | None = None
+    total_count: int | None = None
+
+
+class HistoryInfo(Wire):
+    parameter_name: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    updated_at: str | None = None
+
+
+class ShowConfigurationModifyHistoryResponse(Wire):
+    histories: list[HistoryInfo] | None = None
+
+
+class ApplyConfigurationRequestBody(Wire):
+    entity_ids: list[str] | None = None
+
+
+class SwitchConfigurationResponse(Wire):
+    job_id: str | None = None
+
+
+class EntityConfigurationParametersResult(Wire):
+    name: str | None = None
+    value: str | None = None
+    value_range: str | None = None
+    restart_required: bool | None = None
+    readonly: bool | None = None
+    type: str | None = None
+    description: str | None = None
+
+
+class ShowEntityConfigurationResponse(Wire):
+    datastore_version: str | None = None
+    datastore_name: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    parameters: list[EntityConfigurationParametersResult] | None = None
+
+
+class UpdateConfigurationParameterResult(Wire):
+    entity_id: str | None = None
+    parameter_values: dict[str, str] | None = None
+
+
+class UpdateEntityConfigurationResponse(Wire):
+    job_id: str | None = None
+    restart_required: bool | None = None
+
+
+class ConfigurationModifyHistoryInfo(Wire):
+    parameter_name: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    update_result: str | None = None
+    applied: bool | None = None
+    updated_at: str | None = None
+    applied_at: str | None = None
+
+
+class ShowInstanceConfigurationModifyHistoryResponse(Wire):
+    histories: list[ConfigurationModifyHistoryInfo] | None = None
+    total_count: int | None = None
+
+
 class DatastoreItem(Wire):
     type: str | None = None
     version: str | None = None
