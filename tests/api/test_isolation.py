@@ -369,3 +369,51 @@ def test_users_and_roles_of_b_are_invisible_to_a(
         assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002", (method, rest, r.text)
     assert b_client.get(b.path(f"/instances/{iid}/db-user/detail")).json() == before
     assert b_client.get(b.path(f"/instances/{iid}/db-roles")).json()["total_count"] == 0
+
+
+def test_parameter_templates_of_b_are_invisible_to_a(
+    a: Tenant, a_client: httpx.Client, b: Tenant, b_client: httpx.Client, b_instance: dict[str, Any]
+) -> None:
+    """B's templates and B's instance parameters: not found under A's path, nothing changed."""
+    made = b_client.post(
+        b.path("/configurations"),
+        json={"name": "b-private", "datastore": {"version": "4.0", "node_type": "replica"}, "parameter_values": {}},
+    )
+    assert made.status_code == 200, made.text
+    cid, iid = made.json()["configuration"]["id"], b_instance["id"]
+    assert cid not in {c["id"] for c in a_client.get(a.path("/configurations")).json()["configurations"]}
+    assert a_client.get(a.path("/configurations/name-validation"), params={"name": "b-private"}).json() == {
+        "is_existed": False
+    }
+    for method, rest, body in [
+        ("GET", f"/configurations/{cid}", None),
+        ("PUT", f"/configurations/{cid}", {"description": "stolen"}),
+        ("DELETE", f"/configurations/{cid}", None),
+        ("POST", f"/configurations/{cid}/copy", {"name": "stolen-copy"}),
+        ("POST", f"/configurations/{cid}/reset", None),
+        ("GET", f"/configurations/{cid}/histories", None),
+        ("GET", f"/configurations/{cid}/applied-histories", None),
+        ("GET", f"/configurations/{cid}/applicable-instances", None),
+        ("PUT", f"/configurations/{cid}/apply", {"entity_ids": [iid]}),
+    ]:
+        r = a_client.request(method, a.path(rest), json=body)
+        assert r.status_code == 400 and r.json()["error_code"] == "DBS.212013", (method, rest, r.text)
+    for method, rest, body in [
+        ("GET", f"/instances/{iid}/configurations", None),
+        (
+            "PUT",
+            f"/instances/{iid}/configurations",
+            {"entity_id": iid, "parameter_values": {"net.maxIncomingConnections": "1"}},
+        ),
+        ("GET", f"/instances/{iid}/configuration-histories", None),
+    ]:
+        r = a_client.request(method, a.path(rest), json=body)
+        assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002", (method, rest, r.text)
+    # A's own template cannot be applied to B's instance either.
+    own = a_client.post(
+        a.path("/configurations"), json={"name": "a-own", "datastore": {"version": "4.0", "node_type": "replica"}}
+    )
+    r = a_client.put(a.path(f"/configurations/{own.json()['configuration']['id']}/apply"), json={"entity_ids": [iid]})
+    assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002", r.text
+    assert b_client.get(b.path(f"/configurations/{cid}")).json()["description"] == ""
+    assert b_client.get(b.path(f"/instances/{iid}/configuration-histories")).json()["total_count"] == 0
