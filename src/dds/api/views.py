@@ -61,7 +61,7 @@ def instance(inst: Instance, used_bytes: int, unit: int) -> w.QueryInstanceRespo
             "security_group_id": inst.security_group_id,
             "backup_strategy": {"start_time": inst.backup_start_time, "keep_days": inst.backup_keep_days},
             "pay_mode": "0",
-            "maintenance_window": "02:00-06:00",
+            "maintenance_window": inst.extra.get("maintenance_window") or "02:00-06:00",
             "groups": [
                 {
                     "type": group_type,

@@ -18,7 +18,7 @@ from dds.background.periodic import Periodic
 from dds.db.backups import Backup
 from dds.db.models import Instance
 from dds.domain.states import ALLOWED, BackupStatus, BackupType
-from dds.services import backups
+from dds.services import backups, maintenance, recycle
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ class Scheduler(Periodic):
         now = self.parts.clock.now()
         self.take_due(now)
         self.prune(now)
+        if maintenance.run_due(self.parts, now):
+            self.parts.wakeup.set()
+        recycle.purge_expired(self.parts, now)
 
     def take_due(self, now: datetime) -> int:
         """One automated backup per open window. An instance created after the window

@@ -16,7 +16,7 @@ from dds.background.periodic import Periodic
 from dds.db.models import Instance, Job, Node
 from dds.domain.states import InstanceStatus, JobStatus, NodeStatus, settled, transition
 from dds.fleet import layout, nodes
-from dds.services import instances
+from dds.services import instances, volume_policies
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ class Supervisor(Periodic):
         parts = self.parts
         with parts.db.session() as s:
             busy = set(s.scalars(select(Job.instance_id).where(Job.status == JobStatus.RUNNING)))
+        for grown in volume_policies.enlarge_due(parts, busy):
+            log.info("instance %s passed its auto-enlarge threshold; enlarging its volume", grown)
+            busy.add(grown)
+        with parts.db.session() as s:
             watched = s.scalars(
                 select(Instance).where(Instance.status.in_(_WATCHED)).options(selectinload(Instance.nodes))
             ).all()

@@ -46,7 +46,9 @@ def control_path(parts: Parts, node: Node) -> Path:
 
 
 def repl_set_name(inst: Instance) -> str | None:
-    return "replica" if inst.mode == "ReplicaSet" else None
+    if inst.mode != "ReplicaSet":
+        return None
+    return str(inst.extra.get("repl_set_name") or "replica")
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from dds.domain.states import (
 from dds.fleet import nodes
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
-from dds.services import download_policy, instances
+from dds.services import download_policy, instances, quotas
 from dds.store import links
 from dds.wire import models as w
 
@@ -102,6 +102,33 @@ def start_backup(
     if inst.status not in ALLOWED["backup"]:
         raise BackupNotAllowed(f"The DB instance status ({inst.status}) does not allow a backup.")
     now = parts.clock.now()
+    b = new_backup(parts, inst, kind=kind, name=name, description=description, scheduled_for=scheduled_for)
+    s.add(b)
+    transition(inst, InstanceStatus.BACKING_UP)
+    inst.updated = now
+    job = enqueue(
+        s,
+        name=JobName.BACKUP,
+        project_id=inst.project_id,
+        now=now,
+        instance_id=inst.id,
+        instance_name=inst.name,
+        payload={"backup_id": b.id},
+    )
+    return b, job
+
+
+def new_backup(
+    parts: Parts,
+    inst: Instance,
+    *,
+    kind: BackupType,
+    name: str,
+    description: str = "",
+    scheduled_for: datetime | None = None,
+) -> Backup:
+    """A BUILDING backup row of the instance (the caller adds it and the job that takes it)."""
+    now = parts.clock.now()
     backup_id = ids.backup_id()
     b = Backup(
         id=backup_id,
@@ -125,19 +152,7 @@ def start_backup(
         scheduled_for=scheduled_for,
         begin_time=now,
     )
-    s.add(b)
-    transition(inst, InstanceStatus.BACKING_UP)
-    inst.updated = now
-    job = enqueue(
-        s,
-        name=JobName.BACKUP,
-        project_id=inst.project_id,
-        now=now,
-        instance_id=inst.id,
-        instance_name=inst.name,
-        payload={"backup_id": backup_id},
-    )
-    return b, job
+    return b
 
 
 def create_manual(parts: Parts, project_id: str, opt: w.CreateManualBackupOption | None) -> tuple[Backup, Job]:
@@ -148,6 +163,7 @@ def create_manual(parts: Parts, project_id: str, opt: w.CreateManualBackupOption
         name = _check_name(s, project_id, opt.name)
         description = _check_description(opt.description)
         inst = instances.get(s, project_id, str(instance_id))
+        quotas.check_room(parts, s, project_id, backups=1)
         b, job = start_backup(parts, s, inst, kind=BackupType.MANUAL, name=name, description=description)
     parts.wakeup.set()
     return b, job

@@ -30,7 +30,7 @@ from dds.core.errors import (
     Unsupported,
 )
 from dds.db.models import Instance, Job, Node
-from dds.domain import catalog, rules
+from dds.domain import catalog, rules, tags
 from dds.domain.backup_policy import parse_keep_days, parse_window
 from dds.domain.jobs import JobName
 from dds.domain.rules import check_paging
@@ -39,6 +39,7 @@ from dds.fleet import addresses, layout, nodes, secrets
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.provision import ports
+from dds.services import quotas
 from dds.wire import models as w
 
 _allocation = threading.Lock()  # port choice and its commit happen together
@@ -169,6 +170,7 @@ def provision(
     """Instance, node and job (`job_name`, e.g. create or restore-to-new) in one transaction."""
     name, password, flavor, storage, size = v.name, v.password, v.flavor, v.storage, v.size
     requested_port, keep_days, start_time = v.port, v.keep_days, v.start_time
+    given_tags = tags.from_request(req.tags)
     now = parts.clock.now()
     low, high = parts.settings.port_bounds
     with _allocation, parts.db.session() as s:
@@ -181,6 +183,7 @@ def provision(
             chosen = ports.pick(parts.settings.engine_host, low, high, taken, 3)
         if len(chosen) != 3:
             raise Conflict("No free port is left in the configured range.")
+        quotas.check_room(parts, s, project_id, instances=1, volume_gb=size)
         port, engine_port, debug_port = chosen  # the client's (gateway), the engine's private one, its debug
         inst = Instance(
             id=ids.instance_id(),
@@ -203,7 +206,7 @@ def provision(
             backup_keep_days=keep_days,
             backup_start_time=start_time,
             incremental_backup=bool(parts.settings.incremental_backup_default and keep_days and v.mode == "ReplicaSet"),
-            tags=[t.model_dump(exclude_none=True) for t in req.tags or []],
+            tags=given_tags,
             extra=req.model_dump(exclude={"password", "restore_point"}, exclude_none=True),
             created=now,
             updated=now,
@@ -287,7 +290,7 @@ def listing(parts: Parts, project_id: str, query: InstanceQuery) -> tuple[list[I
         return rows, s.scalar(select(func.count()).select_from(q.subquery())) or 0
 
 
-def _job(
+def start_job(
     parts: Parts, s: Session, inst: Instance, kind: str, status: InstanceStatus, payload: dict[str, Any] | None = None
 ) -> Job:
     transition(inst, status)
@@ -307,7 +310,7 @@ def delete(parts: Parts, project_id: str, instance_id: str) -> Job:
     with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         require(inst, "delete")
-        job = _job(parts, s, inst, JobName.DELETE, InstanceStatus.DELETING)
+        job = start_job(parts, s, inst, JobName.DELETE, InstanceStatus.DELETING)
     parts.wakeup.set()
     return job
 
@@ -319,7 +322,7 @@ def restart(parts: Parts, project_id: str, instance_id: str, target_id: str | No
         if target_id and target_id not in valid_targets:
             raise InvalidParameter(f"Invalid target_id {target_id!r}.")
         require(inst, "restart")
-        job = _job(parts, s, inst, JobName.RESTART, InstanceStatus.REBOOTING)
+        job = start_job(parts, s, inst, JobName.RESTART, InstanceStatus.REBOOTING)
     parts.wakeup.set()
     return job
 
@@ -353,7 +356,7 @@ def modify_port(parts: Parts, project_id: str, instance_id: str, port: Any) -> t
         if new_port == inst.port:
             raise InvalidParameter("The new port is the same as the current port.")
         _check_port_free(parts, s, new_port)
-        job = _job(
+        job = start_job(
             parts,
             s,
             inst,
@@ -373,21 +376,28 @@ def enlarge_volume(parts: Parts, project_id: str, instance_id: str, size: Any) -
         if new_size <= inst.volume_gb:
             raise InvalidStorageSize("The new volume size must be larger than the current size.")
         require(inst, "enlarge_volume")
-        job = _job(parts, s, inst, JobName.ENLARGE, InstanceStatus.RESIZING, {"volume_gb": new_size})
+        quotas.check_room(parts, s, project_id, volume_gb=new_size - inst.volume_gb)
+        job = start_job(parts, s, inst, JobName.ENLARGE, InstanceStatus.RESIZING, {"volume_gb": new_size})
     parts.wakeup.set()
     return job
+
+
+def check_resize(inst: Instance, spec_code: Any) -> str:
+    """The flavor a resize would give the instance (its spec code), or the DDS error."""
+    flavor = catalog.FLAVORS.get(str(spec_code))
+    if flavor is None or flavor.type != catalog.MODE_FLAVOR_TYPE[inst.mode]:
+        raise InvalidSpecifications(f"Invalid specifications {spec_code!r}.")
+    if flavor.spec_code == inst.spec_code:
+        raise SpecificationsMatch("The new flavor is the same as the current flavor.")
+    return flavor.spec_code
 
 
 def resize(parts: Parts, project_id: str, instance_id: str, spec_code: Any) -> Job:
     with parts.db.session() as s:
         inst = get(s, project_id, instance_id)
-        flavor = catalog.FLAVORS.get(str(spec_code))
-        if flavor is None or flavor.type != catalog.MODE_FLAVOR_TYPE[inst.mode]:
-            raise InvalidSpecifications(f"Invalid specifications {spec_code!r}.")
-        if flavor.spec_code == inst.spec_code:
-            raise SpecificationsMatch("The new flavor is the same as the current flavor.")
+        new_spec = check_resize(inst, spec_code)
         require(inst, "resize")
-        job = _job(parts, s, inst, JobName.RESIZE, InstanceStatus.RESIZING, {"spec_code": flavor.spec_code})
+        job = start_job(parts, s, inst, JobName.RESIZE, InstanceStatus.RESIZING, {"spec_code": new_spec})
     parts.wakeup.set()
     return job
 

@@ -54,7 +54,7 @@ def stop_check(parts: Parts, backup_id: str) -> Callable[[], None]:
     return check
 
 
-def _take(ctx: JobContext) -> None:
+def take(ctx: JobContext) -> None:
     """Freeze the instance's engine files at one instant and stream them into the store as one
     archive; then (and only then) mark the backup COMPLETED and queue its export."""
     parts = ctx.parts
@@ -113,6 +113,8 @@ def _take(ctx: JobContext) -> None:
         transition(b, BackupStatus.COMPLETED)
         b.end_time = parts.clock.now()
         instance_id = b.instance_id
+        if ctx.payload.get("recycle"):
+            return  # the recycle bin's copy of a deleted instance: restores need only this file
         enqueue(
             s,
             name=JobName.EXPORT_BACKUP,
@@ -241,7 +243,7 @@ def _delete_failed(ctx: JobContext, reason: str) -> None:
 
 
 KINDS = (
-    JobKind(JobName.BACKUP, (_take,), on_failure=_backup_failed),
+    JobKind(JobName.BACKUP, (take,), on_failure=_backup_failed),
     JobKind(JobName.EXPORT_BACKUP, (_export,), on_failure=_export_failed),
     JobKind(JobName.STOP_BACKUP, (_await_stopped,)),
     JobKind(JobName.DELETE_BACKUP, (_delete_backup,), on_failure=_delete_failed),

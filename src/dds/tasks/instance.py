@@ -5,11 +5,14 @@ Every step is idempotent: a resumed job re-runs the step it was in.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from dds.db.management import RecycledInstance
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.fleet import addresses, archivers, layout, nodes
 from dds.jobs.registry import JobContext, JobKind
-from dds.tasks import backup_files
+from dds.tasks import backup, backup_files
 from dds.tasks.steps import (
     create_failed,
     finish_create,
@@ -30,6 +33,36 @@ def _delete_rows(ctx: JobContext) -> None:
         row = s.get(Instance, ctx.instance_id)
         if row is not None:
             s.delete(row)
+
+
+def _recycle_backup(ctx: JobContext) -> None:
+    """With a recycle policy, the instance is backed up before anything of it goes."""
+    if ctx.payload.get("recycle"):
+        backup.take(ctx)
+
+
+def _record_recycled(ctx: JobContext) -> None:
+    """Into the recycle bin (before the instance's rows go): until when, and from which backup."""
+    if not ctx.payload.get("recycle"):
+        return
+    now = ctx.parts.clock.now()
+    with ctx.parts.db.session() as s:
+        inst = s.get(Instance, ctx.instance_id)
+        if inst is None:
+            return
+        s.merge(
+            RecycledInstance(
+                id=inst.id,
+                project_id=inst.project_id,
+                name=inst.name,
+                mode=inst.mode,
+                datastore_version=inst.datastore_version,
+                backup_id=ctx.payload["backup_id"],
+                created=inst.created,
+                deleted_at=now,
+                retained_until=now + timedelta(days=int(ctx.payload.get("recycle_days", 7))),
+            )
+        )
 
 
 def _drop_archive(ctx: JobContext) -> None:
@@ -84,7 +117,10 @@ def _revert_port(ctx: JobContext, reason: str) -> None:
 
 KINDS = (
     JobKind(JobName.CREATE, (start_engines_first, init_engine, finish_create), on_failure=create_failed),
-    JobKind(JobName.DELETE, (stop_nodes, _drop_automated_backups, _drop_archive, _delete_rows)),
+    JobKind(
+        JobName.DELETE,
+        (_recycle_backup, stop_nodes, _drop_automated_backups, _drop_archive, _record_recycled, _delete_rows),
+    ),
     JobKind(JobName.RESTART, (stop_nodes, start_nodes, settle), on_failure=restore_status),
     JobKind(JobName.MODIFY_PORT, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_revert_port),
     JobKind(JobName.RESIZE, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=restore_status),

@@ -192,6 +192,197 @@ class CheckWeakPasswordResponse(Wire):
     weak: bool | None = None
 
 
+class TagItem(Wire):
+    key: str | None = None
+    value: str | None = None
+
+
+class BatchOperateInstanceTagRequestBody(Wire):
+    action: str | None = None
+    tags: list[TagItem] | None = None
+
+
+class BatchTagActionResponse(Wire):
+    pass
+
+
+class QueryResourceTagItem(Wire):
+    key: str | None = None
+    value: str | None = None
+
+
+class ListInstanceTagsResponse(Wire):
+    tags: list[QueryResourceTagItem] | None = None
+
+
+class QueryProjectTagItem(Wire):
+    key: str | None = None
+    values: list[str] | None = None
+
+
+class ListProjectTagsResponse(Wire):
+    tags: list[QueryProjectTagItem] | None = None
+
+
+class QueryMatchItem(Wire):
+    key: str | None = None
+    value: str | None = None
+
+
+class QueryTagItem(Wire):
+    key: str | None = None
+    values: list[str] | None = None
+
+
+class ListInstancesByTagsRequestBody(Wire):
+    offset: str | None = None
+    limit: str | None = None
+    action: str | None = None
+    matches: list[QueryMatchItem] | None = None
+    tags: list[QueryTagItem] | None = None
+
+
+class InstanceItemTagItem(Wire):
+    key: str | None = None
+    value: str | None = None
+
+
+class InstanceItem(Wire):
+    instance_id: str | None = None
+    instance_name: str | None = None
+    tags: list[InstanceItemTagItem] | None = None
+
+
+class ListInstancesByTagsResponse(Wire):
+    instances: list[InstanceItem] | None = None
+    total_count: int | None = None
+
+
+class ShowResourcesDetailResponseBody(Wire):
+    type: str | None = None
+    mode: str | None = None
+    quota: int | None = None
+    used: int | None = None
+
+
+class ShowResourcesListResponseBody(Wire):
+    resources: list[ShowResourcesDetailResponseBody] | None = None
+
+
+class ShowQuotasResponse(Wire):
+    quotas: ShowResourcesListResponseBody | None = None
+
+
+class RecyclePolicy(Wire):
+    enabled: bool | None = None
+    retention_period_in_days: int | None = None
+
+
+class RecyclePolicyRequestBody(Wire):
+    recycle_policy: RecyclePolicy | None = None
+
+
+class SetRecyclePolicyResponse(Wire):
+    pass
+
+
+class ShowRecyclePolicyResponse(Wire):
+    recycle_policy: RecyclePolicy | None = None
+
+
+class RecycleDatastore(Wire):
+    type: str | None = None
+    version: str | None = None
+
+
+class RecycleInstance(Wire):
+    id: str | None = None
+    name: str | None = None
+    mode: str | None = None
+    datastore: RecycleDatastore | None = None
+    pay_mode: str | None = None
+    enterprise_project_id: str | None = None
+    backup_id: str | None = None
+    created_at: str | None = None
+    deleted_at: str | None = None
+    retained_until: str | None = None
+
+
+class ListRecycleInstancesResponse(Wire):
+    total_count: int | None = None
+    instances: list[RecycleInstance] | None = None
+
+
+class OpsWindowRequestBody(Wire):
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+class ChangeOpsWindowResponse(Wire):
+    pass
+
+
+class ScheduledTasksRspSchedules(Wire):
+    job_id: str | None = None
+    job_name: str | None = None
+    job_status: str | None = None
+    instance_id: str | None = None
+    instance_name: str | None = None
+    instance_status: str | None = None
+    create_time: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+class ListScheduledTasksResponse(Wire):
+    total_count: int | None = None
+    schedules: list[ScheduledTasksRspSchedules] | None = None
+
+
+class CancelScheduledTaskResponse(Wire):
+    pass
+
+
+class DiskSetAutoExpansionPolicy(Wire):
+    instance_id: str | None = None
+    threshold: int | None = None
+    step: int | None = None
+    size: int | None = None
+
+
+class SetAutoEnlargePoliciesRequestBody(Wire):
+    switch_option: str | None = None
+    policies: list[DiskSetAutoExpansionPolicy] | None = None
+
+
+class SetAutoEnlargePoliciesResponse(Wire):
+    pass
+
+
+class DiskAutoExpansionPolicy(Wire):
+    instance_id: str | None = None
+    threshold: int | None = None
+    step: int | None = None
+    size: int | None = None
+
+
+class ShowAutoEnlargePolicyResponse(Wire):
+    switch_option: str | None = None
+    policy: DiskAutoExpansionPolicy | None = None
+
+
+class ShowReplSetNameResponse(Wire):
+    name: str | None = None
+
+
+class MongoUpdateReplSetV3RequestBody(Wire):
+    name: str | None = None
+
+
+class UpdateReplSetNameResponse(Wire):
+    body: str | None = None
+
+
 class ListConfigurationsResult(Wire):
     id: str | None = None
     name: str | None = None

@@ -11,7 +11,7 @@ from dds.api.cache import ReadCache
 from dds.api.deps import CacheDep, PartsDep, ProjectDep, query
 from dds.api.schemas.instances import CreateInstanceBody
 from dds.parts import Parts
-from dds.services import instances, restores
+from dds.services import instances, maintenance, recycle, restores
 from dds.wire import models as w
 
 router = APIRouter(tags=["DB instance management"])
@@ -62,7 +62,7 @@ async def cached_listing(parts: Parts, cache: ReadCache, project_id: str, wanted
     response_model_exclude_unset=True,
 )
 def delete_instance(instance_id: str, project_id: ProjectDep, parts: PartsDep) -> w.DeleteInstanceResponse:
-    return w.DeleteInstanceResponse(job_id=instances.delete(parts, project_id, instance_id).id)
+    return w.DeleteInstanceResponse(job_id=recycle.delete(parts, project_id, instance_id).id)
 
 
 @router.post(
@@ -142,7 +142,12 @@ def resize_instance_volume(
 def resize_instance(
     instance_id: str, body: w.ResizeInstanceRequestBody, project_id: ProjectDep, parts: PartsDep
 ) -> w.ResizeInstanceResponse:
-    job = instances.resize(parts, project_id, instance_id, body.resize.target_spec_code if body.resize else None)
+    spec_code = body.resize.target_spec_code if body.resize else None
+    extra = body.model_extra or {}
+    if extra.get("is_delay") in (True, "true") or extra.get("delay") in (True, "true"):
+        # Delayed to the maintenance window: the id is the scheduled task's (GET /scheduled-jobs).
+        return w.ResizeInstanceResponse(job_id=maintenance.schedule_resize(parts, project_id, instance_id, spec_code))
+    job = instances.resize(parts, project_id, instance_id, spec_code)
     return w.ResizeInstanceResponse(job_id=job.id, order_id="")
 
 

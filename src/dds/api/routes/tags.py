@@ -1,0 +1,48 @@
+"""Tag management: an instance's tags, the project's tags, instances by tags."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from dds.api.deps import PartsDep, ProjectDep
+from dds.services import tags
+from dds.wire import models as w
+
+router = APIRouter(tags=["Tag management"])
+
+
+@router.post(
+    "/v3/{project_id}/instances/{instance_id}/tags/action",
+    response_model=w.BatchTagActionResponse,
+    response_model_exclude_unset=True,
+)
+def batch_tag_action(
+    instance_id: str, body: w.BatchOperateInstanceTagRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.BatchTagActionResponse:
+    tags.batch(parts, project_id, instance_id, body)
+    return w.BatchTagActionResponse()
+
+
+@router.get(
+    "/v3/{project_id}/instances/{instance_id}/tags",
+    response_model=w.ListInstanceTagsResponse,
+    response_model_exclude_unset=True,
+)
+def list_instance_tags(instance_id: str, project_id: ProjectDep, parts: PartsDep) -> w.ListInstanceTagsResponse:
+    return tags.instance_tags(parts, project_id, instance_id)
+
+
+@router.get("/v3/{project_id}/tags", response_model=w.ListProjectTagsResponse, response_model_exclude_unset=True)
+def list_project_tags(project_id: ProjectDep, parts: PartsDep) -> w.ListProjectTagsResponse:
+    return tags.project_tags(parts, project_id)
+
+
+@router.post(
+    "/v3/{project_id}/instances/action",
+    response_model=w.ListInstancesByTagsResponse,
+    response_model_exclude_unset=True,
+)
+def list_instances_by_tags(
+    body: w.ListInstancesByTagsRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.ListInstancesByTagsResponse:
+    return tags.by_tags(parts, project_id, body)
