@@ -1,0 +1,263 @@
+"""Tags, quotas, recycle bin, maintenance window and scheduled tasks, auto-enlarge, replica set name."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+from pymongo import MongoClient
+
+from tests.conftest import PASSWORD, Service
+from tests.helpers import connect
+
+
+def _wait(predicate: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="module")
+def instance(service: Service) -> Iterator[dict[str, Any]]:
+    created = service.create_instance("mgmt-1", tags=[{"key": "team", "value": "core"}])
+    assert service.wait_job(created["job_id"])["status"] == "Completed"
+    yield service.instance(created["id"])
+    service.delete_instance(created["id"])
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+
+def test_tags_batch_list_and_filter(service: Service, instance: dict[str, Any]) -> None:
+    iid = instance["id"]
+    with service.client() as api:
+        assert api.get(service.path(f"/instances/{iid}/tags")).json() == {"tags": [{"key": "team", "value": "core"}]}
+        r = api.post(
+            service.path(f"/instances/{iid}/tags/action"),
+            json={"action": "create", "tags": [{"key": "env", "value": "prod"}, {"key": "team", "value": "data"}]},
+        )
+        assert r.status_code == 200 and r.json() == {}, r.text
+        tags = {t["key"]: t["value"] for t in api.get(service.path(f"/instances/{iid}/tags")).json()["tags"]}
+        assert tags == {"team": "data", "env": "prod"}
+        project = api.get(service.path("/tags")).json()["tags"]
+        assert {"key": "env", "values": ["prod"]} in project
+
+        def by(body: dict[str, Any]) -> dict[str, Any]:
+            r = api.post(service.path("/instances/action"), json=body)
+            assert r.status_code == 200, r.text
+            return r.json()  # type: ignore[no-any-return]
+
+        hit = by(
+            {"action": "filter", "tags": [{"key": "env", "values": ["prod", "test"]}], "offset": "0", "limit": "10"}
+        )
+        assert [i["instance_id"] for i in hit["instances"]] == [iid] and hit["total_count"] == 1
+        assert by({"action": "count", "tags": [{"key": "env", "values": ["test"]}]}) == {"total_count": 0}
+        assert by({"action": "count", "matches": [{"key": "instance_name", "value": "MGMT"}]})["total_count"] == 1
+
+        r = api.post(service.path(f"/instances/{iid}/tags/action"), json={"action": "delete", "tags": [{"key": "env"}]})
+        assert r.status_code == 200, r.text
+        assert [t["key"] for t in api.get(service.path(f"/instances/{iid}/tags")).json()["tags"]] == ["team"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "create", "tags": [{"key": "", "value": "x"}]},
+        {"action": "create", "tags": [{"key": " lead", "value": "x"}]},
+        {"action": "create", "tags": [{"key": "k" * 129, "value": "x"}]},
+        {"action": "create", "tags": [{"key": "ok", "value": "v" * 256}]},
+        {"action": "create", "tags": [{"key": f"k{i}", "value": "v"} for i in range(20)]},  # 21 with "team"
+        {"action": "move", "tags": [{"key": "ok", "value": "v"}]},
+        {"action": "create", "tags": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]},
+    ],
+)
+def test_bad_tags_are_refused_and_change_nothing(
+    service: Service, instance: dict[str, Any], body: dict[str, Any]
+) -> None:
+    iid = instance["id"]
+    with service.client() as api:
+        before = api.get(service.path(f"/instances/{iid}/tags")).json()
+        r = api.post(service.path(f"/instances/{iid}/tags/action"), json=body)
+        assert r.status_code == 400 and r.json()["error_code"] == "DBS.200001", r.text
+        assert api.get(service.path(f"/instances/{iid}/tags")).json() == before
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+def test_instance_quota_refuses_and_creates_nothing(make_service: Any) -> None:
+    svc: Service = make_service(quota_instances=1, quota_volume_gb=30)
+    first = svc.create_instance("quota-1")
+    with svc.client() as api:
+        quotas = {q["type"]: q for q in api.get(svc.path("/quotas")).json()["quotas"]["resources"]}
+        assert (quotas["instance"]["quota"], quotas["instance"]["used"]) == (1, 1)
+        assert (quotas["volume"]["quota"], quotas["volume"]["used"]) == (30, 10)
+        from tests.helpers import instance_body
+
+        r = api.post(svc.path("/instances"), json=instance_body("quota-2", PASSWORD))
+        assert r.status_code == 413 and r.json()["error_code"] == "DBS.200046", r.text
+        listed = api.get(svc.path("/instances")).json()
+        assert [i["name"] for i in listed["instances"]] == ["quota-1"]
+        assert svc.wait_job(first["job_id"])["status"] == "Completed"
+        r = api.post(svc.path(f"/instances/{first['id']}/enlarge-volume"), json={"volume": {"size": 40}})
+        assert r.status_code == 413 and r.json()["error_code"] == "DBS.200046", r.text
+        assert svc.instance(first["id"])["groups"][0]["volume"]["size"] == "10"
+
+
+# --- recycle bin --------------------------------------------------------------------------------
+
+
+def test_deleted_instance_comes_back_from_the_recycle_bin(make_service: Any) -> None:
+    svc: Service = make_service(scheduler_interval=0.2)
+    created = svc.create_instance("recycle-1")
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    with connect(svc.instance(created["id"]), PASSWORD) as client:
+        client.keep.me.insert_many([{"n": i} for i in range(50)])
+    with svc.client() as api:
+        assert api.get(svc.path("/instances/recycle-policy")).json()["recycle_policy"]["enabled"] is False
+        r = api.put(
+            svc.path("/instances/recycle-policy"),
+            json={"recycle_policy": {"enabled": True, "retention_period_in_days": 3}},
+        )
+        assert r.status_code == 200, r.text
+        bad = api.put(
+            svc.path("/instances/recycle-policy"),
+            json={"recycle_policy": {"enabled": True, "retention_period_in_days": 9}},
+        )
+        assert bad.status_code == 400
+        svc.delete_instance(created["id"])
+        recycled = api.get(svc.path("/recycle-instances")).json()
+        assert recycled["total_count"] == 1
+        entry = recycled["instances"][0]
+        assert entry["id"] == created["id"] and entry["backup_id"]
+        assert api.get(svc.path("/instances"), params={"id": created["id"]}).json()["instances"] == []
+
+        from tests.helpers import instance_body
+
+        body = {**instance_body("recycle-back", PASSWORD), "restore_point": {"backup_id": entry["backup_id"]}}
+        r = api.post(svc.path("/instances"), json=body)
+        assert r.status_code == 202, r.text
+        assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
+        with connect(svc.instance(r.json()["id"]), PASSWORD) as client:
+            assert client.keep.me.count_documents({}) == 50
+
+        svc.clock.advance(timedelta(days=3, minutes=1))  # past the retention: purged with its backup
+        _wait(lambda: api.get(svc.path("/recycle-instances")).json()["total_count"] == 0)
+        _wait(lambda: not [b for b in api.get(svc.path("/backups")).json()["backups"] if b["id"] == entry["backup_id"]])
+
+
+# --- maintenance window and scheduled tasks ----------------------------------------------------
+
+
+def test_resize_scheduled_for_the_window_runs_inside_it(make_service: Any) -> None:
+    svc: Service = make_service(scheduler_interval=0.2)
+    created = svc.create_instance("window-1")
+    iid = created["id"]
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    now = svc.clock.now()
+    start = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    window = {"start_time": f"{start:%H}:00", "end_time": f"{(start + timedelta(hours=1)):%H}:00"}
+    spec = "dds.mongodb.s2.large.4.repset"
+    with svc.client() as api:
+        bad = api.put(
+            svc.path(f"/instances/{iid}/maintenance-window"), json={"start_time": "02:30", "end_time": "03:00"}
+        )
+        assert bad.status_code == 400
+        r = api.put(svc.path(f"/instances/{iid}/maintenance-window"), json=window)
+        assert r.status_code == 200, r.text
+        assert svc.instance(iid)["maintenance_window"] == f"{window['start_time']}-{window['end_time']}"
+        r = api.post(
+            svc.path(f"/instances/{iid}/resize"), json={"resize": {"target_spec_code": spec}, "is_delay": True}
+        )
+        assert r.status_code == 202, r.text
+        scheduled = r.json()["job_id"]
+        r = api.post(
+            svc.path(f"/instances/{iid}/resize"), json={"resize": {"target_spec_code": spec}, "is_delay": True}
+        )
+        cancelled = r.json()["job_id"]
+        assert api.delete(svc.path(f"/scheduled-jobs/{cancelled}")).status_code == 200
+
+        def task(job_id: str) -> dict[str, Any]:
+            tasks = api.get(svc.path("/scheduled-jobs"), params={"instance_id": iid}).json()["schedules"]
+            return next(t for t in tasks if t["job_id"] == job_id)
+
+        assert task(scheduled)["job_status"] == "Pending" and task(cancelled)["job_status"] == "Canceled"
+        time.sleep(1.0)  # several scheduler ticks before the window: nothing runs
+        assert svc.instance(iid)["groups"][0]["nodes"][0]["spec_code"] != spec
+        assert task(scheduled)["job_status"] == "Pending"
+        again = api.delete(svc.path(f"/scheduled-jobs/{cancelled}"))
+        assert again.status_code == 400
+
+        svc.clock.advance(start - now + timedelta(minutes=5))  # inside the window
+        _wait(lambda: task(scheduled)["job_status"] == "Completed")
+        assert svc.instance(iid)["groups"][0]["nodes"][0]["spec_code"] == spec
+        assert task(cancelled)["job_status"] == "Canceled"
+        assert api.delete(svc.path(f"/scheduled-jobs/{scheduled}")).status_code == 400  # no longer pending
+
+
+# --- auto-enlarge --------------------------------------------------------------------------------
+
+
+def test_instance_grows_before_it_turns_read_only(make_service: Any) -> None:
+    svc: Service = make_service(volume_unit_bytes=1024**2)
+    created = svc.create_instance("grow-1", size="10")
+    iid = created["id"]
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    with svc.client() as api:
+        bad = api.put(
+            svc.path("/instances/auto-enlarge-volume-policies"),
+            json={"switch_option": "on", "policies": [{"instance_id": iid, "threshold": 81, "step": 10, "size": 100}]},
+        )
+        assert bad.status_code == 400
+        r = api.put(
+            svc.path("/instances/auto-enlarge-volume-policies"),
+            json={"switch_option": "on", "policies": [{"instance_id": iid, "threshold": 80, "step": 20, "size": 100}]},
+        )
+        assert r.status_code == 200, r.text
+        shown = api.get(svc.path(f"/instances/{iid}/auto-enlarge-volume-policy")).json()
+        assert shown == {
+            "switch_option": "on",
+            "policy": {"instance_id": iid, "threshold": 80, "step": 20, "size": 100},
+        }
+    blob = "x" * 100_000
+    with connect(svc.instance(iid), PASSWORD) as client:
+        for i in range(60):  # ~6 MB of a 10 "GB" (= 10 MiB) volume, then more after it grows
+            client.big.blobs.insert_one({"i": i, "blob": blob})
+            if i % 10 == 9:
+                time.sleep(0.3)
+    grown = _wait(lambda: int(svc.instance(iid)["groups"][0]["volume"]["size"]) > 10 and svc.instance(iid))
+    assert grown["status"] in ("normal", "resizing")
+    assert int(grown["groups"][0]["volume"]["size"]) in (20, 30)
+    with svc.client() as api:  # an ordinary job, in the task list
+        listed = api.get(f"/v3.1/{svc.project_id}/jobs", params={"name": "EnlargeInstanceVolume"}).json()["jobs"]
+        assert [j for j in listed if j["instance_id"] == iid]
+    assert svc.instance(iid)["status"] != "data_disk_full"
+
+
+# --- replica set name ---------------------------------------------------------------------------
+
+
+def test_replica_set_name_shown_changed_and_in_hello(service: Service, instance: dict[str, Any]) -> None:
+    iid = instance["id"]
+    with service.client() as api:
+        assert api.get(service.path(f"/instances/{iid}/replica-set/name")).json() == {"name": "replica"}
+        bad = api.put(service.path(f"/instances/{iid}/replica-set/name"), json={"name": "1bad"})
+        assert bad.status_code == 400
+        r = api.put(service.path(f"/instances/{iid}/replica-set/name"), json={"name": "orders_rs"})
+        assert r.status_code == 200, r.text
+        assert service.wait_job(r.json()["job_id"])["status"] == "Completed"
+        assert api.get(service.path(f"/instances/{iid}/replica-set/name")).json() == {"name": "orders_rs"}
+    inst = service.instance(iid)
+    node = inst["groups"][0]["nodes"][0]
+    url = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{node['private_ip']}:{inst['port']}/?authSource=admin&replicaSet=orders_rs"
+    with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
+        assert client.admin.command("hello")["setName"] == "orders_rs"
+        client.t.rs.insert_one({"ok": 1})
