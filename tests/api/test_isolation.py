@@ -417,3 +417,40 @@ def test_parameter_templates_of_b_are_invisible_to_a(
     assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002", r.text
     assert b_client.get(b.path(f"/configurations/{cid}")).json()["description"] == ""
     assert b_client.get(b.path(f"/instances/{iid}/configuration-histories")).json()["total_count"] == 0
+
+
+def test_tags_and_instance_management_of_b_are_invisible_to_a(
+    a: Tenant, a_client: httpx.Client, b: Tenant, b_client: httpx.Client, b_instance: dict[str, Any]
+) -> None:
+    """Tags, maintenance window, auto-enlarge, replica set name of B's instance: 404 under A's path;
+    project-wide lists (tags, quotas, recycle bin, scheduled tasks) show only A's own."""
+    iid = b_instance["id"]
+    before = b_client.get(b.path(f"/instances/{iid}/tags")).json()
+    name_before = b_client.get(b.path(f"/instances/{iid}/replica-set/name")).json()
+    for method, rest, body in [
+        ("POST", f"/instances/{iid}/tags/action", {"action": "create", "tags": [{"key": "stolen", "value": "1"}]}),
+        ("GET", f"/instances/{iid}/tags", None),
+        ("PUT", f"/instances/{iid}/maintenance-window", {"start_time": "01:00", "end_time": "02:00"}),
+        ("GET", f"/instances/{iid}/auto-enlarge-volume-policy", None),
+        ("GET", f"/instances/{iid}/replica-set/name", None),
+        ("PUT", f"/instances/{iid}/replica-set/name", {"name": "stolen_rs"}),
+        (
+            "POST",
+            f"/instances/{iid}/resize",
+            {"resize": {"target_spec_code": "dds.mongodb.s2.large.4.repset"}, "is_delay": True},
+        ),
+        (
+            "PUT",
+            "/instances/auto-enlarge-volume-policies",
+            {"switch_option": "on", "policies": [{"instance_id": iid, "threshold": 80, "step": 10, "size": 100}]},
+        ),
+    ]:
+        r = a_client.request(method, a.path(rest), json=body)
+        assert r.status_code == 404 and r.json()["error_code"] == "DBS.200002", (method, rest, r.text)
+    assert iid not in str(a_client.post(a.path("/instances/action"), json={"action": "filter"}).json())
+    assert "stolen" not in str(a_client.get(a.path("/tags")).json())
+    assert iid not in str(a_client.get(a.path("/scheduled-jobs")).json())
+    assert iid not in str(a_client.get(a.path("/recycle-instances")).json())
+    assert b_client.get(b.path(f"/instances/{iid}/tags")).json() == before
+    assert b_client.get(b.path(f"/instances/{iid}/replica-set/name")).json() == name_before
+    assert b_client.get(b.path(f"/instances/{iid}/auto-enlarge-volume-policy")).json() == {"switch_option": "off"}

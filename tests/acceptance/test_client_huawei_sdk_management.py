@@ -1,0 +1,177 @@
+"""The Huawei Cloud Python SDK drives tags, quotas, recycle policy and bin, maintenance window,
+scheduled tasks, auto-enlarge policies and the replica set name unchanged; every response
+parses into the SDK's models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from huaweicloudsdkdds.v3 import (
+    BatchOperateInstanceTagRequestBody,
+    BatchTagActionRequest,
+    CancelScheduledTaskRequest,
+    ChangeOpsWindowRequest,
+    CreateInstanceFlavorOption,
+    CreateInstanceRequest,
+    CreateInstanceRequestBody,
+    Datastore,
+    DdsClient,
+    DiskSetAutoExpansionPolicy,
+    ListInstancesByTagsRequest,
+    ListInstancesByTagsRequestBody,
+    ListInstanceTagsRequest,
+    ListProjectTagsRequest,
+    ListRecycleInstancesRequest,
+    ListScheduledTasksRequest,
+    MongoUpdateReplSetV3RequestBody,
+    OpsWindowRequestBody,
+    QueryTagItem,
+    RecyclePolicy,
+    RecyclePolicyRequestBody,
+    SetAutoEnlargePoliciesRequest,
+    SetAutoEnlargePoliciesRequestBody,
+    SetRecyclePolicyRequest,
+    ShowAutoEnlargePolicyRequest,
+    ShowQuotasRequest,
+    ShowRecyclePolicyRequest,
+    ShowReplSetNameRequest,
+    TagItem,
+    UpdateReplSetNameRequest,
+)
+
+from tests.client_support import assert_model_types
+from tests.conftest import PASSWORD, Service
+from tests.huawei_support import sdk_client, wait
+from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
+
+pytestmark = [pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning")]
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc, stop = start_own(tmp_path_factory, "dds-hwsdk-mgmt")
+    yield svc
+    stop()
+
+
+@pytest.fixture(scope="module")
+def tenant(own: Service) -> Tenant:
+    return add_tenant(own, "hwsdk-mgmt")
+
+
+@pytest.fixture(scope="module")
+def client(tenant: Tenant) -> DdsClient:
+    return sdk_client(tenant)
+
+
+@pytest.fixture(scope="module")
+def instance_id(client: DdsClient, tenant: Tenant, own: Service) -> Iterator[str]:
+    body = CreateInstanceRequestBody(
+        name="sdk-mgmt",
+        datastore=Datastore(type="DDS-Community", version="4.0", storage_engine="wiredTiger"),
+        region="local-1",
+        availability_zone="local-1a",
+        password=PASSWORD,
+        mode="ReplicaSet",
+        flavor=[
+            CreateInstanceFlavorOption(
+                type="replica", num="3", storage="ULTRAHIGH", size="10", spec_code="dds.mongodb.s2.medium.4.repset"
+            )
+        ],
+        vpc_id="v",
+        subnet_id="s",
+        security_group_id="g",
+    )
+    resp = client.create_instance(CreateInstanceRequest(body=body))
+    assert wait(client, resp.job_id).status == "Completed"
+    yield resp.id
+    delete_instance(tenant, resp.id)
+
+
+def test_management_through_the_sdk(client: DdsClient, instance_id: str) -> None:
+    tagged = client.batch_tag_action(
+        BatchTagActionRequest(
+            instance_id=instance_id,
+            body=BatchOperateInstanceTagRequestBody(action="create", tags=[TagItem(key="env", value="prod")]),
+        )
+    )
+    assert_model_types(tagged, "batch_tag_action")
+    tags = client.list_instance_tags(ListInstanceTagsRequest(instance_id=instance_id))
+    assert_model_types(tags, "list_instance_tags")
+    assert [(t.key, t.value) for t in tags.tags] == [("env", "prod")]
+    project = client.list_project_tags(ListProjectTagsRequest())
+    assert_model_types(project, "list_project_tags")
+    assert {t.key: t.values for t in project.tags}["env"] == ["prod"]
+    found = client.list_instances_by_tags(
+        ListInstancesByTagsRequest(
+            body=ListInstancesByTagsRequestBody(
+                action="filter", offset="0", limit="10", tags=[QueryTagItem(key="env", values=["prod"])]
+            )
+        )
+    )
+    assert_model_types(found, "list_instances_by_tags")
+    assert [i.instance_id for i in found.instances] == [instance_id]
+    for item in found.instances:
+        assert_model_types(item, "instance_item")
+
+    quotas = client.show_quotas(ShowQuotasRequest())
+    assert_model_types(quotas, "show_quotas")
+    assert {r.type: r.used for r in quotas.quotas.resources}["instance"] == 1
+
+    set_policy = client.set_recycle_policy(
+        SetRecyclePolicyRequest(
+            body=RecyclePolicyRequestBody(recycle_policy=RecyclePolicy(enabled=True, retention_period_in_days=2))
+        )
+    )
+    assert_model_types(set_policy, "set_recycle_policy")
+    shown = client.show_recycle_policy(ShowRecyclePolicyRequest())
+    assert_model_types(shown, "show_recycle_policy")
+    assert (shown.recycle_policy.enabled, shown.recycle_policy.retention_period_in_days) == (True, 2)
+    recycled = client.list_recycle_instances(ListRecycleInstancesRequest())
+    assert_model_types(recycled, "list_recycle_instances")
+    assert recycled.total_count == 0
+
+    window = client.change_ops_window(
+        ChangeOpsWindowRequest(instance_id=instance_id, body=OpsWindowRequestBody(start_time="22:00", end_time="02:00"))
+    )
+    assert_model_types(window, "change_ops_window")
+    tasks = client.list_scheduled_tasks(ListScheduledTasksRequest(instance_id=instance_id))
+    assert_model_types(tasks, "list_scheduled_tasks")
+    assert tasks.total_count == 0
+
+    enlarge = client.set_auto_enlarge_policies(
+        SetAutoEnlargePoliciesRequest(
+            body=SetAutoEnlargePoliciesRequestBody(
+                switch_option="on",
+                policies=[DiskSetAutoExpansionPolicy(instance_id=instance_id, threshold=90, step=10, size=200)],
+            )
+        )
+    )
+    assert_model_types(enlarge, "set_auto_enlarge_policies")
+    policy = client.show_auto_enlarge_policy(ShowAutoEnlargePolicyRequest(instance_id=instance_id))
+    assert_model_types(policy, "show_auto_enlarge_policy")
+    assert_model_types(policy.policy, "policy")
+    assert (policy.switch_option, policy.policy.threshold, policy.policy.size) == ("on", 90, 200)
+
+    name = client.show_repl_set_name(ShowReplSetNameRequest(instance_id=instance_id))
+    assert_model_types(name, "show_repl_set_name")
+    assert name.name == "replica"
+    renamed = client.update_repl_set_name(
+        UpdateReplSetNameRequest(instance_id=instance_id, body=MongoUpdateReplSetV3RequestBody(name="sdk_rs"))
+    )
+    assert_model_types(renamed, "update_repl_set_name")
+    deadline_name = None
+    for _ in range(300):
+        deadline_name = client.show_repl_set_name(ShowReplSetNameRequest(instance_id=instance_id)).name
+        if deadline_name == "sdk_rs":
+            break
+    assert deadline_name == "sdk_rs"
+
+
+def test_cancelling_an_unknown_task_is_a_dds_error(client: DdsClient) -> None:
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+
+    with pytest.raises(ClientRequestException) as err:
+        client.cancel_scheduled_task(CancelScheduledTaskRequest(job_id="00000000-0000-0000-0000-000000000000"))
+    assert err.value.status_code == 404 and err.value.error_code.startswith("DBS.")
