@@ -39,7 +39,7 @@ PASSWORD = "Bench#Pass_01"
 def admin(data_dir: Path, *args: str, stdin: str | None = None) -> dict[str, str]:
     env = {**os.environ, "DDS_DATA_DIR": str(data_dir)}
     out = subprocess.run(
-        [sys.executable, "-m", "dds.cli.main", "admin", *args, "--output", "json"],
+        [sys.executable, "-m", "dds.cli.main", "admin", "--create-data-dir", *args, "--output", "json"],
         input=stdin,
         env=env,
         capture_output=True,

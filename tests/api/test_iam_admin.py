@@ -20,7 +20,22 @@ DDS = [sys.executable, "-m", "dds.cli.main"]
 
 def dds(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DDS_DATA_DIR": str(data_dir)}
-    return subprocess.run([*DDS, "admin", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60)
+    cmd = [*DDS, "admin", "--create-data-dir", *args]
+    return subprocess.run(cmd, input=stdin, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_admin_refuses_a_directory_that_is_not_a_data_directory(tmp_path: Path) -> None:
+    """Run from the wrong place, `dds admin` must not start an empty store and hand out keys for it."""
+    env = {**os.environ, "DDS_DATA_DIR": str(tmp_path / "nothing-here")}
+    r = subprocess.run(
+        [*DDS, "admin", "credentials", "create", "--project", "p1", "--output", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "not a DDS data directory" in r.stderr, r.stderr
+    assert r.stdout == "" and not (tmp_path / "nothing-here").exists()
 
 
 def created(data_dir: Path, project: str) -> dict[str, Any]:

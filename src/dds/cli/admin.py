@@ -22,6 +22,7 @@ from dds.core.clock import Clock
 from dds.core.errors import DDSError
 from dds.core.settings import get_settings
 from dds.db.identity import AccessKey, User
+from dds.db.management import ProjectQuota
 from dds.db.models import Project
 from dds.db.session import Database
 from dds.iam import directory
@@ -33,8 +34,22 @@ user_app = typer.Typer(help="Password users (for POST /v3/auth/tokens).", no_arg
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(user_app, name="user")
+quota_app = typer.Typer(help="Project quotas (instances, total volume GB, manual backups).", no_args_is_help=True)
 app.add_typer(project_app, name="project")
+app.add_typer(quota_app, name="quota")
 err = Console(stderr=True)
+_create_data_dir = False
+
+
+@app.callback()
+def _options(
+    create: bool = typer.Option(
+        False, "--create-data-dir", help="start a new data directory if DDS_DATA_DIR holds none (else refuse)"
+    ),
+) -> None:
+    """Manage projects, users, AK/SK credentials and quotas."""
+    global _create_data_dir
+    _create_data_dir = create
 
 
 class Output(StrEnum):
@@ -46,6 +61,15 @@ class Output(StrEnum):
 def _store() -> Iterator[tuple[Session, SecretBox]]:
     """One transaction on the service's metadata store (schema brought up to date first)."""
     settings = get_settings()
+    fresh = settings.database_url is None and not (settings.data_dir / "meta.db").exists()
+    if fresh and not _create_data_dir:
+        # Run from the wrong directory, `./var` would be a new, empty store whose credentials the
+        # running service does not know: refuse rather than hand them out.
+        err.print(
+            f"[red]error[/red] {settings.data_dir.resolve()} is not a DDS data directory (no meta.db). "
+            "Set DDS_DATA_DIR to the service's, or pass --create-data-dir to start a new one."
+        )
+        raise typer.Exit(2)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.metadata_url)
     try:
@@ -168,3 +192,37 @@ def project_list(output: Output = typer.Option(Output.text, "--output", "-o")) -
     else:
         for r in rows:
             sys.stdout.write(f"{r['id']}  {r['name']}\n")
+
+
+@quota_app.command("set")
+def quota_set(
+    project: str = typer.Option(..., "--project", help="project name"),
+    instances: int = typer.Option(None, "--instances", min=0),
+    volume_gb: int = typer.Option(None, "--volume-gb", min=0),
+    backups: int = typer.Option(None, "--backups", min=0),
+) -> None:
+    """Give PROJECT its own limits; an option left out keeps the service default (DDS_QUOTA_*)."""
+    with _store() as (s, _):
+        proj = s.scalar(select(Project).where(Project.name == project))
+        if proj is None:
+            err.print("no such project")
+            raise typer.Exit(1)
+        s.merge(ProjectQuota(project_id=proj.id, instances=instances, volume_gb=volume_gb, backups=backups))
+
+
+@quota_app.command("show")
+def quota_show(project: str = typer.Option(..., "--project")) -> None:
+    """The limits PROJECT runs with (its own, else the defaults)."""
+    settings = get_settings()
+    with _store() as (s, _):
+        proj = s.scalar(select(Project).where(Project.name == project))
+        if proj is None:
+            err.print("no such project")
+            raise typer.Exit(1)
+        row = s.get(ProjectQuota, proj.id)
+        data = {
+            "instances": row.instances if row and row.instances is not None else settings.quota_instances,
+            "volume_gb": row.volume_gb if row and row.volume_gb is not None else settings.quota_volume_gb,
+            "backups": row.backups if row and row.backups is not None else settings.quota_backups,
+        }
+    sys.stdout.write(json.dumps(data) + "\n")
