@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import swagger_ui_bundle
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from dds import __version__
 from dds.api import errors
 from dds.api.cache import ReadCache
 from dds.api.fastpath import InstanceListFastPath
+from dds.api.observe import ObserveMiddleware
 from dds.api.routes import (
     backups,
     catalog,
@@ -55,13 +58,15 @@ def create_app(
                 on_stop()
 
     app = FastAPI(
-        title="Document Database Service", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None
+        title="Document Database Service", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
     )
+    app.mount(health.DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
     app.state.parts = parts
     app.state.read_cache = ReadCache()
     app.state.readiness = readiness
     if parts is not None:
         app.add_middleware(InstanceListFastPath, parts=parts, cache=app.state.read_cache)
+    app.add_middleware(ObserveMiddleware)  # outermost: also counts what the fast path answers
     errors.install(app)
     app.include_router(health.router)  # before `/{version}`
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`

@@ -24,8 +24,15 @@ def install(app: FastAPI) -> None:
         return body(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        in_body = bool(first.get("loc")) and first["loc"][0] == "body"
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if in_body and media != "application/json":
+            given = f"got {media!r}" if media else "no Content-Type was sent"
+            return body(
+                InvalidParameter(f"The request body must be JSON with Content-Type: application/json ({given}).")
+            )
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return body(InvalidParameter(f"Invalid parameter {where}: {first.get('msg', 'invalid')}."))
 

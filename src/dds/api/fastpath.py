@@ -41,6 +41,7 @@ class InstanceListFastPath:
                 except DDSError:
                     pass  # the application renders the error
                 else:
+                    scope["dds_fast_path"] = True  # for the metrics' route label
                     await _respond(send, body)
                     return
         await self.app(scope, receive, send)

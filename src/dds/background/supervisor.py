@@ -63,7 +63,27 @@ class Supervisor(Periodic):
         for d in settings.instances_dir.iterdir():
             if d.is_dir() and d.name not in known:
                 layout.remove_instance_files(settings, d.name)
+        self._start_stopped()
         self.tick()
+
+    def _start_stopped(self) -> None:
+        """After a clean stop every node is down, as it should be: start them without a warning
+        (the supervisor's tick warns only about processes that die while the service runs)."""
+        parts, started = self.parts, 0
+        with parts.db.session() as s:
+            watched = s.scalars(
+                select(Instance).where(Instance.status.in_(_WATCHED)).options(selectinload(Instance.nodes))
+            ).all()
+            for inst in watched:
+                for node in inst.nodes:
+                    if not nodes.dead_roles(parts, node):
+                        continue
+                    with parts.locks.of(inst.id):
+                        self._revive(inst, node, reason="service start")
+                    started += 1
+                s.commit()
+        if started:
+            log.info("started %d node(s) the metadata says should run", started)
 
     def tick(self) -> None:
         """One read of every watched instance; only those that need action are locked and touched,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 
 import typer
 from rich.console import Console
 
-from dds.cli import admin
+from dds.cli import admin, logfmt
 from dds.core.settings import get_settings
 
 app = typer.Typer(help="Self-hosted Document Database Service (DDS API v3).", no_args_is_help=True)
 app.add_typer(admin.app, name="admin")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # a log file gets whole lines, not 80-column ones
 
 
 @app.callback()
@@ -37,7 +36,7 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logfmt.configure(settings.log_format)
     server = Server(settings)
     server.prepare()
     project = iam.demo_project_id(server.parts)
@@ -54,11 +53,12 @@ def serve(
     if settings.dev_token:
         console.print(
             f"Development token: header [cyan]X-Auth-Token: {settings.dev_token}[/cyan] "
-            "(set DDS_DEV_TOKEN= to disable; see README: Authentication)."
+            "(set DDS_DEV_TOKEN= to disable; see docs/authentication.md)."
         )
     # uvicorn turns SIGTERM into a graceful shutdown, which stops every engine we started.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    # Our own access log (dds.access, with the route and latency) replaces uvicorn's.
+    uvicorn.run(api, host=settings.host, port=settings.port, log_level="info", access_log=False, log_config=None)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import traceback
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import Counter
 from sqlalchemy import update
 
 from dds.core.errors import DDSError
@@ -18,6 +19,8 @@ from dds.jobs.registry import JobContext, JobKind, Registry
 from dds.parts import Parts
 
 log = logging.getLogger(__name__)
+# One count per job state change (Running when a worker takes it up, then Completed or Failed).
+JOB_EVENTS = Counter("dds_job_events_total", "Job state changes by job kind and status", ["name", "status"])
 
 STALE_AFTER = timedelta(seconds=60)
 HEARTBEAT_EVERY = 10.0  # seconds; a running job's owner proves it is alive this often
@@ -74,6 +77,16 @@ class WorkerPool:
                 return False
             job_id, name, attempts = job.id, job.name, job.attempts
             ctx_payload, instance_id, start_step = dict(job.payload), job.instance_id, job.step
+        JOB_EVENTS.labels(name, "Running").inc()
+        log.info(
+            "job %s %s Running (instance %s, step %d, attempt %d)",
+            job_id,
+            name,
+            instance_id or "-",
+            start_step,
+            attempts,
+            extra={"event": "job", "job_id": job_id, "job": name, "status": "Running", "instance_id": instance_id},
+        )
         kind = self.registry.get(name)
         ctx = JobContext(parts=parts, job_id=job_id, instance_id=instance_id, payload=ctx_payload)
         if kind is None:
@@ -142,3 +155,20 @@ class WorkerPool:
             row.payload = {k: v for k, v in ctx.payload.items() if not k.startswith("_")}
             row.ended = parts.clock.now()
             row.owner = None
+            name, status = row.name, JobStatus.FAILED if error else JobStatus.COMPLETED
+        JOB_EVENTS.labels(name, str(status)).inc()
+        log.log(
+            logging.WARNING if error else logging.INFO,
+            "job %s %s %s%s",
+            ctx.job_id,
+            name,
+            status,
+            f": {error}" if error else "",
+            extra={
+                "event": "job",
+                "job_id": ctx.job_id,
+                "job": name,
+                "status": str(status),
+                "instance_id": ctx.instance_id,
+            },
+        )

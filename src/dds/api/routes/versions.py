@@ -12,6 +12,7 @@ and cannot parse the DDS list, so clients announcing themselves as `golangsdk`/`
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -55,4 +56,6 @@ async def show_api_version(version: str, parts: PartsDep) -> w.ShowApiVersionRes
     for name, updated in _VERSIONS:
         if name == version:
             return w.ShowApiVersionResponse.model_validate({"version": _version(parts.settings.api_url, name, updated)})
-    raise NotFound(f"The API version {version} does not exist.")
+    if re.fullmatch(r"v\d+(\.\d+)?", version):
+        raise NotFound(f"The API version {version} does not exist.")
+    raise NotFound("The requested URL was not found.")
