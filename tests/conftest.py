@@ -160,7 +160,7 @@ def other_tenant(service: Service) -> Any:
     return add_tenant(service, "other-tenant")
 
 
-_TIERS = ("unit", "api", "acceptance", "crash", "fuzz")
+_TIERS = ("unit", "api", "cli", "browser", "acceptance", "crash", "fuzz")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

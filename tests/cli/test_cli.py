@@ -1,0 +1,115 @@
+"""The `dds` command-line client, run as a user would (the installed entry point, a subprocess)
+against a real service: create → wait → backup → download → restore → delete, JSON parsed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import PASSWORD, ROOT, Service
+from tests.helpers import connect
+from tests.iam_helpers import add_tenant
+
+DDS = str(ROOT / ".venv" / "bin" / "dds")
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    r = subprocess.run([DDS, *args], env=env, capture_output=True, text=True, timeout=300)
+    if ok:
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+def out(env: dict[str, str], *args: str) -> Any:
+    return json.loads(run(env, *args, "--output", "json").stdout)
+
+
+@pytest.fixture
+def env(service: Service, tmp_path: Path) -> dict[str, str]:
+    """Token profile from the environment (the dev token); no config file."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")}
+    return {
+        **clean,
+        "DDS_CONFIG": str(tmp_path / "none.toml"),
+        "DDS_ENDPOINT": service.url,
+        "DDS_TOKEN": service.token,
+        "DDS_PROJECT_ID": service.project_id,
+        "DDS_INSTANCE_PASSWORD": PASSWORD,
+        "COLUMNS": "200",
+    }
+
+
+def test_create_wait_backup_download_restore_delete(env: dict[str, str], tmp_path: Path) -> None:
+    created = out(env, "instances", "create", "cli-src", "--wait")
+    assert created["job"]["status"] == "Completed"
+    iid = created["id"]
+    shown = out(env, "instances", "show", iid)
+    assert shown["status"] == "normal" and shown["name"] == "cli-src"
+    with connect(shown, PASSWORD) as client:
+        client.shop.items.insert_many([{"n": i} for i in range(25)])
+    url = run(env, "connect", iid).stdout.strip()
+    assert url.startswith("mongodb://rwuser:<password>@") and f":{shown['port']}/" in url
+
+    backup = out(env, "backups", "create", iid, "--name", "cli-backup-1", "--wait")
+    assert backup["job"]["status"] == "Completed"
+    listed = out(env, "backups", "list", "--instance", iid)
+    assert [b["id"] for b in listed["backups"]] == [backup["backup_id"]]
+    files = run(env, "backups", "download", backup["backup_id"], "--to", str(tmp_path / "dl")).stdout.split()
+    assert len(files) == 1 and files[0].endswith(".physical.tar.zst")
+    with open(files[0], "rb") as f:
+        assert f.read(4) == b"\x28\xb5\x2f\xfd"  # a zstd frame: the real archive, not an error page
+
+    restored = out(env, "restores", "new", "cli-copy", "--backup", backup["backup_id"], "--wait")
+    assert restored["job"]["status"] == "Completed"
+    with connect(out(env, "instances", "show", restored["id"]), PASSWORD) as client:
+        assert client.shop.items.count_documents({}) == 25
+
+    table = run(env, "instances", "list").stdout
+    assert "cli-src" in table and "cli-copy" in table  # the default output is a table
+    for instance_id in (restored["id"], iid):
+        assert out(env, "instances", "delete", instance_id, "--wait")["job"]["status"] == "Completed"
+    names = [i["name"] for i in out(env, "instances", "list")["instances"]]
+    assert "cli-src" not in names and "cli-copy" not in names
+    assert out(env, "jobs", "list", "--name", "CreateMongoDB")["jobs"]
+
+
+def test_errors_exit_non_zero_with_the_dds_code(env: dict[str, str]) -> None:
+    r = run(env, "instances", "show", "no-such-instance", ok=False)
+    assert r.returncode == 1 and "DBS.200002" in r.stderr
+    r = run(env, "instances", "create", "x", ok=False)  # name too short
+    assert r.returncode == 1 and "DBS.280234" in r.stderr
+    bad = {**env, "DDS_ENDPOINT": "http://127.0.0.1:9"}
+    r = run(bad, "flavors", ok=False)
+    assert r.returncode == 1 and "cannot reach" in r.stderr
+
+
+def test_aksk_profile_from_the_config_file(service: Service, env: dict[str, str], tmp_path: Path) -> None:
+    tenant = add_tenant(service, "cli-aksk")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[profiles.team]\nendpoint = "{service.url}"\nproject_id = "{tenant.project_id}"\n'
+        f'access_key = "{tenant.access_key}"\nsecret_key = "{tenant.secret_key}"\n'
+    )
+    signed = {k: v for k, v in env.items() if k not in ("DDS_TOKEN", "DDS_PROJECT_ID", "DDS_ENDPOINT")}
+    signed["DDS_CONFIG"] = str(config)
+    data = json.loads(run(signed, "instances", "list", "--profile", "team", "--output", "json").stdout)
+    assert data["instances"] == []  # the new project's own (empty) list: the signature was accepted
+    flavors = json.loads(run(signed, "flavors", "--profile", "team", "-o", "json").stdout)
+    assert flavors["flavors"]
+    wrong = config.read_text().replace(tenant.secret_key, "0" * len(tenant.secret_key))
+    config.write_text(wrong)
+    r = run(signed, "instances", "list", "--profile", "team", ok=False)
+    assert r.returncode == 1 and ("APIGW" in r.stderr or "DBS" in r.stderr), r.stderr
+
+
+def test_password_profile_gets_a_token(service: Service, env: dict[str, str], tmp_path: Path) -> None:
+    tenant = add_tenant(service, "cli-pw")
+    user = {k: v for k, v in env.items() if k not in ("DDS_TOKEN", "DDS_PROJECT_ID")}
+    user.update({"DDS_USERNAME": tenant.user, "DDS_PASSWORD": tenant.password, "DDS_PROJECT": tenant.project_name})
+    data = json.loads(run(user, "versions", "-o", "json").stdout)
+    assert "4.0" in data["versions"]
