@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup engine run test lint bench crash clean
+.PHONY: setup engine browser run test lint bench crash clean
 
 setup: $(STAMP) engine
 
@@ -24,10 +24,14 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(JS_STAMP)
 
+# The browser tests drive Debian's chromium through Playwright (a browser download cannot work here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 run: setup
 	$(VENV)/bin/dds serve
 
-test: setup $(JS_STAMP)
+test: setup $(JS_STAMP) browser
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest -q

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from contextlib import asynccontextmanager
 
 import swagger_ui_bundle
@@ -61,6 +62,8 @@ def create_app(
         title="Document Database Service", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.mount(health.DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    # The web console: static files over this same API (api/console/), bundled with the package.
+    app.mount("/console", StaticFiles(directory=Path(__file__).parent / "console", html=True), name="console")
     app.state.parts = parts
     app.state.read_cache = ReadCache()
     app.state.readiness = readiness
