@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import swagger_ui_bundle
 from fastapi import FastAPI
