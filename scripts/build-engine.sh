@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=$(awk '/github.com\/FerretDB\/FerretDB /{print $2}' engine/go.mod)
 OUT=bin/ferretdb
-if [ -x "$OUT" ] && "$OUT" --version 2>/dev/null | grep -qx "version: $VERSION"; then
+# Output captured first: `--version | grep -q` under pipefail fails by SIGPIPE when grep exits early.
+if [ -x "$OUT" ] && grep -qx "version: $VERSION" <<<"$("$OUT" --version 2>/dev/null || true)"; then
   echo "engine: $OUT is FerretDB $VERSION (cached)"
   exit 0
 fi
@@ -25,4 +26,5 @@ echo "$VERSION" > "$SRC/build/version/branch.txt"
 mkdir -p bin
 (cd "$SRC" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -o "$OLDPWD/$OUT.tmp" ./cmd/ferretdb)
 mv "$OUT.tmp" "$OUT"
-"$OUT" --version | head -1
+INFO=$("$OUT" --version)
+echo "${INFO%%$'\n'*}"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from dds.background.periodic import Periodic
 from dds.db.models import Instance, Job, Node
 from dds.domain.states import InstanceStatus, JobStatus, NodeStatus, settled, transition
-from dds.fleet import layout, nodes
+from dds.fleet import gateways, layout, nodes
 from dds.services import instances, volume_policies
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,14 @@ class Supervisor(Periodic):
                 s.commit()
         if started:
             log.info("started %d node(s) the metadata says should run", started)
+        # Gateways adopted from a predecessor run on the configuration it wrote: give them this
+        # release's (roles file, parameters, rules) without dropping a connection.
+        with parts.db.session() as s:
+            for inst in s.scalars(select(Instance).where(Instance.status.in_(_WATCHED))).all():
+                try:
+                    gateways.reload_gateways(parts, inst)
+                except Exception as exc:  # noqa: BLE001 - the gateway's own restart path covers it
+                    log.info("gateways of %s not reloaded: %s", inst.id, exc)
 
     def tick(self) -> None:
         """One read of every watched instance; only those that need action are locked and touched,
