@@ -66,6 +66,22 @@ def test_access_log_and_job_events_are_logged(service: Service, caplog: pytest.L
     service.delete_instance(created["id"])
 
 
+def test_access_log_lines_in_batches(tmp_path: Any) -> None:
+    from dds.api.observe import AccessLog
+
+    for fmt in ("text", "json"):
+        sink = (tmp_path / f"access.{fmt}").open("w+")
+        log = AccessLog(sink, fmt, interval=0.05)
+        log.start()
+        log.add("GET", "/v3/p/instances", "/v3/{project_id}/instances", 200, 0.0123, "127.0.0.1")
+        log.stop()
+        sink.seek(0)
+        line = sink.read()
+        assert line.count("\n") == 1 and "GET /v3/p/instances 200 12.3ms" in line
+        if fmt == "json":
+            assert json.loads(line)["route"] == "/v3/{project_id}/instances"
+
+
 def test_json_log_lines() -> None:
     from dds.cli.logfmt import JsonFormatter
 
@@ -156,6 +172,9 @@ def test_clean_restart_does_not_warn(tmp_path: Any) -> None:
     assert not [x for x in lines if x["level"] in ("WARNING", "ERROR", "CRITICAL")], log
     assert any("started 1 node(s)" in x["message"] for x in lines), log
     assert not any(x["logger"].startswith("alembic") for x in lines), log
+    # `dds serve` writes the access log in batches off the event loop: every request is there.
+    reads = [x for x in lines if x["logger"] == "dds.access" and x["route"] == "/v3/{project_id}/instances"]
+    assert reads and all(x["status"] == 200 and x["method"] == "GET" for x in reads), log
 
 
 def test_cli_help_lists_the_client_groups() -> None:

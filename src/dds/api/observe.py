@@ -8,9 +8,15 @@ engines up, backups) are read at scrape time by a collector, so nothing has to k
 
 from __future__ import annotations
 
+import atexit
+import collections
+import json
 import logging
+import threading
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -25,6 +31,71 @@ from dds.fleet import nodes
 from dds.parts import Parts
 
 access = logging.getLogger("dds.access")
+
+
+class AccessLog:
+    """The access log of `dds serve`: the event loop only appends a tuple; a thread writes the
+    lines in batches. (Through `logging`, a line per request cost a third of the read throughput.)"""
+
+    def __init__(self, stream: IO[str], fmt: str, interval: float = 0.2) -> None:
+        self.stream, self.fmt, self.interval = stream, fmt, interval
+        self.pending: collections.deque[tuple[float, str, str, str, int, float, str]] = collections.deque()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dds-access-log", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        self.flush()
+
+    def add(self, method: str, path: str, route: str, status: int, seconds: float, client: str) -> None:
+        self.pending.append((time.time(), method, path, route, status, seconds, client))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def flush(self) -> None:
+        lines = []
+        while self.pending:
+            lines.append(self.line(*self.pending.popleft()))
+        if lines:
+            self.stream.write("".join(lines))
+            self.stream.flush()
+
+    def line(self, at: float, method: str, path: str, route: str, status: int, seconds: float, client: str) -> str:
+        ms = round(seconds * 1000, 2)
+        if self.fmt == "json":
+            stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+            return (
+                json.dumps(
+                    {
+                        "time": stamp,
+                        "level": "INFO",
+                        "logger": "dds.access",
+                        "message": f"{method} {path} {status} {ms:.1f}ms",
+                        "event": "access",
+                        "method": method,
+                        "path": path,
+                        "route": route,
+                        "status": status,
+                        "ms": ms,
+                        "client": client,
+                    }
+                )
+                + "\n"
+            )
+        stamp = datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S,") + f"{int(at * 1000) % 1000:03d}"
+        return f"{stamp} INFO dds.access: {method} {path} {status} {ms:.1f}ms\n"
+
+
+# Set by `dds serve` (cli/logfmt.py); without it (tests, embedding) the lines go through `logging`.
+FAST_ACCESS_LOG: AccessLog | None = None
 
 REQUESTS = Counter(
     "dds_http_requests_total", "HTTP requests by method, route template and status", ["method", "route", "status"]
@@ -74,7 +145,11 @@ class ObserveMiddleware:
             route, method = _route_of(scope), scope["method"]
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(elapsed)
-            if access.isEnabledFor(logging.INFO):
+            fast = FAST_ACCESS_LOG
+            if fast is not None:
+                client = scope.get("client")
+                fast.add(method, scope["path"], route, status, elapsed, client[0] if client else "")
+            elif access.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 access.info(
                     "%s %s %d %.1fms",

@@ -7,9 +7,15 @@ plugin and migration chatter is left out (warnings still show).
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
+import sys
 from datetime import UTC, datetime
+
+from dds.api import observe
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -33,16 +39,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def configure(fmt: str) -> None:
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands the record over as it is: formatting and writing happen on the listener's thread,
+    not on the event loop (an access-log line per request must not cost the API a write)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
+def configure(fmt: str, *, access_log: bool = True) -> None:
+    global _listener
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if _listener is not None:
+        _listener.stop()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=False)
+    _listener.start()
+    atexit.register(_listener.stop)  # what is queued is written before the process ends
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_Enqueue(records)]
+    observe.FAST_ACCESS_LOG = None
+    if access_log:
+        observe.FAST_ACCESS_LOG = observe.AccessLog(sys.stderr, fmt)
+        observe.FAST_ACCESS_LOG.start()
     root.setLevel(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("dds.access").setLevel(logging.INFO if access_log else logging.WARNING)  # the embedded path
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []

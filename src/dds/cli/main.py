@@ -37,7 +37,7 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    logfmt.configure(settings.log_format)
+    logfmt.configure(settings.log_format, access_log=settings.access_log)
     server = Server(settings)
     server.prepare()
     project = iam.demo_project_id(server.parts)

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     link_secret: str | None = Field(default=None, description="download-link HMAC key; generated if unset")
     link_ttl_seconds: int = Field(default=900, description="download links are valid 15 minutes (DDS)")
     log_format: str = Field(default="text", pattern="^(text|json)$", description="service log lines: text or json")
+    access_log: bool = Field(default=True, description="one log line per HTTP request (dds.access)")
     quota_instances: int = Field(default=100, description="instances per project (DDS quota `instance`)")
     quota_volume_gb: int = Field(default=10000, description="total volume GB of a project's instances")
     quota_backups: int = Field(default=1000, description="manual backups per project")
