@@ -170,3 +170,14 @@ def wait_job(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, 
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} did not end in {timeout}s")
+
+
+def wait_for(predicate: Any, timeout: float = 60) -> Any:
+    """Poll until `predicate()` is truthy and return its value (AssertionError after `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")

@@ -12,10 +12,6 @@ from huaweicloudsdkdds.v3 import (
     BatchTagActionRequest,
     CancelScheduledTaskRequest,
     ChangeOpsWindowRequest,
-    CreateInstanceFlavorOption,
-    CreateInstanceRequest,
-    CreateInstanceRequestBody,
-    Datastore,
     DdsClient,
     DiskSetAutoExpansionPolicy,
     ListInstancesByTagsRequest,
@@ -42,7 +38,7 @@ from huaweicloudsdkdds.v3 import (
 
 from tests.client_support import assert_model_types
 from tests.conftest import PASSWORD, Service
-from tests.huawei_support import sdk_client, wait
+from tests.huawei_support import create_replica_set, sdk_client
 from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
 
 pytestmark = [pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning")]
@@ -67,26 +63,9 @@ def client(tenant: Tenant) -> DdsClient:
 
 @pytest.fixture(scope="module")
 def instance_id(client: DdsClient, tenant: Tenant, own: Service) -> Iterator[str]:
-    body = CreateInstanceRequestBody(
-        name="sdk-mgmt",
-        datastore=Datastore(type="DDS-Community", version="4.0", storage_engine="wiredTiger"),
-        region="local-1",
-        availability_zone="local-1a",
-        password=PASSWORD,
-        mode="ReplicaSet",
-        flavor=[
-            CreateInstanceFlavorOption(
-                type="replica", num="3", storage="ULTRAHIGH", size="10", spec_code="dds.mongodb.s2.medium.4.repset"
-            )
-        ],
-        vpc_id="v",
-        subnet_id="s",
-        security_group_id="g",
-    )
-    resp = client.create_instance(CreateInstanceRequest(body=body))
-    assert wait(client, resp.job_id).status == "Completed"
-    yield resp.id
-    delete_instance(tenant, resp.id)
+    iid = create_replica_set(client, "sdk-mgmt", PASSWORD)
+    yield iid
+    delete_instance(tenant, iid)
 
 
 def test_management_through_the_sdk(client: DdsClient, instance_id: str) -> None:

@@ -14,10 +14,6 @@ from huaweicloudsdkdds.v3 import (
     CopyConfigurationRequestBody,
     CreateConfigurationRequest,
     CreateConfigurationRequestBody,
-    CreateInstanceFlavorOption,
-    CreateInstanceRequest,
-    CreateInstanceRequestBody,
-    Datastore,
     DatastoreResult,
     DdsClient,
     DeleteConfigurationRequest,
@@ -40,7 +36,7 @@ from huaweicloudsdkdds.v3 import (
 
 from tests.client_support import assert_model_types
 from tests.conftest import PASSWORD, Service
-from tests.huawei_support import sdk_client, wait
+from tests.huawei_support import create_replica_set, sdk_client, wait
 from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
 
 pytestmark = [pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning")]
@@ -65,26 +61,9 @@ def client(tenant: Tenant) -> DdsClient:
 
 @pytest.fixture(scope="module")
 def instance_id(client: DdsClient, tenant: Tenant) -> Iterator[str]:
-    body = CreateInstanceRequestBody(
-        name="sdk-params",
-        datastore=Datastore(type="DDS-Community", version="4.0", storage_engine="wiredTiger"),
-        region="local-1",
-        availability_zone="local-1a",
-        password=PASSWORD,
-        mode="ReplicaSet",
-        flavor=[
-            CreateInstanceFlavorOption(
-                type="replica", num="3", storage="ULTRAHIGH", size="10", spec_code="dds.mongodb.s2.medium.4.repset"
-            )
-        ],
-        vpc_id="v",
-        subnet_id="s",
-        security_group_id="g",
-    )
-    resp = client.create_instance(CreateInstanceRequest(body=body))
-    assert wait(client, resp.job_id).status == "Completed"
-    yield resp.id
-    delete_instance(tenant, resp.id)
+    iid = create_replica_set(client, "sdk-params", PASSWORD)
+    yield iid
+    delete_instance(tenant, iid)
 
 
 def test_parameter_templates_through_the_sdk(client: DdsClient, instance_id: str) -> None:

@@ -18,10 +18,6 @@ from huaweicloudsdkdds.v3 import (
     CreateDatabaseRoleRequestBody,
     CreateDatabaseUserRequest,
     CreateDatabaseUserRequestBody,
-    CreateInstanceFlavorOption,
-    CreateInstanceRequest,
-    CreateInstanceRequestBody,
-    Datastore,
     DdsClient,
     DeleteDatabaseRoleRequest,
     DeleteDatabaseRoleRequestBody,
@@ -39,7 +35,7 @@ from pymongo.errors import OperationFailure
 from tests.client_support import assert_model_types
 from tests.conftest import PASSWORD, Service
 from tests.helpers import connect
-from tests.huawei_support import sdk_client, wait
+from tests.huawei_support import create_replica_set, sdk_client
 from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
 
 pytestmark = [pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning")]
@@ -66,30 +62,13 @@ def client(tenant: Tenant) -> DdsClient:
 
 @pytest.fixture(scope="module")
 def instance(client: DdsClient, tenant: Tenant) -> Iterator[dict[str, object]]:
-    body = CreateInstanceRequestBody(
-        name="sdk-users",
-        datastore=Datastore(type="DDS-Community", version="4.0", storage_engine="wiredTiger"),
-        region="local-1",
-        availability_zone="local-1a",
-        password=PASSWORD,
-        mode="ReplicaSet",
-        flavor=[
-            CreateInstanceFlavorOption(
-                type="replica", num="3", storage="ULTRAHIGH", size="10", spec_code="dds.mongodb.s2.medium.4.repset"
-            )
-        ],
-        vpc_id="v",
-        subnet_id="s",
-        security_group_id="g",
-    )
-    resp = client.create_instance(CreateInstanceRequest(body=body))
-    assert wait(client, resp.job_id).status == "Completed"
+    iid = create_replica_set(client, "sdk-users", PASSWORD)
     with tenant.token_client() as c:
-        inst = c.get(tenant.path("/instances"), params={"id": resp.id}).json()["instances"][0]
+        inst = c.get(tenant.path("/instances"), params={"id": iid}).json()["instances"][0]
     with connect(inst, PASSWORD) as root:
         root.app.items.insert_many([{"n": i} for i in range(3)])
     yield inst
-    delete_instance(tenant, resp.id)
+    delete_instance(tenant, iid)
 
 
 def test_users_and_roles_through_the_sdk(client: DdsClient, instance: dict[str, object]) -> None:

@@ -9,16 +9,7 @@ from typing import Any
 import httpx
 
 from tests.backup_helpers import backup, download, ready_instance, tenant
-
-
-def _wait(predicate: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+from tests.helpers import wait_for
 
 
 def test_link_expires_after_15_minutes(make_service: Any) -> None:
@@ -68,7 +59,7 @@ def test_policy_takes_backup_in_window_and_prunes_after_keep_days(make_service: 
             ).status_code
             == 200
         )
-    first = _wait(lambda: [b for b in autos() if b["status"] == "COMPLETED"])
+    first = wait_for(lambda: [b for b in autos() if b["status"] == "COMPLETED"])
     assert len(first) == 1 and first[0]["type"] == "Auto"
     time.sleep(1.0)
     assert len(autos()) == 1, "one backup per window"
@@ -81,12 +72,12 @@ def test_policy_takes_backup_in_window_and_prunes_after_keep_days(make_service: 
     time.sleep(1.0)
     assert [b["id"] for b in autos()] == [first[0]["id"]]
     svc.clock.advance(timedelta(days=7))
-    _wait(lambda: first[0]["id"] not in {b["id"] for b in autos()})
+    wait_for(lambda: first[0]["id"] not in {b["id"] for b in autos()})
 
     manual = backup(svc, inst["id"], "bk-auto-manual")
     svc.clock.advance(timedelta(days=1) - timedelta(hours=2))  # the next day's window opens
-    _wait(lambda: autos())
-    _wait(lambda: all(b["status"] == "COMPLETED" for b in autos()))
+    wait_for(lambda: autos())
+    wait_for(lambda: all(b["status"] == "COMPLETED" for b in autos()))
     svc.delete_instance(inst["id"])  # automated backups go with the instance, manual ones stay
     with svc.client() as c:
         left = c.get(svc.path("/backups"), params={"instance_id": inst["id"]}).json()["backups"]

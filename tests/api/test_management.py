@@ -12,17 +12,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests.conftest import PASSWORD, Service
-from tests.helpers import connect
-
-
-def _wait(predicate: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+from tests.helpers import connect, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +140,10 @@ def test_deleted_instance_comes_back_from_the_recycle_bin(make_service: Any) -> 
             assert client.keep.me.count_documents({}) == 50
 
         svc.clock.advance(timedelta(days=3, minutes=1))  # past the retention: purged with its backup
-        _wait(lambda: api.get(svc.path("/recycle-instances")).json()["total_count"] == 0)
-        _wait(lambda: not [b for b in api.get(svc.path("/backups")).json()["backups"] if b["id"] == entry["backup_id"]])
+        wait_for(lambda: api.get(svc.path("/recycle-instances")).json()["total_count"] == 0)
+        wait_for(
+            lambda: not [b for b in api.get(svc.path("/backups")).json()["backups"] if b["id"] == entry["backup_id"]]
+        )
 
 
 # --- maintenance window and scheduled tasks ----------------------------------------------------
@@ -197,7 +189,7 @@ def test_resize_scheduled_for_the_window_runs_inside_it(make_service: Any) -> No
         assert again.status_code == 400
 
         svc.clock.advance(start - now + timedelta(minutes=5))  # inside the window
-        _wait(lambda: task(scheduled)["job_status"] == "Completed")
+        wait_for(lambda: task(scheduled)["job_status"] == "Completed")
         assert svc.instance(iid)["groups"][0]["nodes"][0]["spec_code"] == spec
         assert task(cancelled)["job_status"] == "Canceled"
         assert api.delete(svc.path(f"/scheduled-jobs/{scheduled}")).status_code == 400  # no longer pending
@@ -233,7 +225,7 @@ def test_instance_grows_before_it_turns_read_only(make_service: Any) -> None:
             client.big.blobs.insert_one({"i": i, "blob": blob})
             if i % 10 == 9:
                 time.sleep(0.3)
-    grown = _wait(lambda: int(svc.instance(iid)["groups"][0]["volume"]["size"]) > 10 and svc.instance(iid))
+    grown = wait_for(lambda: int(svc.instance(iid)["groups"][0]["volume"]["size"]) > 10 and svc.instance(iid))
     assert grown["status"] in ("normal", "resizing")
     assert int(grown["groups"][0]["volume"]["size"]) in (20, 30)
     with svc.client() as api:  # an ordinary job, in the task list

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dds.api.cache import ReadCache
 from dds.core.errors import AuthenticationFailed, Forbidden
+from dds.domain import rules
 from dds.iam.signature import is_signed
 from dds.parts import Parts
 from dds.services import iam
@@ -75,3 +76,11 @@ def query(cls: Callable[..., Q]) -> Callable[..., Awaitable[Q]]:
 
     build.__signature__ = inspect.signature(cls)  # type: ignore[attr-defined]  # FastAPI reads the fields here
     return build
+
+
+def paging(offset: str | None, limit: str | None) -> tuple[int, int]:
+    """`offset`/`limit` query parameters as DDS documents them: offset >= 0, limit 1-100 (default 100)."""
+    start = rules.parse_int(offset if offset is not None else 0, "offset")
+    count = rules.parse_int(limit if limit is not None else 100, "limit")
+    rules.check_paging(start, count)
+    return start, count

@@ -109,6 +109,35 @@ def _job_result(client: Client, data: dict[str, Any], wait: bool, output: Output
 
 # --- instances --------------------------------------------------------------------------------
 
+
+def instance_body(
+    name: str, password: str, mode: str, version: str = "4.0", size: int = 10, flavor: str | None = None
+) -> dict[str, Any]:
+    """A create body as the cloud's clients send it (network fields are required there, unused here)."""
+    replica = mode == "ReplicaSet"
+    spec = flavor or f"dds.mongodb.s2.medium.4.{'repset' if replica else 'single'}"
+    return {
+        "name": name,
+        "datastore": {"type": "DDS-Community", "version": version, "storage_engine": "wiredTiger"},
+        "region": "local-1",
+        "availability_zone": "local-1a",
+        "vpc_id": "local",
+        "subnet_id": "local",
+        "security_group_id": "local",
+        "password": password,
+        "mode": mode,
+        "flavor": [
+            {
+                "type": "replica" if replica else "single",
+                "num": 1,
+                "storage": "ULTRAHIGH",
+                "size": str(size),
+                "spec_code": spec,
+            }
+        ],
+    }
+
+
 instances_app = typer.Typer(help="DB instances.", no_args_is_help=True)
 INSTANCE_COLUMNS = ("id", "name", "status", "mode", "datastore.version", "port")
 
@@ -154,28 +183,7 @@ def instances_create(
     output: Output = OutputOpt,
     wait: bool = WaitOpt,
 ) -> None:
-    replica = mode == "ReplicaSet"
-    spec = flavor or f"dds.mongodb.s2.medium.4.{'repset' if replica else 'single'}"
-    body = {
-        "name": name,
-        "datastore": {"type": "DDS-Community", "version": version, "storage_engine": "wiredTiger"},
-        "region": "local-1",
-        "availability_zone": "local-1a",
-        "vpc_id": "local",
-        "subnet_id": "local",
-        "security_group_id": "local",
-        "password": password,
-        "mode": mode,
-        "flavor": [
-            {
-                "type": "replica" if replica else "single",
-                "num": 1,
-                "storage": "ULTRAHIGH",
-                "size": str(size),
-                "spec_code": spec,
-            }
-        ],
-    }
+    body = instance_body(name, password, mode, version, size, flavor)
     with api(profile) as c:
         _job_result(c, c.call("POST", "/instances", json=body), wait, output, ("id", "name", "job_id", "status"))
 
@@ -328,28 +336,7 @@ def restores_new(
         err.print("[red]error[/red] give --backup, or --source and --time")
         raise typer.Exit(2)
     point = {"backup_id": backup_id} if backup_id else {"type": "timestamp", "instance_id": source, "restore_time": at}
-    replica = mode == "ReplicaSet"
-    body = {
-        "name": name,
-        "datastore": {"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
-        "region": "local-1",
-        "availability_zone": "local-1a",
-        "vpc_id": "local",
-        "subnet_id": "local",
-        "security_group_id": "local",
-        "password": password,
-        "mode": mode,
-        "flavor": [
-            {
-                "type": "replica" if replica else "single",
-                "num": 1,
-                "storage": "ULTRAHIGH",
-                "size": "10",
-                "spec_code": f"dds.mongodb.s2.medium.4.{'repset' if replica else 'single'}",
-            }
-        ],
-        "restore_point": point,
-    }
+    body = {**instance_body(name, password, mode), "restore_point": point}
     with api(profile) as c:
         _job_result(c, c.call("POST", "/instances", json=body), wait, output, ("id", "name", "job_id"))
 

@@ -35,6 +35,7 @@ from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.services.instances import get as get_instance
 from dds.services.instances import require
+from dds.services.paging import page
 from dds.wire import models as w
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -374,13 +375,8 @@ def template_history(
 ) -> w.ShowConfigurationModifyHistoryResponse:
     with parts.db.session() as s:
         _template(s, project_id, config_id)
-        rows = s.scalars(
-            select(ParameterChange)
-            .where(ParameterChange.configuration_id == config_id)
-            .order_by(ParameterChange.id.desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
+        where = [ParameterChange.configuration_id == config_id]
+        rows, _ = page(s, ParameterChange, where, ParameterChange.id.desc(), offset, limit)
         return w.ShowConfigurationModifyHistoryResponse(
             histories=[
                 w.HistoryInfo(
@@ -399,18 +395,11 @@ def applied_history(
 ) -> w.ShowConfigurationAppliedHistoryResponse:
     with parts.db.session() as s:
         _template(s, project_id, config_id)
-        where = (
+        where = [
             ConfigurationApplication.configuration_id == config_id,
             ConfigurationApplication.project_id == project_id,
-        )
-        total = s.scalar(select(func.count()).select_from(ConfigurationApplication).where(*where)) or 0
-        rows = s.scalars(
-            select(ConfigurationApplication)
-            .where(*where)
-            .order_by(ConfigurationApplication.id.desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
+        ]
+        rows, total = page(s, ConfigurationApplication, where, ConfigurationApplication.id.desc(), offset, limit)
         return w.ShowConfigurationAppliedHistoryResponse(
             histories=[
                 w.ApplyHistoryInfo(
@@ -553,11 +542,8 @@ def instance_history(
 ) -> w.ShowInstanceConfigurationModifyHistoryResponse:
     with parts.db.session() as s:
         inst = get_instance(s, project_id, instance_id)
-        where = ParameterChange.instance_id == inst.id
-        total = s.scalar(select(func.count()).select_from(ParameterChange).where(where)) or 0
-        rows = s.scalars(
-            select(ParameterChange).where(where).order_by(ParameterChange.id.desc()).offset(offset).limit(limit)
-        ).all()
+        where = [ParameterChange.instance_id == inst.id]
+        rows, total = page(s, ParameterChange, where, ParameterChange.id.desc(), offset, limit)
         return w.ShowInstanceConfigurationModifyHistoryResponse(
             histories=[
                 w.ConfigurationModifyHistoryInfo(

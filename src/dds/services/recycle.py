@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dds.core.errors import DDSError, InvalidParameter
 from dds.db.backups import Backup
@@ -20,6 +20,7 @@ from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, BackupType, InstanceStatus
 from dds.parts import Parts
 from dds.services import backups, instances
+from dds.services.paging import page
 from dds.wire import models as w
 
 MAX_DAYS = 7  # DDS keeps recycled instances 1 to 7 days
@@ -71,15 +72,8 @@ def _stamp(value: datetime) -> str:
 
 def listing(parts: Parts, project_id: str, offset: int, limit: int) -> w.ListRecycleInstancesResponse:
     with parts.db.session() as s:
-        where = RecycledInstance.project_id == project_id
-        total = s.scalar(select(func.count()).select_from(RecycledInstance).where(where)) or 0
-        rows = s.scalars(
-            select(RecycledInstance)
-            .where(where)
-            .order_by(RecycledInstance.deleted_at.desc())
-            .offset(offset)
-            .limit(limit)
-        ).all()
+        where = [RecycledInstance.project_id == project_id]
+        rows, total = page(s, RecycledInstance, where, RecycledInstance.deleted_at.desc(), offset, limit)
         return w.ListRecycleInstancesResponse(
             instances=[
                 w.RecycleInstance(

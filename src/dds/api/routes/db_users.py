@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dds.api.deps import PartsDep, ProjectDep
-from dds.domain import rules
+from dds.api.deps import PartsDep, ProjectDep, paging
 from dds.services import db_users
 from dds.wire import models as w
 
 router = APIRouter(tags=["Databases and users"])
-
-
-def _paging(offset: int | str | None, limit: int | str | None) -> db_users.Paging:
-    start = rules.parse_int(offset if offset is not None else 0, "offset")
-    count = rules.parse_int(limit if limit is not None else 100, "limit")
-    rules.check_paging(start, count)
-    return db_users.Paging(start, count)
 
 
 @router.get(
@@ -27,7 +19,7 @@ def _paging(offset: int | str | None, limit: int | str | None) -> db_users.Pagin
 def list_databases(
     instance_id: str, project_id: ProjectDep, parts: PartsDep, offset: str | None = None, limit: str | None = None
 ) -> w.ListDatabasesResponse:
-    return db_users.list_databases(parts, project_id, instance_id, _paging(offset, limit))
+    return db_users.list_databases(parts, project_id, instance_id, db_users.Paging(*paging(offset, limit)))
 
 
 @router.post(
@@ -68,8 +60,8 @@ def list_database_users(
     offset: str | None = None,
     limit: str | None = None,
 ) -> w.ListDatabaseUsersResponse:
-    paging = _paging(offset, limit)
-    return db_users.list_users(parts, project_id, instance_id, user_name, db_name, paging)
+    window = db_users.Paging(*paging(offset, limit))
+    return db_users.list_users(parts, project_id, instance_id, user_name, db_name, window)
 
 
 @router.post(
@@ -110,8 +102,8 @@ def list_database_roles(
     offset: str | None = None,
     limit: str | None = None,
 ) -> w.ListDatabaseRolesResponse:
-    paging = _paging(offset, limit)
-    return db_users.list_roles(parts, project_id, instance_id, role_name, db_name, paging)
+    window = db_users.Paging(*paging(offset, limit))
+    return db_users.list_roles(parts, project_id, instance_id, role_name, db_name, window)
 
 
 @router.post(

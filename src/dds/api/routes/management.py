@@ -5,19 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dds.api.deps import PartsDep, ProjectDep
-from dds.domain import rules
+from dds.api.deps import PartsDep, ProjectDep, paging
 from dds.services import maintenance, quotas, recycle, replica_set, volume_policies
 from dds.wire import models as w
 
 router = APIRouter(tags=["DB instance management"])
-
-
-def _page(offset: str | None, limit: str | None) -> tuple[int, int]:
-    start = rules.parse_int(offset if offset is not None else 0, "offset")
-    count = rules.parse_int(limit if limit is not None else 100, "limit")
-    rules.check_paging(start, count)
-    return start, count
 
 
 @router.get("/v3/{project_id}/quotas", response_model=w.ShowQuotasResponse, response_model_exclude_unset=True)
@@ -54,7 +46,7 @@ def set_recycle_policy(
 def list_recycle_instances(
     project_id: ProjectDep, parts: PartsDep, offset: str | None = None, limit: str | None = None
 ) -> w.ListRecycleInstancesResponse:
-    return recycle.listing(parts, project_id, *_page(offset, limit))
+    return recycle.listing(parts, project_id, *paging(offset, limit))
 
 
 @router.put(
@@ -83,7 +75,7 @@ def list_scheduled_tasks(
     offset: str | None = None,
     limit: str | None = None,
 ) -> w.ListScheduledTasksResponse:
-    start, count = _page(offset, limit)
+    start, count = paging(offset, limit)
     return maintenance.listing(
         parts, project_id, instance_id=instance_id, job_name=job_name, job_status=job_status, offset=start, limit=count
     )

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from dds.api.deps import PartsDep, ProjectDep
-from dds.domain import rules
+from dds.api.deps import PartsDep, ProjectDep, paging
 from dds.parts import Parts
 from dds.services import iam, parameters
 from dds.wire import models as w
@@ -23,20 +22,13 @@ def _caller(request: Request) -> str:
 CallerName = Annotated[str, Depends(_caller)]
 
 
-def _page(offset: str | None, limit: str | None) -> tuple[int, int]:
-    start = rules.parse_int(offset if offset is not None else 0, "offset")
-    count = rules.parse_int(limit if limit is not None else 100, "limit")
-    rules.check_paging(start, count)
-    return start, count
-
-
 @router.get(
     "/v3/{project_id}/configurations", response_model=w.ListConfigurationsResponse, response_model_exclude_unset=True
 )
 def list_configurations(
     project_id: ProjectDep, parts: PartsDep, offset: str | None = None, limit: str | None = None
 ) -> w.ListConfigurationsResponse:
-    return parameters.list_templates(parts, project_id, *_page(offset, limit))
+    return parameters.list_templates(parts, project_id, *paging(offset, limit))
 
 
 @router.post(
@@ -138,7 +130,7 @@ def reset_configuration(
 def list_applied_instances(
     config_id: str, project_id: ProjectDep, parts: PartsDep, offset: str | None = None, limit: str | None = None
 ) -> w.ListAppliedInstancesResponse:
-    return parameters.applicable_instances(parts, project_id, config_id, *_page(offset, limit))
+    return parameters.applicable_instances(parts, project_id, config_id, *paging(offset, limit))
 
 
 @router.get(
@@ -149,7 +141,7 @@ def list_applied_instances(
 def show_configuration_applied_history(
     config_id: str, project_id: ProjectDep, parts: PartsDep, offset: str | None = None, limit: str | None = None
 ) -> w.ShowConfigurationAppliedHistoryResponse:
-    return parameters.applied_history(parts, project_id, config_id, *_page(offset, limit))
+    return parameters.applied_history(parts, project_id, config_id, *paging(offset, limit))
 
 
 @router.get(
@@ -160,7 +152,7 @@ def show_configuration_applied_history(
 def show_configuration_modify_history(
     config_id: str, project_id: ProjectDep, parts: PartsDep, offset: str | None = None, limit: str | None = None
 ) -> w.ShowConfigurationModifyHistoryResponse:
-    return parameters.template_history(parts, project_id, config_id, *_page(offset, limit))
+    return parameters.template_history(parts, project_id, config_id, *paging(offset, limit))
 
 
 @router.put(
@@ -214,4 +206,4 @@ def show_instance_configuration_modify_history(
     offset: str | None = None,
     limit: str | None = None,
 ) -> w.ShowInstanceConfigurationModifyHistoryResponse:
-    return parameters.instance_history(parts, project_id, instance_id, *_page(offset, limit))
+    return parameters.instance_history(parts, project_id, instance_id, *paging(offset, limit))
