@@ -270,16 +270,7 @@ def create_template(
 def show_template(parts: Parts, project_id: str, config_id: str) -> w.ShowConfigurationParameterResponse:
     with parts.db.session() as s:
         t = _template(s, project_id, config_id)
-    return w.ShowConfigurationParameterResponse(
-        id=t.id,
-        name=t.name,
-        description=t.description,
-        datastore_version=t.version,
-        datastore_name=DATASTORE,
-        created=_time(t.created),
-        updated=_time(t.updated),
-        parameters=_parameters(t.values),
-    )
+    return w.ShowConfigurationParameterResponse(**_info(t).model_dump(), parameters=_parameters(t.values))
 
 
 def update_template(
