@@ -113,3 +113,35 @@ def test_password_profile_gets_a_token(service: Service, env: dict[str, str], tm
     user.update({"DDS_USERNAME": tenant.user, "DDS_PASSWORD": tenant.password, "DDS_PROJECT": tenant.project_name})
     data = json.loads(run(user, "versions", "-o", "json").stdout)
     assert "4.0" in data["versions"]
+
+
+def test_users_parameters_and_any_operation(env: dict[str, str]) -> None:
+    created = out(env, "instances", "create", "cli-more", "--wait")
+    iid = created["id"]
+    run(
+        {**env, "DDS_USER_PASSWORD": "Reader#2024x"}, "users", "create", iid, "reader", "--db", "shop", "--role", "read"
+    )
+    users = out(env, "users", "list", iid, "--db", "shop")["users"]
+    assert [(u["user"], u["roles"]) for u in users] == [("reader", [{"role": "read", "db": "shop"}])]
+    changed = out(env, "params", "set", iid, "operationProfiling.slowOpThresholdMs=250", "--wait")
+    assert changed["restart_required"] is False and changed["job"]["status"] == "Completed"
+    shown = {p["name"]: p["value"] for p in out(env, "params", "show", iid)["parameters"]}
+    assert shown["operationProfiling.slowOpThresholdMs"] == "250"
+    tagged = json.loads(
+        run(
+            env,
+            "api",
+            "POST",
+            f"/instances/{iid}/tags/action",
+            "-d",
+            '{"action": "create", "tags": [{"key": "env", "value": "cli"}]}',
+        ).stdout
+    )
+    assert tagged == {}
+    assert json.loads(run(env, "api", "GET", f"/instances/{iid}/tags").stdout) == {
+        "tags": [{"key": "env", "value": "cli"}]
+    }
+    bad = run(env, "params", "set", iid, "net.maxIncomingConnections=0", ok=False)
+    assert bad.returncode == 1 and "DBS.212017" in bad.stderr
+    run(env, "users", "delete", iid, "reader", "--db", "shop")
+    assert out(env, "instances", "delete", iid, "--wait")["job"]["status"] == "Completed"

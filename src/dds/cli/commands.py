@@ -415,11 +415,109 @@ def versions(profile: str = ProfileOpt, output: Output = OutputOpt) -> None:
         show(data, output, ("version",), [{"version": v} for v in data.get("versions", [])])
 
 
+# --- database users, parameters, anything else ---------------------------------------------
+
+users_app = typer.Typer(help="Database users and roles of an instance.", no_args_is_help=True)
+
+
+@users_app.command("list")
+def users_list(
+    instance_id: str, db: str = typer.Option("admin", "--db"), profile: str = ProfileOpt, output: Output = OutputOpt
+) -> None:
+    with api(profile) as c:
+        data = c.call("GET", f"/instances/{instance_id}/db-user/detail", params={"db_name": db})
+        users = json.loads(data.get("users") or "[]")
+        show({"users": users, "total_count": data.get("total_count")}, output, ("user", "db", "roles"), users)
+
+
+@users_app.command("create")
+def users_create(
+    instance_id: str,
+    name: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, envvar="DDS_USER_PASSWORD"),
+    db: str = typer.Option("admin", "--db"),
+    role: list[str] = typer.Option([], "--role", help="ROLE or ROLE@DB (repeatable); none: no privileges"),
+    profile: str = ProfileOpt,
+) -> None:
+    roles = [{"role_name": r.split("@", 1)[0], "role_db_name": r.split("@", 1)[1] if "@" in r else db} for r in role]
+    body = {"user_name": name, "user_pwd": password, "db_name": db, "roles": roles}
+    with api(profile) as c:
+        c.call("POST", f"/instances/{instance_id}/db-user", json=body)
+
+
+@users_app.command("delete")
+def users_delete(
+    instance_id: str, name: str, db: str = typer.Option("admin", "--db"), profile: str = ProfileOpt
+) -> None:
+    with api(profile) as c:
+        c.call("DELETE", f"/instances/{instance_id}/db-user", json={"user_name": name, "db_name": db})
+
+
+params_app = typer.Typer(help="Parameter templates and an instance's parameters.", no_args_is_help=True)
+
+
+@params_app.command("templates")
+def params_templates(profile: str = ProfileOpt, output: Output = OutputOpt) -> None:
+    with api(profile) as c:
+        data = c.call("GET", "/configurations")
+        show(data, output, ("id", "name", "datastore_version", "node_type", "user_defined"), data["configurations"])
+
+
+@params_app.command("show")
+def params_show(instance_id: str, profile: str = ProfileOpt, output: Output = OutputOpt) -> None:
+    """The instance's parameters: value, range, whether a change restarts the engine."""
+    with api(profile) as c:
+        data = c.call("GET", f"/instances/{instance_id}/configurations")
+        show(data, output, ("name", "value", "value_range", "restart_required"), data["parameters"])
+
+
+@params_app.command("set")
+def params_set(
+    instance_id: str,
+    values: list[str] = typer.Argument(..., help="NAME=VALUE pairs"),
+    profile: str = ProfileOpt,
+    output: Output = OutputOpt,
+    wait: bool = WaitOpt,
+) -> None:
+    pairs = dict(v.split("=", 1) for v in values if "=" in v)
+    body = {"entity_id": instance_id, "parameter_values": pairs}
+    with api(profile) as c:
+        _job_result(
+            c,
+            c.call("PUT", f"/instances/{instance_id}/configurations", json=body),
+            wait,
+            output,
+            ("job_id", "restart_required"),
+        )
+
+
+def raw(
+    method: str,
+    path: str,
+    data: str = typer.Option(None, "--data", "-d", help="JSON body"),
+    profile: str = ProfileOpt,
+    wait: bool = WaitOpt,
+) -> None:
+    """Any operation: `dds api GET /instances/ID/tags` (paths below /v3/{project_id}, or /v3.1/...)."""
+    with api(profile) as c:
+        result = c.call(method.upper(), path, json=json.loads(data) if data else None)
+        if wait and isinstance(result, dict) and result.get("job_id"):
+            result = {**result, "job": follow(c, str(result["job_id"]), Output.json)}
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(instances_app, name="instances")
     app.add_typer(backups_app, name="backups")
     app.add_typer(restores_app, name="restores")
     app.add_typer(jobs_app, name="jobs")
-    commands: dict[str, Callable[..., None]] = {"connect": connect, "flavors": flavors, "versions": versions}
+    app.add_typer(users_app, name="users")
+    app.add_typer(params_app, name="params")
+    commands: dict[str, Callable[..., None]] = {
+        "connect": connect,
+        "flavors": flavors,
+        "versions": versions,
+        "api": raw,
+    }
     for name, fn in commands.items():
         app.command(name)(fn)
