@@ -298,6 +298,46 @@ def _delete(t: Trial, source: str, backup: str, delay: float) -> None:
     t.assert_settled()
 
 
+def _apply_parameters(t: Trial, source: str, backup: str, delay: float) -> None:
+    """A parameter change that restarts the engine (cache size), the service killed during it."""
+    size = str(32 + int(delay * 1000) % 997)  # a new value each trial: a change, so a restart
+    with t.api() as c:
+        r = c.put(
+            f"/instances/{source}/configurations",
+            json={"entity_id": source, "parameter_values": {"storage.cacheSizeMB": size}},
+        )
+        assert r.status_code == 200 and r.json()["restart_required"] is True, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason", job)
+    with t.api() as c:
+        shown = {p["name"]: p["value"] for p in c.get(f"/instances/{source}/configurations").json()["parameters"]}
+        history = c.get(f"/instances/{source}/configuration-histories").json()["histories"][0]
+    assert shown["storage.cacheSizeMB"] == size
+    assert (history["new_value"], history["applied"], history["update_result"]) == (size, True, "SUCCESS")
+    assert t.docs(source) == list(range(len(DOCS)))
+    t.assert_settled()
+
+
+def _delete_to_recycle_bin(t: Trial, source: str, backup: str, delay: float) -> None:
+    """Delete with a recycle policy (a backup first), killed during it: in the bin, its backup whole."""
+    iid = t.create(f"crash-r-{int(delay * 1000)}")
+    with t.api() as c:
+        policy = {"recycle_policy": {"enabled": True, "retention_period_in_days": 1}}
+        assert c.put("/instances/recycle-policy", json=policy).status_code == 200
+        try:
+            r = c.delete(f"/instances/{iid}")
+            job = t.crash_during(r.json()["job_id"], delay)
+        finally:
+            off = {"recycle_policy": {"enabled": False, "retention_period_in_days": 1}}
+            assert c.put("/instances/recycle-policy", json=off).status_code == 200
+        assert job["status"] == "Completed", job.get("fail_reason", job)
+        entry = next(i for i in c.get("/recycle-instances").json()["instances"] if i["id"] == iid)
+        kept = c.get("/backups", params={"backup_id": entry["backup_id"]}).json()["backups"]
+        assert kept and kept[0]["status"] == "COMPLETED", kept
+    assert not (t.svc.data_dir / "instances" / iid).exists()
+    t.assert_settled()
+
+
 KINDS: dict[str, Kind] = {
     "create": _create,
     "backup": _backup,
@@ -315,6 +355,8 @@ KINDS: dict[str, Kind] = {
     "enlarge": _maintenance("enlarge-volume", lambda iid, inst: {"volume": {"size": _larger(inst)}}),
     "switch-ssl": _switch_ssl,
     "delete": _delete,
+    "apply-parameters": _apply_parameters,
+    "delete-to-recycle-bin": _delete_to_recycle_bin,
 }
 
 
