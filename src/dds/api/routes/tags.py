@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from dds.api.deps import PartsDep, ProjectDep
 from dds.services import tags
@@ -11,16 +11,13 @@ from dds.wire import models as w
 router = APIRouter(tags=["Tag management"])
 
 
-@router.post(
-    "/v3/{project_id}/instances/{instance_id}/tags/action",
-    response_model=w.BatchTagActionResponse,
-    response_model_exclude_unset=True,
-)
+@router.post("/v3/{project_id}/instances/{instance_id}/tags/action", status_code=204, response_class=Response)
 def batch_tag_action(
     instance_id: str, body: w.BatchOperateInstanceTagRequestBody, project_id: ProjectDep, parts: PartsDep
-) -> w.BatchTagActionResponse:
+) -> Response:
+    """204 without a body, as the cloud's tag APIs answer (the Go SDK's tag calls expect exactly that)."""
     tags.batch(parts, project_id, instance_id, body)
-    return w.BatchTagActionResponse()
+    return Response(status_code=204)
 
 
 @router.get(
