@@ -103,3 +103,13 @@ def test_user_names_are_unique_across_projects(tmp_path: Path) -> None:
         tmp_path, "user", "create", "--project", "two", "--name", "sam", "--password-stdin", stdin="Sam#Pass_12\n"
     )
     assert clash.returncode == 1 and "another project" in clash.stderr
+
+
+def test_quota_set_and_show(tmp_path: Path) -> None:
+    created(tmp_path, "quota-team")
+    r = dds(tmp_path, "quota", "set", "--project", "quota-team", "--instances", "3", "--backups", "7")
+    assert r.returncode == 0, r.stderr
+    r = dds(tmp_path, "quota", "show", "--project", "quota-team")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"instances": 3, "volume_gb": 10000, "backups": 7}  # volume: the default
+    assert dds(tmp_path, "quota", "show", "--project", "nobody").returncode == 1

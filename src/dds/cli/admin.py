@@ -27,6 +27,7 @@ from dds.db.models import Project
 from dds.db.session import Database
 from dds.iam import directory
 from dds.iam.secrets import SecretBox
+from dds.services import quotas
 
 app = typer.Typer(help="Manage projects, users and AK/SK credentials.", no_args_is_help=True)
 credentials_app = typer.Typer(help="AK/SK credentials.", no_args_is_help=True)
@@ -219,10 +220,5 @@ def quota_show(project: str = typer.Option(..., "--project")) -> None:
         if proj is None:
             err.print("no such project")
             raise typer.Exit(1)
-        row = s.get(ProjectQuota, proj.id)
-        data = {
-            "instances": row.instances if row and row.instances is not None else settings.quota_instances,
-            "volume_gb": row.volume_gb if row and row.volume_gb is not None else settings.quota_volume_gb,
-            "backups": row.backups if row and row.backups is not None else settings.quota_backups,
-        }
+        data = vars(quotas.limits(settings, s, proj.id))
     sys.stdout.write(json.dumps(data) + "\n")

@@ -356,7 +356,7 @@ class ClientConnection(asyncio.Protocol):
         command = request.command
         if command == "connectionStatus":
             show = request.body.get("showPrivileges") in (True, 1)
-            return Handled(reply=connection_status(auth, user, db, grants, show))
+            return Handled(reply=connection_status(auth, user, db, show))
         if command == "listDatabases" and not grants.allows("listDatabases", None):
             return Handled(after=lambda reply: _visible_databases(reply, grants))
         admin = self.gateway.user_admin

@@ -37,10 +37,6 @@ class Authorization:
         key = (db, user)
         return self.users.get(key, DEFAULT_USERS.get(key, ()))
 
-    def knows(self, db: str, user: str) -> bool:
-        """A user whose roles are recorded here (created through the gateway or the API), or rwuser."""
-        return (db, user) in self.users or (db, user) in DEFAULT_USERS
-
     def grants(self, db: str, user: str) -> Grants:
         """The user's effective privileges (cached for this version)."""
         key = (db, user)

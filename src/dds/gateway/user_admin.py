@@ -18,7 +18,6 @@ from dds.gateway.privileges import (
     BUILTIN_ADMIN_ROLES,
     BUILTIN_DB_ROLES,
     CustomRole,
-    Grants,
     Privilege,
     RoleName,
     builtin,
@@ -124,7 +123,7 @@ def role_info(role: RoleName, auth: Authorization, show_privileges: bool) -> dic
 
 
 def connection_status(
-    auth: Authorization | None, user: str | None, db: str | None, grants: Grants | None, show_privileges: bool
+    auth: Authorization | None, user: str | None, db: str | None, show_privileges: bool
 ) -> dict[str, Any]:
     info: dict[str, Any] = {"authenticatedUsers": [], "authenticatedUserRoles": []}
     if user is not None and db is not None and auth is not None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dds.core.errors import InvalidParameter, QuotaExceeded
+from dds.core.errors import QuotaExceeded
+from dds.core.settings import Settings
 from dds.db.backups import Backup
 from dds.db.management import ProjectQuota
 from dds.db.models import Instance
@@ -27,9 +28,9 @@ class Limits:
     backups: int
 
 
-def limits(parts: Parts, s: Session, project_id: str) -> Limits:
+def limits(st: Settings, s: Session, project_id: str) -> Limits:
+    """The project's own limits where set (`dds admin quota set`), else the settings' defaults."""
     row = s.get(ProjectQuota, project_id)
-    st = parts.settings
     return Limits(
         instances=row.instances if row and row.instances is not None else st.quota_instances,
         volume_gb=row.volume_gb if row and row.volume_gb is not None else st.quota_volume_gb,
@@ -54,7 +55,7 @@ def check_room(
     parts: Parts, s: Session, project_id: str, *, instances: int = 0, volume_gb: int = 0, backups: int = 0
 ) -> None:
     """QuotaExceeded when adding this much would pass a limit (nothing is written then)."""
-    cap = limits(parts, s, project_id)
+    cap = limits(parts.settings, s, project_id)
     count, volume, manual = _used(s, project_id)
     if instances and count + instances > cap.instances:
         raise QuotaExceeded(f"Instance quota exceeded: {count} of {cap.instances} used.")
@@ -66,7 +67,7 @@ def check_room(
 
 def show(parts: Parts, project_id: str) -> w.ShowQuotasResponse:
     with parts.db.session() as s:
-        cap = limits(parts, s, project_id)
+        cap = limits(parts.settings, s, project_id)
         count, volume, manual = _used(s, project_id)
     return w.ShowQuotasResponse(
         quotas=w.ShowResourcesListResponseBody(
@@ -77,16 +78,3 @@ def show(parts: Parts, project_id: str) -> w.ShowQuotasResponse:
             ]
         )
     )
-
-
-def set_limits(
-    parts: Parts, project_id: str, instances: int | None, volume_gb: int | None, backups: int | None
-) -> None:
-    """The operator's way (`dds admin quota`) to give one project other limits; None keeps the default."""
-    for value in (instances, volume_gb, backups):
-        if value is not None and value < 0:
-            raise InvalidParameter("Quotas are numbers >= 0.")
-    with parts.db.session() as s:
-        row = s.get(ProjectQuota, project_id) or ProjectQuota(project_id=project_id)
-        row.instances, row.volume_gb, row.backups = instances, volume_gb, backups
-        s.merge(row)
