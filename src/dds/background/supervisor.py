@@ -75,23 +75,22 @@ class Supervisor(Periodic):
                 select(Instance).where(Instance.status.in_(_WATCHED)).options(selectinload(Instance.nodes))
             ).all()
             for inst in watched:
-                for node in inst.nodes:
-                    if not nodes.dead_roles(parts, node):
-                        continue
+                dead = [node for node in inst.nodes if nodes.dead_roles(parts, node)]
+                if not dead:
+                    # All adopted from a predecessor, running on the configuration it wrote: give them
+                    # this release's (roles file, parameters, rules) without dropping a connection.
+                    try:
+                        gateways.reload_gateways(parts, inst)
+                    except Exception as exc:  # noqa: BLE001 - the gateway's own restart path covers it
+                        log.info("gateways of %s not reloaded: %s", inst.id, exc)
+                    continue
+                for node in dead:  # started now, so on the current configuration
                     with parts.locks.of(inst.id):
                         self._revive(inst, node, reason="service start")
                     started += 1
                 s.commit()
         if started:
             log.info("started %d node(s) the metadata says should run", started)
-        # Gateways adopted from a predecessor run on the configuration it wrote: give them this
-        # release's (roles file, parameters, rules) without dropping a connection.
-        with parts.db.session() as s:
-            for inst in s.scalars(select(Instance).where(Instance.status.in_(_WATCHED))).all():
-                try:
-                    gateways.reload_gateways(parts, inst)
-                except Exception as exc:  # noqa: BLE001 - the gateway's own restart path covers it
-                    log.info("gateways of %s not reloaded: %s", inst.id, exc)
 
     def tick(self) -> None:
         """One read of every watched instance; only those that need action are locked and touched,
