@@ -247,3 +247,38 @@ def test_api_bad_input_is_refused_and_changes_nothing(
     assert r.status_code == 400 and r.json()["error_code"] == code, r.text
     with connect(instance, PASSWORD) as root:
         assert (root.admin.command("usersInfo")["users"], root.shop.command("usersInfo")["users"]) == before
+
+
+def test_role_modification_commands(instance: dict[str, Any]) -> None:
+    """updateRole, grant/revokePrivilegesToRole, grant/revokeRolesToRole, dropRole and
+    dropAllRolesFromDatabase through pymongo, each seen by the user's next command."""
+    with connect(instance, PASSWORD) as root:
+        root.shop.command("createRole", "shaped", privileges=[], roles=[])
+        root.shop.command("createUser", "shapeuser", pwd=USER_PW, roles=["shaped"])
+        with _as(instance, "shapeuser", "shop") as client:
+            _refused(lambda: client.shop.orders.find_one())
+            orders = {"resource": {"db": "shop", "collection": "orders"}, "actions": ["find"]}
+            root.shop.command("grantPrivilegesToRole", "shaped", privileges=[orders])
+            assert client.shop.orders.find_one() is not None
+            root.shop.command("revokePrivilegesFromRole", "shaped", privileges=[orders])
+            _refused(lambda: client.shop.orders.find_one())
+            root.shop.command("grantRolesToRole", "shaped", roles=["readWrite"])
+            client.shop.scratch.insert_one({"by": "inherited"})
+            root.shop.command("revokeRolesFromRole", "shaped", roles=["readWrite"])
+            _refused(lambda: client.shop.scratch.insert_one({"by": "gone"}))
+            root.shop.command("updateRole", "shaped", roles=["read"])
+            assert client.shop.scratch.count_documents({}) == 1
+            info = root.shop.command("rolesInfo", "shaped")["roles"][0]
+            assert info["roles"] == [{"role": "read", "db": "shop"}] and info["inheritedRoles"] == info["roles"]
+            with pytest.raises(OperationFailure) as err:
+                root.shop.command("updateRole", "read", roles=[])
+            assert err.value.code == 49  # built-in roles cannot change
+            root.shop.command("dropRole", "shaped")
+            _refused(lambda: client.shop.orders.find_one())
+            user = root.shop.command("usersInfo", "shapeuser")["users"][0]
+            assert user["roles"] == []  # the dropped role went from its users too
+        root.shop.command("createRole", "tmp1", privileges=[], roles=[])
+        root.shop.command("createRole", "tmp2", privileges=[], roles=[])
+        dropped = root.shop.command("dropAllRolesFromDatabase", 1)
+        assert dropped["n"] >= 2 and root.shop.command("rolesInfo", 1)["roles"] == []
+        root.shop.command("dropUser", "shapeuser")
