@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 
+# A daily backup policy; tests add `"enable_incremental_backup": True` to it.
+POLICY = {"keep_days": "7", "start_time": "23:00-00:00", "period": "1,2,3,4,5,6,7"}
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)

@@ -15,9 +15,7 @@ import pytest
 
 from tests.conftest import PASSWORD, Service
 from tests.helpers import ServiceProcess, connect, instance_body, process_pids, wait_job
-from tests.pitr_support import covered, mark, now_ms, wait_covered
-
-POLICY = {"keep_days": "7", "start_time": "23:00-00:00", "period": "1,2,3,4,5,6,7"}
+from tests.pitr_support import POLICY, covered, mark, now_ms, wait_covered
 
 
 def archiver_pids(under: Path) -> set[int]:

@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import PASSWORD, ROOT, Service
 from tests.helpers import connect
+from tests.pitr_support import POLICY as PITR_POLICY
+from tests.pitr_support import mark, now_ms, wait_covered
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -101,6 +103,55 @@ def test_console_create_backup_download_restore(service: Service, page: object, 
     assert hosts == {"127.0.0.1"}, hosts  # nothing fetched from outside
     for inst in (restored, source):
         service.delete_instance(inst["id"])
+
+
+def test_console_point_in_time_timeline_and_restore(service: Service, page: object) -> None:
+    """The restorable ranges drawn on the day's timeline; a restore to a new instance as of a time
+    picked in it brings back exactly the data of that moment."""
+    created = service.create_instance("web-pitr-src")
+    assert service.wait_job(created["job_id"])["status"] == "Completed"
+    iid = created["id"]
+    policy = {"backup_policy": {**PITR_POLICY, "enable_incremental_backup": True}}
+    with connect(service.instance(iid), PASSWORD) as client, service.client() as c:
+        assert c.put(service.path(f"/instances/{iid}/backups/policy"), json=policy).status_code == 200
+        client.web.items.insert_many([{"n": i} for i in range(12)])
+        at = mark(c, service.path(""), iid)
+        client.web.items.insert_many([{"n": i} for i in range(12, 20)])
+        wait_covered(c, service.path(""), iid, now_ms())
+
+    pg = page  # playwright's Page
+    pg.goto(service.url + "/console/")  # type: ignore[attr-defined]
+    pg.fill("#token-input", service.token)  # type: ignore[attr-defined]
+    pg.click("#token-login")  # type: ignore[attr-defined]
+    pg.wait_for_selector("#instances:not([hidden])")  # type: ignore[attr-defined]
+    pg.click('button[data-view="pitr"]')  # type: ignore[attr-defined]
+    pg.wait_for_selector(f'#pitr-form select[name=instance] option[value="{iid}"]', state="attached")  # type: ignore[attr-defined]
+    pg.select_option("#pitr-form select[name=instance]", iid)  # type: ignore[attr-defined]
+    pg.click("#pitr-form button[type=submit]")  # type: ignore[attr-defined]
+    pg.wait_for_selector("#timeline .range")  # type: ignore[attr-defined]
+    pg.wait_for_selector("#pitr-restore:not([hidden])")  # type: ignore[attr-defined]
+    latest = int(pg.input_value("#pitr-restore input[name=time]"))  # type: ignore[attr-defined]
+    assert latest >= at  # the form starts at the latest restorable moment
+    listed = pg.inner_text("#ranges")  # type: ignore[attr-defined]
+    assert str(latest) in listed and "Z –" in listed  # each range also in words (ISO, UTC)
+    pg.screenshot(path=str(ARTIFACTS / "4-pitr-timeline.png"))  # type: ignore[attr-defined]
+
+    pg.fill("#pitr-restore input[name=time]", str(at))  # type: ignore[attr-defined]
+    pg.fill("#pitr-restore input[name=name]", "web-pitr-copy")  # type: ignore[attr-defined]
+    pg.fill("#pitr-restore input[name=password]", PASSWORD)  # type: ignore[attr-defined]
+    pg.click('#pitr-restore button[value="new"]')  # type: ignore[attr-defined]
+    pg.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.querySelector('#message').textContent.includes('point-in-time restore started')"
+    )
+    pg.click('button[data-view="instances"]')  # type: ignore[attr-defined]
+    _status(pg, 'tr[data-instance="web-pitr-copy"] td.status', "normal")
+    copy = next(i for i in service_instances(service) if i["name"] == "web-pitr-copy")
+    with connect(copy, PASSWORD) as client:
+        assert sorted(d["n"] for d in client.web.items.find()) == list(range(12))
+    hosts = {urlsplit(url).hostname for url in pg.requests}  # type: ignore[attr-defined]
+    assert hosts == {"127.0.0.1"}, hosts
+    for inst_id in (str(copy["id"]), iid):
+        service.delete_instance(inst_id)
 
 
 def service_instances(service: Service) -> list[dict[str, object]]:

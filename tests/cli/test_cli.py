@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 from tests.conftest import PASSWORD, ROOT, Service
 from tests.helpers import connect
 from tests.iam_helpers import add_tenant
+from tests.pitr_support import POLICY as PITR_POLICY
+from tests.pitr_support import mark, now_ms, wait_covered
 
 DDS = str(ROOT / ".venv" / "bin" / "dds")
 
@@ -145,3 +148,32 @@ def test_users_parameters_and_any_operation(env: dict[str, str]) -> None:
     assert bad.returncode == 1 and "DBS.212017" in bad.stderr
     run(env, "users", "delete", iid, "reader", "--db", "shop")
     assert out(env, "instances", "delete", iid, "--wait")["job"]["status"] == "Completed"
+
+
+def test_point_in_time_ranges_new_and_onto(service: Service, env: dict[str, str]) -> None:
+    """`restores times` shows what the archive covers; `restores new|onto --time` bring that moment back."""
+    iid = out(env, "instances", "create", "cli-pitr", "--wait")["id"]
+    policy = {"backup_policy": {**PITR_POLICY, "enable_incremental_backup": True}}
+    run(env, "api", "PUT", f"/instances/{iid}/backups/policy", "-d", json.dumps(policy))
+    with connect(out(env, "instances", "show", iid), PASSWORD) as client, service.client() as c:
+        client.shop.items.insert_many([{"n": i} for i in range(10)])
+        at = mark(c, service.path(""), iid)
+        client.shop.items.insert_many([{"n": i} for i in range(10, 15)])
+        wait_covered(c, service.path(""), iid, now_ms())
+    day = datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d")
+    ranges = out(env, "restores", "times", iid, "--date", day)["restore_time"]
+    assert any(r["start_time"] <= at <= r["end_time"] for r in ranges), (at, ranges)
+    assert f"{ranges[-1]['start_time']}" in run(env, "restores", "times", iid, "--date", day).stdout  # the table
+
+    copy = out(env, "restores", "new", "cli-pitr-copy", "--source", iid, "--time", str(at), "--wait")
+    assert copy["job"]["status"] == "Completed"
+    with connect(out(env, "instances", "show", copy["id"]), PASSWORD) as client:
+        assert client.shop.items.count_documents({}) == 10
+    onto = out(env, "restores", "onto", iid, "--time", str(at), "--wait")
+    assert onto["job"]["status"] == "Completed"
+    with connect(out(env, "instances", "show", iid), PASSWORD) as client:
+        assert sorted(d["n"] for d in client.shop.items.find()) == list(range(10))
+    r = run(env, "restores", "onto", iid, "--time", "1000", ok=False)  # 1970: nothing covers it
+    assert r.returncode == 1 and "DBS." in r.stderr
+    for instance_id in (copy["id"], iid):
+        assert out(env, "instances", "delete", instance_id, "--wait")["job"]["status"] == "Completed"

@@ -244,6 +244,8 @@ $("#pitr-form").addEventListener("submit", (e) => {
       bar.append(el("div", { class: "range", style: `left:${left}%;width:${width}%`, title: `${new Date(r.start_time).toISOString()} – ${new Date(r.end_time).toISOString()}`,
         onclick: () => { $("#pitr-restore").elements.time.value = r.end_time; } }));
     }
+    $("#ranges").replaceChildren(...ranges.map((r) => el("li", {},
+      `${new Date(r.start_time).toISOString()} – ${new Date(r.end_time).toISOString()} (${r.start_time} – ${r.end_time} ms)`)));
     $("#pitr-restore").hidden = ranges.length === 0;
     if (ranges.length) $("#pitr-restore").elements.time.value = ranges[ranges.length - 1].end_time;
     say(ranges.length ? `${ranges.length} restorable range(s); click one to pick its latest time` : "nothing restorable on that day (is incremental backup on?)");

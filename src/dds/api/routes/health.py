@@ -24,9 +24,9 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-async def ready(request: Request) -> JSONResponse:
+def ready(request: Request) -> JSONResponse:
     """Readiness: the metadata store answers and the job workers, supervisor and scheduler run;
-    503 with the failing checks otherwise."""
+    503 with the failing checks otherwise. A plain def: the store query must not block the loop."""
     check = request.app.state.readiness
     checks: dict[str, bool] = check() if check is not None else {}
     ok = bool(checks) and all(checks.values())
