@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openstack
 import otcextensions.sdk
@@ -20,6 +21,7 @@ from openstack.config import OpenStackConfig
 from openstack.connection import Connection
 
 from tests.conftest import PASSWORD, Service
+from tests.helpers import connect
 from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
 
 
@@ -78,9 +80,9 @@ def test_catalog_lookup_and_metadata(conn: Connection, tenant: Tenant) -> None:
     assert all(f.type in {"mongos", "shard", "config", "replica", "single"} for f in flavors)
 
 
-def test_instance_create_wait_list_delete(conn: Connection, tenant: Tenant) -> None:
-    inst = conn.dds.create_instance(
-        name="otc-replica",
+def _create(conn: Connection, name: str) -> Any:
+    return conn.dds.create_instance(
+        name=name,
         datastore={"type": "DDS-Community", "version": "4.0", "storage_engine": "wiredTiger"},
         region="local-1",
         availability_zone="local-1a",
@@ -99,6 +101,10 @@ def test_instance_create_wait_list_delete(conn: Connection, tenant: Tenant) -> N
             }
         ],
     )
+
+
+def test_instance_create_wait_list_delete(conn: Connection, tenant: Tenant) -> None:
+    inst = _create(conn, "otc-replica")
     assert inst.id and inst.job_id and inst.status == "creating"
     try:
         job = conn.dds.wait_job(inst.job_id, interval=1, wait=120)
@@ -116,3 +122,57 @@ def test_instance_create_wait_list_delete(conn: Connection, tenant: Tenant) -> N
             time.sleep(0.3)
     finally:
         delete_instance(tenant, inst.id)
+
+
+def test_restart_rename_port_enlarge_resize(conn: Connection, tenant: Tenant, own: Service) -> None:
+    """The instance actions of otcextensions' proxy, each followed by its job with `wait_job`."""
+    inst = _create(conn, "otc-ops")
+    try:
+        assert conn.dds.wait_job(inst.job_id, interval=1, wait=120).status == "Completed"
+        with connect(conn.dds.get_instance(inst.id).to_dict(), PASSWORD) as client:
+            client.app.items.insert_many([{"n": i} for i in range(20)])
+
+        def done(answer: Any) -> None:
+            assert answer.job_id, answer
+            assert conn.dds.wait_job(answer.job_id, interval=1, wait=120).status == "Completed"
+
+        done(conn.dds.restart_instance(inst.id))  # target_type null: the proxy sends what it has
+        conn.dds.change_instance_name(inst.id, "otc-ops-renamed")
+        port = int(own.parts.settings.port_bounds[1]) - 1
+        done(conn.dds.change_instance_port(inst.id, port))
+        done(conn.dds.enlarge_instance(inst.id, 20))
+        done(conn.dds.resize_instance(inst.id, target_id=inst.id, spec_code="dds.mongodb.s2.large.4.repset"))
+
+        shown = conn.dds.get_instance(inst.id)
+        assert shown.name == "otc-ops-renamed" and int(shown.port) == port
+        node = shown.groups[0].nodes[0]
+        assert node.spec_code == "dds.mongodb.s2.large.4.repset"
+        assert int(shown.groups[0].volume["size"]) == 20
+        with connect(shown.to_dict(), PASSWORD) as client:
+            assert client.app.items.count_documents({}) == 20  # the data went through every action
+    finally:
+        delete_instance(tenant, inst.id)
+
+
+def test_recycle_policy_and_bin(conn: Connection, tenant: Tenant) -> None:
+    """The policy through `create_policy`/`get_policy`; a deleted instance then shows in
+    `recycle_instances` with the backup taken at deletion."""
+    conn.dds.create_policy(enabled=True, retention_period_in_days=3)
+    try:
+        policy = conn.dds.get_policy()
+        assert policy.enabled is True and int(policy.retention_period_in_days) == 3
+        inst = _create(conn, "otc-recycled")
+        assert conn.dds.wait_job(inst.job_id, interval=1, wait=120).status == "Completed"
+        conn.dds.delete_instance(inst.id, ignore_missing=False)
+        deadline = time.monotonic() + 90
+        while inst.id in {i.id for i in conn.dds.instances()}:
+            assert time.monotonic() < deadline, "instance still listed after delete"
+            time.sleep(0.3)
+        (page,) = list(conn.dds.recycle_instances())
+        binned = {r.id: r for r in page.instances}
+        assert binned[inst.id].name == "otc-recycled" and binned[inst.id].backup_id
+        assert binned[inst.id].retained_until > binned[inst.id].deleted_at
+        assert page.total_count == len(page.instances)
+    finally:
+        conn.dds.create_policy(enabled=False)
+    assert conn.dds.get_policy().enabled is False
