@@ -107,6 +107,12 @@ OPERATIONS = [
     "list_ssl_cert_download_address",
     "show_client_network",
     "update_client_network",
+    "show_second_level_monitoring_status",
+    "switch_second_level_monitoring",
+    "show_slowlog_desensitization_switch",
+    "switch_slowlog_desensitization",
+    "list_lts_configs",
+    "list_az2_migrate",
 ]
 _SHADOWED = ("list", "dict")
 _LEAVES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "object": "Any"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkdds.v3 import (
     BatchOperateInstanceTagRequestBody,
     BatchTagActionRequest,
@@ -14,9 +15,11 @@ from huaweicloudsdkdds.v3 import (
     ChangeOpsWindowRequest,
     DdsClient,
     DiskSetAutoExpansionPolicy,
+    ListAz2MigrateRequest,
     ListInstancesByTagsRequest,
     ListInstancesByTagsRequestBody,
     ListInstanceTagsRequest,
+    ListLtsConfigsRequest,
     ListProjectTagsRequest,
     ListRecycleInstancesRequest,
     ListScheduledTasksRequest,
@@ -32,6 +35,10 @@ from huaweicloudsdkdds.v3 import (
     ShowQuotasRequest,
     ShowRecyclePolicyRequest,
     ShowReplSetNameRequest,
+    ShowSecondLevelMonitoringStatusRequest,
+    ShowSlowlogDesensitizationSwitchRequest,
+    SwitchoverReplicaSetRequest,
+    SwitchSlowlogDesensitizationRequest,
     TagItem,
     UpdateReplSetNameRequest,
 )
@@ -154,3 +161,32 @@ def test_cancelling_an_unknown_task_is_a_dds_error(client: DdsClient) -> None:
     with pytest.raises(ClientRequestException) as err:
         client.cancel_scheduled_task(CancelScheduledTaskRequest(job_id="00000000-0000-0000-0000-000000000000"))
     assert err.value.status_code == 404 and err.value.error_code.startswith("DBS.")
+
+
+def test_fixed_switches_parse_and_refusals_carry_the_reason(client: DdsClient, instance_id: str) -> None:
+    """The reads infrastructure tools make on every refresh answer truthfully through the SDK;
+    an operation this service cannot offer raises the SDK's exception with DBS.280342."""
+    monitoring = client.show_second_level_monitoring_status(
+        ShowSecondLevelMonitoringStatusRequest(instance_id=instance_id)
+    )
+    assert_model_types(monitoring, "show_second_level_monitoring_status")
+    assert monitoring.enabled is False
+    desensitized = client.show_slowlog_desensitization_switch(
+        ShowSlowlogDesensitizationSwitchRequest(instance_id=instance_id)
+    )
+    assert_model_types(desensitized, "show_slowlog_desensitization_switch")
+    assert desensitized.status == "on"
+    kept = client.switch_slowlog_desensitization(
+        SwitchSlowlogDesensitizationRequest(instance_id=instance_id, status="on")
+    )
+    assert_model_types(kept, "switch_slowlog_desensitization")
+    lts = client.list_lts_configs(ListLtsConfigsRequest())
+    assert_model_types(lts, "list_lts_configs")
+    assert lts.total_count == 0 and lts.instance_lts_configs == []
+    zones = client.list_az2_migrate(ListAz2MigrateRequest(instance_id=instance_id))
+    assert_model_types(zones, "list_az2_migrate")
+    assert zones.az_list == []
+    with pytest.raises(ClientRequestException) as refused:
+        client.switchover_replica_set(SwitchoverReplicaSetRequest(instance_id=instance_id))
+    assert refused.value.status_code == 400 and refused.value.error_code == "DBS.280342"
+    assert "one engine node" in refused.value.error_msg

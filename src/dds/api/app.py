@@ -29,6 +29,7 @@ from dds.api.routes import (
     parameters,
     pitr,
     tags,
+    unsupported,
     versions,
 )
 from dds.parts import Parts
@@ -74,7 +75,20 @@ def create_app(
     app.include_router(health.router)  # before `/{version}`
     app.include_router(identity.router)  # before `/{version}` and `/v3/{project_id}/...`
     # backups first: its /instances/backups and /instances/recovery must win over /instances/{instance_id}
-    for module in (backups, management, tags, catalog, instances, jobs, logs, connections, pitr, db_users, parameters):
+    for module in (
+        backups,
+        management,
+        tags,
+        catalog,
+        instances,
+        jobs,
+        logs,
+        connections,
+        pitr,
+        db_users,
+        parameters,
+        unsupported,
+    ):
         app.include_router(module.router)
     app.include_router(versions.router)  # last: `/{version}` must not shadow other routes
     return app

@@ -47,7 +47,7 @@ PLAN_SUMMARIES = (
 MAX_NETWORKS = 50
 
 
-def _node(parts: Parts, project_id: str, node_id: str) -> tuple[Instance, Node]:
+def node_of(parts: Parts, project_id: str, node_id: str) -> tuple[Instance, Node]:
     with parts.db.session() as s:
         node = s.get(Node, node_id)
         if node is None:
@@ -95,7 +95,7 @@ def list_sessions(parts: Parts, project_id: str, node_id: str, q: SessionQuery) 
     check_paging(q.offset, q.limit)
     if q.cost_time is not None and q.cost_time < 0:
         raise InvalidParameter("cost_time must not be negative.")
-    _, node = _node(parts, project_id, node_id)
+    _, node = node_of(parts, project_id, node_id)
     views = [_session_view(node, raw) for raw in gateways.ask(parts, node, {"op": "sessions"})["sessions"]]
     if q.type:
         views = [v for v in views if v.type == q.type]
@@ -117,7 +117,7 @@ def kill_sessions(parts: Parts, project_id: str, node_id: str, sessions: list[st
         wanted = [int(x) for x in sessions]
     except ValueError:
         raise InvalidParameter("Session IDs are the numeric IDs the sessions list shows.") from None
-    _, node = _node(parts, project_id, node_id)
+    _, node = node_of(parts, project_id, node_id)
     killed: list[int] = gateways.ask(parts, node, {"op": "kill", "ids": wanted})["killed"]
     return killed
 

@@ -1314,6 +1314,72 @@ class UpdateClientNetworkResponse(Wire):
     pass
 
 
+class ShowSecondLevelMonitoringStatusResponse(Wire):
+    enabled: bool | None = None
+
+
+class SwitchSecondLevelMonitoringRequestBody(Wire):
+    enabled: bool | None = None
+
+
+class SwitchSecondLevelMonitoringResponse(Wire):
+    pass
+
+
+class ShowSlowlogDesensitizationSwitchResponse(Wire):
+    status: str | None = None
+
+
+class SwitchSlowlogDesensitizationResponse(Wire):
+    pass
+
+
+class ListLtsLogPolicyRespondBodyInstanceDatastore(Wire):
+    type: str | None = None
+    version: str | None = None
+
+
+class ListLtsLogPolicyRespondBodyInstance(Wire):
+    id: str | None = None
+    name: str | None = None
+    mode: str | None = None
+    datastore: ListLtsLogPolicyRespondBodyInstanceDatastore | None = None
+    status: str | None = None
+    enterprise_project_id: str | None = None
+    actions: list[str] | None = None
+
+
+class LtsLogType(Wire):
+    pass
+
+
+class ListLtsLogPolicyRespondBodyLtsConfigs(Wire):
+    log_type: LtsLogType | None = None
+    lts_group_id: str | None = None
+    lts_stream_id: str | None = None
+    enabled: bool | None = None
+
+
+class ListLtsLogPolicyRespondBodyInstanceLtsConfigs(Wire):
+    instance: ListLtsLogPolicyRespondBodyInstance | None = None
+    lts_configs: list[ListLtsLogPolicyRespondBodyLtsConfigs] | None = None
+
+
+class ListLtsConfigsResponse(Wire):
+    instance_lts_configs: list[ListLtsLogPolicyRespondBodyInstanceLtsConfigs] | None = None
+    total_count: int | None = None
+
+
+class Az2Migrate(Wire):
+    code: str | None = None
+    description: str | None = None
+    status: str | None = None
+
+
+class ListAz2MigrateResponse(Wire):
+    az_list: list[Az2Migrate] | None = None
+
+
 for _model in list(globals().values()):
     if isinstance(_model, type) and issubclass(_model, Wire):
         _model.model_rebuild()
