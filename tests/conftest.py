@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -62,6 +63,14 @@ class Service:
             r = c.post(self.path("/instances"), json=body)
         assert r.status_code == 202, r.text
         return r.json()  # type: ignore[no-any-return]
+
+    @contextlib.contextmanager
+    def ready_instance(self, name: str, **extra: Any) -> Iterator[dict[str, Any]]:
+        """An instance created and `normal` for the block (a module's shared fixture), deleted after."""
+        created = self.create_instance(name, **extra)
+        assert self.wait_job(created["job_id"])["status"] == "Completed"
+        yield self.instance(created["id"])
+        self.delete_instance(created["id"])
 
     def instance(self, instance_id: str) -> dict[str, Any]:
         with self.client() as c:

@@ -31,10 +31,8 @@ pytestmark = pytest.mark.api
 
 @pytest.fixture(scope="module")
 def instance(service: Service) -> Iterator[dict[str, Any]]:
-    created = service.create_instance("gw-api-1")
-    assert service.wait_job(created["job_id"])["status"] == "Completed"
-    yield service.instance(created["id"])
-    service.delete_instance(created["id"])
+    with service.ready_instance("gw-api-1") as inst:
+        yield inst
 
 
 def _node_id(instance: dict[str, Any]) -> str:

@@ -9,7 +9,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
@@ -39,11 +41,9 @@ def _wait_normal_with(service: Service, instance_id: str, pids: set[int], find: 
 
 
 @pytest.fixture(scope="module")
-def instance(service: Service) -> dict[str, object]:
-    created = service.create_instance("gw-fleet-1")
-    assert service.wait_job(created["job_id"])["status"] == "Completed"
-    yield service.instance(created["id"])
-    service.delete_instance(created["id"])
+def instance(service: Service) -> Iterator[dict[str, Any]]:
+    with service.ready_instance("gw-fleet-1") as inst:
+        yield inst
 
 
 def test_client_port_is_the_gateway_and_engine_is_private(service: Service, instance: dict[str, object]) -> None:

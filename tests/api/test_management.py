@@ -17,10 +17,8 @@ from tests.helpers import connect, wait_for
 
 @pytest.fixture(scope="module")
 def instance(service: Service) -> Iterator[dict[str, Any]]:
-    created = service.create_instance("mgmt-1", tags=[{"key": "team", "value": "core"}])
-    assert service.wait_job(created["job_id"])["status"] == "Completed"
-    yield service.instance(created["id"])
-    service.delete_instance(created["id"])
+    with service.ready_instance("mgmt-1", tags=[{"key": "team", "value": "core"}]) as inst:
+        yield inst
 
 
 # --- tags ---------------------------------------------------------------------------------------

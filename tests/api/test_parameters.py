@@ -17,10 +17,8 @@ from tests.helpers import connect
 
 @pytest.fixture(scope="module")
 def instance(service: Service) -> Iterator[dict[str, Any]]:
-    created = service.create_instance("params-1")
-    assert service.wait_job(created["job_id"])["status"] == "Completed"
-    yield service.instance(created["id"])
-    service.delete_instance(created["id"])
+    with service.ready_instance("params-1") as inst:
+        yield inst
 
 
 def _params(body: dict[str, Any]) -> dict[str, dict[str, Any]]:

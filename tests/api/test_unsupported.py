@@ -17,10 +17,8 @@ MISSING = "0" * 32
 
 @pytest.fixture(scope="module")
 def instance(service: Service) -> Iterator[dict[str, Any]]:
-    created = service.create_instance("not-offered")
-    assert service.wait_job(created["job_id"])["status"] == "Completed"
-    yield service.instance(created["id"])
-    service.delete_instance(created["id"])
+    with service.ready_instance("not-offered") as inst:
+        yield inst
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=[op.name for op in OPERATIONS])
