@@ -144,6 +144,42 @@ def test_deleted_instance_comes_back_from_the_recycle_bin(make_service: Any) -> 
         )
 
 
+def test_a_delete_whose_recycle_backup_fails_leaves_the_instance_serving(make_service: Any) -> None:
+    """The backup is the delete's first step: if it cannot be written, nothing is removed, the
+    instance serves again (not stuck `deleting`), the backup is FAILED, and a later delete works."""
+    svc: Service = make_service()
+    created = svc.create_instance("recycle-fails")
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    with connect(svc.instance(created["id"]), PASSWORD) as client:
+        client.keep.me.insert_many([{"n": i} for i in range(20)])
+    store = svc.parts.settings.backup_store_dir
+    aside = store.with_name(store.name + ".aside")
+    with svc.client() as api:
+        policy = {"recycle_policy": {"enabled": True, "retention_period_in_days": 1}}
+        assert api.put(svc.path("/instances/recycle-policy"), json=policy).status_code == 200
+        if store.exists():
+            store.rename(aside)
+        store.write_text("not a directory: no backup can be written here")
+        try:
+            r = api.delete(svc.path(f"/instances/{created['id']}"))
+            assert r.status_code == 202, r.text
+            job = svc.wait_job(r.json()["job_id"])
+            assert job["status"] == "Failed" and job["fail_reason"], job
+        finally:
+            store.unlink()
+            if aside.exists():
+                aside.rename(store)
+        assert svc.instance(created["id"])["status"] == "normal"
+        with connect(svc.instance(created["id"]), PASSWORD) as client:
+            assert client.keep.me.count_documents({}) == 20
+        backups = api.get(svc.path("/backups"), params={"instance_id": created["id"]}).json()["backups"]
+        assert [b["status"] for b in backups] == ["FAILED"]
+        assert api.get(svc.path("/recycle-instances")).json()["total_count"] == 0
+
+        svc.delete_instance(created["id"])  # the store is back: the delete goes through, into the bin
+        assert api.get(svc.path("/recycle-instances")).json()["total_count"] == 1
+
+
 # --- maintenance window and scheduled tasks ----------------------------------------------------
 
 

@@ -97,7 +97,8 @@ INSTANCE_TRANSITIONS: dict[InstanceStatus, frozenset[InstanceStatus]] = {
     _I.ABNORMAL: frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.REBOOTING, _I.RESIZING, _I.DELETING}),
     _I.CREATE_FAILED: frozenset({_I.DELETING}),
     **{busy: _AFTER_BUSY for busy in _BUSY},
-    _I.DELETING: frozenset(),  # the row goes away with the delete job
+    # The row goes away with the delete job; a failed delete leaves the instance deletable again.
+    _I.DELETING: frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.ABNORMAL}),
 }
 
 _B = BackupStatus

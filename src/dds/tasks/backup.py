@@ -10,6 +10,7 @@ job: the backup is usable (restorable, downloadable) as soon as the physical fil
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -128,7 +129,22 @@ def take(ctx: JobContext) -> None:
     settle_if(parts, instance_id, InstanceStatus.BACKING_UP)
 
 
-def _backup_failed(ctx: JobContext, reason: str) -> None:
+log = logging.getLogger(__name__)
+
+
+def _discard(parts: Parts, keys: list[str]) -> None:
+    """Best effort, in failure handlers: the store that made the job fail may still be failing,
+    and the backup's and instance's states must be settled all the same (a leftover object is
+    only space; a state stuck `backing_up` blocks the instance)."""
+    for key in keys:
+        try:
+            parts.store.delete(key)
+        except Exception as exc:  # noqa: BLE001 - logged; the caller's state change matters more
+            log.warning("could not remove %s from the backup store: %s", key, exc)
+
+
+def backup_failed(ctx: JobContext, reason: str) -> None:
+    """The backup FAILED and its partial objects removed, unless it had completed already."""
     parts = ctx.parts
     backup_id = ctx.payload.get("backup_id", "-")
     with parts.db.session() as s:
@@ -143,8 +159,7 @@ def _backup_failed(ctx: JobContext, reason: str) -> None:
             b.end_time = parts.clock.now()
     if not completed:
         clear_staging(parts, backup_id)  # a completed backup's copy waits for its export
-        for key in keys:
-            parts.store.delete(key)
+        _discard(parts, keys)
     settle_if(parts, instance_id, InstanceStatus.BACKING_UP)
 
 
@@ -199,7 +214,7 @@ def _export_failed(ctx: JobContext, reason: str) -> None:
         b = s.get(Backup, ctx.payload.get("backup_id"))
         key = b.export_key if b is not None and b.export_size_bytes is None else None
     if key:
-        parts.store.delete(key)
+        _discard(parts, [key])
 
 
 def _await_stopped(ctx: JobContext) -> None:
@@ -243,7 +258,7 @@ def _delete_failed(ctx: JobContext, reason: str) -> None:
 
 
 KINDS = (
-    JobKind(JobName.BACKUP, (take,), on_failure=_backup_failed),
+    JobKind(JobName.BACKUP, (take,), on_failure=backup_failed),
     JobKind(JobName.EXPORT_BACKUP, (_export,), on_failure=_export_failed),
     JobKind(JobName.STOP_BACKUP, (_await_stopped,)),
     JobKind(JobName.DELETE_BACKUP, (_delete_backup,), on_failure=_delete_failed),

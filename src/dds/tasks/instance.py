@@ -65,6 +65,15 @@ def _record_recycled(ctx: JobContext) -> None:
         )
 
 
+def _delete_failed(ctx: JobContext, reason: str) -> None:
+    """A delete that failed leaves the instance deletable again, never stuck `deleting`: its
+    recycle-bin backup marked FAILED (unless it completed), the instance `normal` if its engines
+    still run (the backup step failed first: nothing was removed) or `abnormal`."""
+    if ctx.payload.get("recycle"):
+        backup.backup_failed(ctx, reason)
+    restore_status(ctx, reason)
+
+
 def _drop_archive(ctx: JobContext) -> None:
     """Incremental backups (the continuous archive) go with the instance, as on DDS."""
     archivers.drop_archive(ctx.parts, ctx.instance_id)
@@ -120,6 +129,7 @@ KINDS = (
     JobKind(
         JobName.DELETE,
         (_recycle_backup, stop_nodes, _drop_automated_backups, _drop_archive, _record_recycled, _delete_rows),
+        on_failure=_delete_failed,
     ),
     JobKind(JobName.RESTART, (stop_nodes, start_nodes, settle), on_failure=restore_status),
     JobKind(JobName.MODIFY_PORT, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_revert_port),
