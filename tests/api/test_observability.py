@@ -50,6 +50,16 @@ def test_metrics_parse_and_move_with_requests_and_jobs(service: Service) -> None
     service.delete_instance(created["id"])
 
 
+def test_metrics_token_when_set(make_service: Any) -> None:
+    svc: Service = make_service(metrics_token="scrape-me-0123")
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-me-0123"}):
+        r = httpx.get(svc.url + "/metrics", headers=headers)
+        assert r.status_code == 401 and r.json()["error_code"] == "APIGW.0301", (headers, r.text)
+    r = httpx.get(svc.url + "/metrics", headers={"Authorization": "Bearer scrape-me-0123"})
+    assert r.status_code == 200 and "dds_http_requests_total" in r.text
+    assert httpx.get(svc.url + "/health").status_code == 200  # liveness stays open
+
+
 def test_access_log_and_job_events_are_logged(service: Service, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO):
         with service.client() as api:

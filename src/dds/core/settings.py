@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     link_ttl_seconds: int = Field(default=900, description="download links are valid 15 minutes (DDS)")
     log_format: str = Field(default="text", pattern="^(text|json)$", description="service log lines: text or json")
     access_log: bool = Field(default=True, description="one log line per HTTP request (dds.access)")
+    metrics_token: str | None = Field(
+        default=None, description="bearer token /metrics requires (Prometheus `authorization`); unset: open"
+    )
     quota_instances: int = Field(default=100, description="instances per project (DDS quota `instance`)")
     quota_volume_gb: int = Field(default=10000, description="total volume GB of a project's instances")
     quota_backups: int = Field(default=1000, description="manual backups per project")

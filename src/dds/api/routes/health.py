@@ -6,12 +6,15 @@ works on a machine without internet access.
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from dds.api import observe
+from dds.core.errors import AuthenticationFailed
 
 router = APIRouter(tags=["Health"])
 DOCS_ASSETS = "/docs/assets"
@@ -35,8 +38,14 @@ def ready(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
-    """Prometheus text format (a plain def: the fleet figures read the metadata and /proc)."""
+    """Prometheus text format (a plain def: the fleet figures read the metadata and /proc).
+    With `DDS_METRICS_TOKEN` set, only `Authorization: Bearer <token>` may read them."""
     parts = request.app.state.parts
+    wanted = parts.settings.metrics_token if parts is not None else None
+    if wanted:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {wanted}".encode()):
+            raise AuthenticationFailed("/metrics needs Authorization: Bearer <DDS_METRICS_TOKEN>")
     body = observe.scrape(parts) if parts is not None else generate_latest(REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
