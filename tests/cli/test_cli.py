@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo.errors import OperationFailure
 
 from tests.conftest import PASSWORD, ROOT, Service
 from tests.helpers import connect
@@ -177,3 +178,35 @@ def test_point_in_time_ranges_new_and_onto(service: Service, env: dict[str, str]
     assert r.returncode == 1 and "DBS." in r.stderr
     for instance_id in (copy["id"], iid):
         assert out(env, "instances", "delete", instance_id, "--wait")["job"]["status"] == "Completed"
+
+
+def test_tags_logs_quotas_and_recycle_bin(env: dict[str, str]) -> None:
+    iid = out(env, "instances", "create", "cli-manage", "--wait")["id"]
+    run(env, "tags", "add", iid, "env=cli", "team=core")
+    run(env, "tags", "remove", iid, "team")
+    assert out(env, "tags", "list", iid)["tags"] == [{"key": "env", "value": "cli"}]
+    bad = run(env, "tags", "add", iid, "no-equals-sign", ok=False)
+    assert bad.returncode == 2
+
+    out(env, "params", "set", iid, "operationProfiling.slowOpThresholdMs=0", "--wait")
+    with connect(out(env, "instances", "show", iid), PASSWORD) as client:
+        client.shop.items.insert_one({"n": 1})
+        with pytest.raises(OperationFailure):
+            client.shop.command("noSuchCommandHere")
+    slow = out(env, "logs", "slow", iid, "--limit", "100")["slow_log_list"]
+    assert any(e["database"] == "shop" for e in slow), slow
+    errors = out(env, "logs", "errors", iid)["error_log_list"]
+    assert any("noSuchCommandHere" in e["content"] for e in errors), errors
+    assert "noSuchCommandHere" in run(env, "logs", "errors", iid).stdout  # the table
+
+    used = {r["type"]: r["used"] for r in out(env, "quotas")["quotas"]["resources"]}
+    assert used["instance"] >= 1
+
+    policy = out(env, "recycle", "policy", "--enable", "--days", "2")["recycle_policy"]
+    assert policy == {"enabled": True, "retention_period_in_days": 2}
+    try:
+        assert out(env, "instances", "delete", iid, "--wait")["job"]["status"] == "Completed"
+        binned = {i["id"]: i for i in out(env, "recycle", "list")["instances"]}
+        assert binned[iid]["name"] == "cli-manage" and binned[iid]["backup_id"]
+    finally:
+        assert out(env, "recycle", "policy", "--disable")["recycle_policy"]["enabled"] is False

@@ -7,12 +7,13 @@ import signal
 import typer
 from rich.console import Console
 
-from dds.cli import admin, commands, logfmt
+from dds.cli import admin, commands, logfmt, manage
 from dds.core.settings import get_settings
 
 app = typer.Typer(help="Self-hosted Document Database Service (DDS API v3).", no_args_is_help=True)
 app.add_typer(admin.app, name="admin")
 commands.register(app)
+manage.register(app)
 console = Console(stderr=True, soft_wrap=True)  # a log file gets whole lines, not 80-column ones
 
 
