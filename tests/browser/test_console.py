@@ -65,7 +65,8 @@ def test_console_create_backup_download_restore(service: Service, page: object, 
     pg.click("#create-instance button[type=submit]")  # type: ignore[attr-defined]
     _status(pg, 'tr[data-instance="web-console-1"] td.status', "normal")
     pg.click('tr[data-instance="web-console-1"] a')  # type: ignore[attr-defined]
-    assert "mongodb://rwuser:<password>@" in pg.inner_text("#instance-detail .conn")  # type: ignore[attr-defined]
+    conn = pg.inner_text("#instance-detail .conn")  # type: ignore[attr-defined]
+    assert conn.startswith("mongodb://rwuser:<password>@") and "replicaSet=replica" in conn, conn
     pg.screenshot(path=str(ARTIFACTS / "1-instance-normal.png"))  # type: ignore[attr-defined]
 
     source = next(i for i in service_instances(service) if i["name"] == "web-console-1")

@@ -9,8 +9,10 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
+from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
 from tests.conftest import PASSWORD, ROOT, Service
@@ -198,6 +200,15 @@ def test_tags_logs_quotas_and_recycle_bin(env: dict[str, str]) -> None:
     errors = out(env, "logs", "errors", iid)["error_log_list"]
     assert any("noSuchCommandHere" in e["content"] for e in errors), errors
     assert "noSuchCommandHere" in run(env, "logs", "errors", iid).stdout  # the table
+
+    renamed = json.loads(
+        run(env, "api", "PUT", f"/instances/{iid}/replica-set/name", "-d", '{"name": "cli_rs"}', "--wait").stdout
+    )
+    assert renamed["job"]["status"] == "Completed"
+    url = run(env, "connect", iid).stdout.strip()
+    assert "replicaSet=cli_rs" in url  # the instance's own name, which drivers check against `hello`
+    with MongoClient(url.replace("<password>", quote_plus(PASSWORD)), serverSelectionTimeoutMS=5000) as client:
+        assert client.shop.items.count_documents({}) == 1
 
     used = {r["type"]: r["used"] for r in out(env, "quotas")["quotas"]["resources"]}
     assert used["instance"] >= 1

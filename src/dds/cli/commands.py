@@ -229,10 +229,13 @@ def connect(
     """Print the instance's connection string (the password is left for you to fill in)."""
     with api(profile) as c:
         inst = _instance(c, instance_id)
+        replica_set = (
+            c.call("GET", f"/instances/{instance_id}/replica-set/name").get("name") or "replica"
+            if inst["mode"] == "ReplicaSet"
+            else None
+        )
     node = inst["groups"][0]["nodes"][0]
-    options = "authSource=admin" + (
-        f"&replicaSet={inst.get('replica_set_name') or 'replica'}" if inst["mode"] == "ReplicaSet" else ""
-    )
+    options = "authSource=admin" + (f"&replicaSet={replica_set}" if replica_set else "")
     if inst.get("ssl") in (1, "1", True):
         options += "&tls=true"
     sys.stdout.write(f"mongodb://{quote_plus(user)}:<password>@{node['private_ip']}:{inst['port']}/?{options}\n")

@@ -117,16 +117,18 @@ function fillInstanceSelects() {
 
 // --- instances ------------------------------------------------------------------------------
 
-function connectionString(i) {
+async function connectionString(i) {
   const node = i.groups[0].nodes[0];
-  const rs = i.mode === "ReplicaSet" ? "&replicaSet=replica" : "";
-  return `mongodb://rwuser:<password>@${node.private_ip}:${i.port}/?authSource=admin${rs}`;
+  const name = i.mode === "ReplicaSet" ? (await call("GET", `/instances/${i.id}/replica-set/name`)).name || "replica" : "";
+  const rs = name ? `&replicaSet=${encodeURIComponent(name)}` : "";
+  const tls = String(i.ssl) === "1" ? "&tls=true" : "";
+  return `mongodb://rwuser:<password>@${node.private_ip}:${i.port}/?authSource=admin${rs}${tls}`;
 }
 
 function renderInstances() {
   const body = $("#instance-table tbody");
   body.replaceChildren(...state.instances.map((i) => el("tr", { "data-instance": i.name },
-    el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); detail(i); } }, i.name)),
+    el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); guarded(() => detail(i)); } }, i.name)),
     el("td", { class: `status status-${i.status}` }, i.status),
     el("td", {}, i.mode),
     el("td", {}, i.groups[0].nodes[0].spec_code),
@@ -137,10 +139,11 @@ function renderInstances() {
       el("button", { class: "delete", onclick: () => confirm(`Delete ${i.name}?`) && guarded(async () => { await call("DELETE", `/instances/${i.id}`); say(`deleting ${i.name}`); }) }, "Delete")))));
 }
 
-function detail(i) {
+async function detail(i) {
+  const conn = await connectionString(i);
   $("#instance-detail").replaceChildren(el("div", {},
     el("h3", {}, i.name),
-    el("p", {}, "Connection string: ", el("code", { class: "conn" }, connectionString(i))),
+    el("p", {}, "Connection string: ", el("code", { class: "conn" }, conn)),
     el("table", {}, el("tbody", {}, ...i.groups.flatMap((g) => g.nodes.map((n) => el("tr", {}, el("td", {}, n.name), el("td", {}, n.role), el("td", {}, n.status), el("td", {}, `${n.private_ip}:${i.port}`))))))));
 }
 
