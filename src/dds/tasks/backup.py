@@ -60,6 +60,14 @@ def take(ctx: JobContext) -> None:
     archive; then (and only then) mark the backup COMPLETED and queue its export."""
     parts = ctx.parts
     backup_id = ctx.payload["backup_id"]
+    with parts.db.session() as s:
+        b = backup_of(s, ctx)
+        completed, instance_id = b.status == BackupStatus.COMPLETED, b.instance_id
+    if completed:
+        # Resumed after a crash between the COMPLETED commit (which also queued the export) and
+        # the job's step record: the backup is whole; taking it again would fail the job.
+        settle_if(parts, instance_id, InstanceStatus.BACKING_UP)
+        return
     stop_check(parts, backup_id)()
     ensure_running(ctx)  # a resumed job may find the engine gone with the service that crashed
     work = layout.staging(parts.settings, backup_id)

@@ -40,6 +40,7 @@ from dds.tasks.steps import (
 SNAPSHOT = "data.pre-restore"  # a node's engine files as they were before a restore
 BUILDING = "data.restore"  # the restored files being put together
 READY = "data.ready"  # ... and once they are complete
+INCOMING = "data.incoming"  # a copy of the staged files, before it is whole
 PHYSICAL, DUMP = "physical", "dump"  # payload["format"]: how the verified backup is applied
 
 
@@ -119,44 +120,72 @@ def _staged(parts: Parts, ctx: JobContext) -> Path:
     return layout.staging(parts.settings, ctx.job_id) / "x"
 
 
-def _build(staged: Path, original: Path, dest: Path) -> None:
-    """The target's new engine files: the backup's databases, with the target's users (in
-    admin), oplog (local) and sessions (config) kept from `original`."""
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    for f in sorted(staged.glob("*.sqlite")):
-        shutil.move(f, dest / f.name)
+def _complete(building: Path, original: Path) -> None:
+    """Make the backup's databases in `building` the target's new engine files, in place: the
+    target's users (in admin), oplog (local) and sessions (config) kept from `original`. Every
+    action overwrites what an interrupted earlier run may have left, so it can run again."""
+    for entry in building.iterdir():
+        if entry.suffix != ".sqlite":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     for name in sorted(physical.SKIP_DATABASES):  # the oplog (local) and sessions stay the target's
         kept = original / f"{name}.sqlite"
         if kept.exists():
-            physical.copy_database(kept, dest / kept.name)
+            physical.copy_database(kept, building / kept.name)
     admin = original / "admin.sqlite"
     if not admin.exists():
         raise BackupCorrupt("The target instance has no admin database to keep its users from.")
-    if (dest / admin.name).exists():
-        physical.keep_users(dest / admin.name, admin)
+    if (building / admin.name).exists():
+        physical.keep_users(building / admin.name, admin)
     else:
-        physical.copy_database(admin, dest / admin.name)
+        physical.copy_database(admin, building / admin.name)
+
+
+def _take_staged(staged: Path, node_dir: Path, consume: bool) -> None:
+    """The verified files into the node's BUILDING directory, which appears only whole: a rename
+    (the staging area is on the data directory's file system) or, failing that, a copy under
+    another name renamed when complete. The staged files go only once BUILDING exists."""
+    incoming, building = node_dir / INCOMING, node_dir / BUILDING
+    shutil.rmtree(incoming, ignore_errors=True)  # an interrupted copy
+    if consume:
+        try:
+            staged.rename(building)
+            return
+        except OSError:
+            pass  # another file system: copy
+    shutil.copytree(staged, incoming)
+    incoming.rename(building)
+    if consume:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _put_files(ctx: JobContext) -> None:
     """Stop the target, put the backup's files in place of its own (set aside, not deleted)
-    and start it again; the service's own login and the tenant's rwuser keep working."""
+    and start it again; the service's own login and the tenant's rwuser keep working.
+
+    Resumable at every point (a crash may stop it anywhere): per node, staged files → BUILDING
+    (whole) → READY (complete) → the data directory, with the original set aside as SNAPSHOT
+    first. READY or BUILDING gone with SNAPSHOT present means an earlier run swapped the node."""
     parts = ctx.parts
     staged = _staged(parts, ctx) / physical.DATA
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             raise BackupNotFound("The target instance no longer exists.")
-        for node in inst.nodes:
+        for index, node in enumerate(inst.nodes):
             node_dir = layout.node_dir(parts.settings, node)
-            data, snap, ready = layout.data_dir(parts.settings, node), node_dir / SNAPSHOT, node_dir / READY
+            data, snap = layout.data_dir(parts.settings, node), node_dir / SNAPSHOT
+            building, ready = node_dir / BUILDING, node_dir / READY
             nodes.stop_node(parts, node)
-            if not ready.exists():
-                if not staged.is_dir() or not any(staged.glob("*.sqlite")):
+            if not ready.exists() and not building.exists():
+                if staged.is_dir() and any(staged.glob("*.sqlite")):
+                    _take_staged(staged, node_dir, consume=index == len(inst.nodes) - 1)
+                elif snap.exists():
+                    continue  # swapped by an earlier run of this job
+                else:
                     raise BackupCorrupt("The verified backup is no longer in staging; restart the restore.")
-                _build(staged, snap if snap.exists() else data, node_dir / BUILDING)
-                (node_dir / BUILDING).rename(ready)
+            if not ready.exists():
+                _complete(building, snap if snap.exists() else data)
+                building.rename(ready)
             if snap.exists():
                 shutil.rmtree(data, ignore_errors=True)  # an earlier attempt's files; snap is the original
             elif data.exists():
@@ -222,7 +251,7 @@ def _apply(ctx: JobContext) -> None:
 
 def _drop_snapshots(parts: Parts, inst: Instance) -> None:
     for node in inst.nodes:
-        for name in (SNAPSHOT, BUILDING, READY):
+        for name in (SNAPSHOT, BUILDING, READY, INCOMING):
             shutil.rmtree(layout.node_dir(parts.settings, node) / name, ignore_errors=True)
 
 
@@ -267,7 +296,7 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
                 data = layout.data_dir(parts.settings, node)
                 shutil.rmtree(data, ignore_errors=True)
                 snap.rename(data)
-            for name in (BUILDING, READY):
+            for name in (BUILDING, READY, INCOMING):
                 shutil.rmtree(node_dir / name, ignore_errors=True)
         running = True
         for node in inst.nodes:
