@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -146,9 +147,17 @@ class ServiceProcess:
         self.proc.wait(10)
 
     def stop(self) -> None:
+        """The service stops its own nodes. If it is not running (killed and never started again,
+        or it failed to start), the node processes it left are killed here: a test stops what
+        it started, even after its own failure."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(60)
+            return
+        for program in ("ferretdb", "dds.gateway", "dds.archiver", "litestream"):
+            for pid in process_pids(self.data_dir, program):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def project(self) -> str:
         with sqlite3.connect(self.data_dir / "meta.db") as db:
