@@ -181,12 +181,12 @@ def wait_job(api: httpx.Client, job_id: str, timeout: float = 120) -> dict[str, 
     raise AssertionError(f"job {job_id} did not end in {timeout}s")
 
 
-def wait_for(predicate: Any, timeout: float = 60) -> Any:
+def wait_for(predicate: Any, timeout: float = 60, what: str = "condition", every: float = 0.2) -> Any:
     """Poll until `predicate()` is truthy and return its value (AssertionError after `timeout` s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
+        time.sleep(every)
+    raise AssertionError(f"{what} not met in {timeout}s")

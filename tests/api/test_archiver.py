@@ -41,6 +41,7 @@ from dds.archiver import (
 )
 from dds.archiver.catalog import Incarnation
 from dds.archiver.store import LtxLister, open_store
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FERRETDB = ROOT / "bin" / "ferretdb"
@@ -180,13 +181,6 @@ def archive_config(tmp: Path, replica: DirReplica | S3Replica) -> ArchiveConfig:
     )
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("target", ["dir", "s3"])
 def test_restore_at_each_mark_gives_exactly_the_writes_before_it(target: str, tmp_path: Path, procs: Processes) -> None:
     replica = start_moto(procs, tmp_path) if target == "s3" else DirReplica(tmp_path / "replica")
@@ -262,7 +256,7 @@ def _write_in_phases(
         time.sleep(settle)
         marks[name] = now_ms()
         expected[name] = copy.deepcopy(model)
-        wait_for(lambda: covered(marks[name]), 8, f"{name} to be covered")
+        wait_for(lambda: covered(marks[name]), 8, f"{name} to be covered", every=0.05)
 
     def put(db: str, coll: str, doc: dict[str, Any]) -> None:
         client[db][coll].replace_one({"_id": doc["_id"]}, doc, upsert=True)
@@ -304,7 +298,7 @@ def _write_in_phases(
     os.kill(old_pid, signal.SIGKILL)
     killed_at = now_ms()
     put("app", "items", {"_id": 6, "v": 6})
-    wait_for(lambda: sidecar.pid not in (None, old_pid), 10, "the supervisor to restart litestream")
+    wait_for(lambda: sidecar.pid not in (None, old_pid), 10, "the supervisor to restart litestream", every=0.05)
     new_pid = sidecar.pid
     assert new_pid is not None
     mark("m6_after_kill", 2.5)

@@ -9,7 +9,6 @@ import sqlite3
 import ssl
 import struct
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError, Server
 
 from dds.gateway.wire import build_op_msg
 from tests.conftest import PASSWORD, Service
-from tests.helpers import connect
+from tests.helpers import connect, wait_for
 
 pytestmark = pytest.mark.api
 
@@ -46,16 +45,6 @@ def _window() -> dict[str, str]:
         "start_date": (now - timedelta(hours=1)).strftime(fmt),
         "end_date": (now + timedelta(hours=1)).strftime(fmt),
     }
-
-
-def _wait(check: Any, what: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not seen in {timeout}s")
 
 
 def _sessions(c: httpx.Client, service: Service, node_id: str) -> list[dict[str, Any]]:
@@ -223,9 +212,11 @@ def test_kill_op_rule_refuses_operations_beyond_its_concurrency(
 
             worker = threading.Thread(target=insert)
             worker.start()
-            running = _wait(
+            running = wait_for(
                 lambda: [s for s in _sessions(c, service, node_id) if s["active"] and s["namespace"] == "t.locked"],
+                10,
                 "the blocked insert",
+                every=0.05,
             )
             assert running[0]["type"] == "insert" and running[0]["operation"] == "insert"
             with pytest.raises(OperationFailure) as refused:
