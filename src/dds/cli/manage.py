@@ -10,6 +10,15 @@ import typer
 
 from dds.cli.commands import Output, OutputOpt, ProfileOpt, api, err, show
 
+
+def _listing(
+    profile: str, output: Output, path: str, params: dict[str, object], key: str, columns: tuple[str, ...]
+) -> None:
+    with api(profile) as c:
+        data = c.call("GET", path, params=params)
+        show(data, output, columns, data.get(key, []))
+
+
 # --- tags -------------------------------------------------------------------------------------
 
 tags_app = typer.Typer(help="Tags of an instance.", no_args_is_help=True)
@@ -17,9 +26,7 @@ tags_app = typer.Typer(help="Tags of an instance.", no_args_is_help=True)
 
 @tags_app.command("list")
 def tags_list(instance_id: str, profile: str = ProfileOpt, output: Output = OutputOpt) -> None:
-    with api(profile) as c:
-        data = c.call("GET", f"/instances/{instance_id}/tags")
-        show(data, output, ("key", "value"), data.get("tags", []))
+    _listing(profile, output, f"/instances/{instance_id}/tags", {}, "tags", ("key", "value"))
 
 
 def _pairs(values: list[str]) -> list[dict[str, str]]:
@@ -73,9 +80,8 @@ def logs_slow(
     output: Output = OutputOpt,
 ) -> None:
     """Commands slower than the instance's slowOpThresholdMs."""
-    with api(profile) as c:
-        data = c.call("GET", f"/instances/{instance_id}/slowlog", params=_window(since, limit))
-        show(data, output, ("start_time", "time", "type", "database", "query_sample"), data.get("slow_log_list", []))
+    columns = ("start_time", "time", "type", "database", "query_sample")
+    _listing(profile, output, f"/instances/{instance_id}/slowlog", _window(since, limit), "slow_log_list", columns)
 
 
 @logs_app.command("errors")
@@ -87,9 +93,8 @@ def logs_errors(
     output: Output = OutputOpt,
 ) -> None:
     """Failed commands and refused logins."""
-    with api(profile) as c:
-        data = c.call("GET", f"/instances/{instance_id}/errorlog", params=_window(since, limit))
-        show(data, output, ("time", "level", "content"), data.get("error_log_list", []))
+    columns = ("time", "level", "content")
+    _listing(profile, output, f"/instances/{instance_id}/errorlog", _window(since, limit), "error_log_list", columns)
 
 
 # --- quotas and the recycle bin ---------------------------------------------------------------
@@ -108,9 +113,8 @@ recycle_app = typer.Typer(help="The recycle bin: deleted instances kept as a bac
 @recycle_app.command("list")
 def recycle_list(profile: str = ProfileOpt, output: Output = OutputOpt) -> None:
     """Deleted instances in the bin: restore one with `dds restores new NAME --backup BACKUP_ID`."""
-    with api(profile) as c:
-        data = c.call("GET", "/recycle-instances")
-        show(data, output, ("id", "name", "backup_id", "deleted_at", "retained_until"), data.get("instances", []))
+    columns = ("id", "name", "backup_id", "deleted_at", "retained_until")
+    _listing(profile, output, "/recycle-instances", {}, "instances", columns)
 
 
 @recycle_app.command("policy")

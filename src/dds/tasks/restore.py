@@ -125,8 +125,10 @@ def _complete(building: Path, original: Path) -> None:
     target's users (in admin), oplog (local) and sessions (config) kept from `original`. Every
     action overwrites what an interrupted earlier run may have left, so it can run again."""
     for entry in building.iterdir():
-        if entry.suffix != ".sqlite":
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        elif entry.suffix != ".sqlite":
+            entry.unlink()
     for name in sorted(physical.SKIP_DATABASES):  # the oplog (local) and sessions stay the target's
         kept = original / f"{name}.sqlite"
         if kept.exists():
