@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -41,7 +40,7 @@ from dds.archiver import (
 )
 from dds.archiver.catalog import Incarnation
 from dds.archiver.store import LtxLister, open_store
-from tests.helpers import wait_for
+from tests.helpers import free_port, free_ports, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FERRETDB = ROOT / "bin" / "ferretdb"
@@ -51,12 +50,6 @@ SYSTEM_DBS = {"admin", "config", "local"}
 Model = dict[str, dict[str, dict[Any, dict[str, Any]]]]
 
 pytestmark = pytest.mark.skipif(not FERRETDB.exists(), reason="engine binary missing; run `make setup`")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def now_ms() -> int:
@@ -96,7 +89,7 @@ def procs() -> Iterator[Processes]:
 
 def start_ferretdb(procs: Processes, node: Path) -> tuple[subprocess.Popen[bytes], int]:
     (node / "data").mkdir(parents=True, exist_ok=True)
-    port, debug = free_port(), free_port()
+    port, debug = free_ports(2)
     argv = [
         str(FERRETDB),
         "--handler=sqlite",

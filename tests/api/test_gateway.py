@@ -30,6 +30,8 @@ import pytest
 from pymongo import CursorType, MongoClient, WriteConcern, monitoring
 from pymongo.errors import OperationFailure
 
+from tests.helpers import free_port, free_ports, wait_for
+
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE = ROOT / "bin" / "ferretdb"
 SERVICE_USER, SERVICE_PASSWORD = "dds_service", "Svc#Pass_01"
@@ -37,21 +39,6 @@ TENANT_USER, TENANT_PASSWORD = "rwuser", "Rw#Pass_01"
 SET_NAME = "replica"
 
 pytestmark = pytest.mark.skipif(not ENGINE.exists(), reason="engine binary missing: run `make setup`")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not ready after {timeout}s")
 
 
 def port_open(port: int) -> bool:
@@ -124,7 +111,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     base = tmp_path_factory.mktemp("engine")
     (base / "data").mkdir()
     (base / "state").mkdir()
-    port, debug = free_port(), free_port()
+    port, debug = free_ports(2)
     argv = [
         str(ENGINE),
         "--handler=sqlite",
@@ -152,7 +139,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
             except OSError:
                 return False
 
-        wait_until(ready, 20, "engine")
+        wait_for(ready, 20, "engine", every=0.05)
         found = Engine(port, proc)
         with found.client() as svc:
             svc.admin.command("createUser", TENANT_USER, pwd=TENANT_PASSWORD, roles=[])
@@ -193,7 +180,7 @@ def start_gateway(engine: Engine, base: Path, **overrides: Any) -> GatewayProces
         assert proc.poll() is None, (base / "gateway.out").read_text()
         return port_open(port)
 
-    wait_until(ready, 10, "gateway")
+    wait_for(ready, 10, "gateway", every=0.05)
     return GatewayProcess(port, proc, config_path, base / "logs")
 
 
@@ -518,7 +505,7 @@ def test_stats_snapshot(gateway: GatewayProcess) -> None:
             stats = json.loads((gateway.log_dir / "stats.json").read_text())
             return any(c["user"] == f"{TENANT_USER}@admin" for c in stats["clients"])
 
-        wait_until(shows_user, 3, "stats.json with the tenant's connection")
+        wait_for(shows_user, 3, "stats.json with the tenant's connection", every=0.05)
     stats = json.loads((gateway.log_dir / "stats.json").read_text())
     assert stats["connections"]["current"] >= 1 and stats["connections"]["per_ip"]["127.0.0.1"] >= 1
     assert stats["commands"] > 0 and stats["pid"] == gateway.proc.pid
@@ -552,16 +539,17 @@ def test_max_connections_reload_and_clean_stop(engine: Engine, tmp_path: Path) -
         gw.config_path.write_text(json.dumps({**config, "max_connections": 2}))
         gw.proc.send_signal(signal.SIGHUP)
         gw.wait_log("gateway.log", lambda r: r["event"] == "reloaded" and r["max_connections"] == 2)
-        wait_until(
+        wait_for(
             lambda: json.loads((gw.log_dir / "stats.json").read_text())["settings"]["max_connections"] == 2,
             3,
             "stats.json to show the reloaded limit",
+            every=0.05,
         )
 
         def current_is(n: int) -> Callable[[], bool]:
             return lambda: json.loads((gw.log_dir / "stats.json").read_text())["connections"]["current"] == n
 
-        wait_until(current_is(0), 3, "closed connections to be released")
+        wait_for(current_is(0), 3, "closed connections to be released", every=0.05)
         kept = [socket.create_connection(("127.0.0.1", gw.port), timeout=5) for _ in range(2)]
         assert all(hello_over(s)["ok"] == 1 for s in kept)
         third = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
