@@ -16,6 +16,7 @@ from urllib.parse import quote_plus
 
 import httpx
 from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from dds.provision.ports import is_free
 
@@ -70,15 +71,27 @@ def instance_body(
     }
 
 
-def connect(instance: dict[str, Any], password: str, user: str = "rwuser", timeout_ms: int = 5000) -> MongoClient:  # type: ignore[type-arg]
+def connect(
+    instance: dict[str, Any], password: str, user: str = "rwuser", timeout_ms: int = 5000, auth_db: str = "admin"
+) -> MongoClient:  # type: ignore[type-arg]
     """Connect the way a tenant would: only host/port from the instance details."""
     node = instance["groups"][0]["nodes"][0]
     host, port = node["private_ip"], int(instance["port"])
     return MongoClient(
-        f"mongodb://{user}:{quote_plus(password)}@{host}:{port}/?authSource=admin&directConnection=true",
+        f"mongodb://{user}:{quote_plus(password)}@{host}:{port}/?authSource={auth_db}&directConnection=true",
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
     )
+
+
+def logs_in(instance: dict[str, Any], user: str, password: str, auth_db: str = "admin") -> bool:
+    """Whether the user can authenticate (any command needs the handshake to succeed)."""
+    try:
+        with connect(instance, password, user=user, timeout_ms=3000, auth_db=auth_db) as client:
+            client[auth_db].command("connectionStatus")
+    except PyMongoError:
+        return False
+    return True
 
 
 def engine_pids(under: Path) -> set[int]:

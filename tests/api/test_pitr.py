@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, Service
-from tests.helpers import ServiceProcess, connect, instance_body, process_pids, wait_job
+from tests.helpers import ServiceProcess, connect, instance_body, logs_in, process_pids, wait_job
 from tests.pitr_support import POLICY, covered, mark, now_ms, wait_covered
+
+USER_PW = "Early#Pass_2024"
 
 
 def archiver_pids(under: Path) -> set[int]:
@@ -58,11 +60,13 @@ def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service:
         client.app.c.insert_many([{"_id": i, "v": 0} for i in range(50)])
         client.app.c.create_index("v", name="v_1")
         m1 = mark(api, prefix, iid)
+        client.app.command("createUser", "early", pwd=USER_PW, roles=[{"role": "read", "db": "app"}])
         client.app.c.update_many({"_id": {"$lt": 10}}, {"$set": {"v": 1}})
         client.app.c.delete_many({"_id": {"$gte": 40}})
         client.app.extra.insert_one({"_id": "e", "v": 2})
         client.other.things.insert_one({"_id": "t", "v": 3})
         m2 = mark(api, prefix, iid)
+        client.app.command("createUser", "late", pwd=USER_PW, roles=[{"role": "readWrite", "db": "app"}])
         client.app.drop_collection("extra")
         client.drop_database("other")
         client.app.c.insert_one({"_id": 100, "v": 4})
@@ -103,6 +107,12 @@ def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service:
             assert state(restored) == expected
             with connect(restored, PASSWORD) as client:
                 assert "v_1" in client.app.c.index_information()
+            # The users of that moment, with the grants they hold.
+            assert logs_in(restored, "early", USER_PW, auth_db="app") is (at == m2)
+            assert not logs_in(restored, "late", USER_PW, auth_db="app")
+            if at == m2:
+                with connect(restored, USER_PW, user="early", auth_db="app") as client:
+                    assert client.app.c.count_documents({}) == 40
             service.delete_instance(restored["id"])
 
         # A dropped collection comes back under a new name; nothing else changes.

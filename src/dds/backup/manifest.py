@@ -39,6 +39,9 @@ class Manifest:
     files: list[FileEntry] = field(default_factory=list)
     format: str = FORMAT
     compression: str = ""  # physical archives: "zstd"
+    # Physical archives: the instance's role grants and custom roles (the gateway's file) as of
+    # the backup; the users themselves are in admin's files. None in archives made before.
+    authorization: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

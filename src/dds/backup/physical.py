@@ -220,6 +220,50 @@ def keep_users(restored_admin: Path, original_admin: Path) -> int:
     return count
 
 
+def take_users(restored_admin: Path, original_admin: Path, kept: tuple[str, ...]) -> None:
+    """Give the restored admin database the backup's users, except `kept` (user ids such as
+    `admin.rwuser`), which stay exactly as the target has them: the service keeps its login and
+    the tenant's administrator the password it has (or was given for a new instance). A user the
+    backup does not have is gone, one it has is back with the credentials it had then."""
+    with contextlib.closing(sqlite3.connect(_uri(restored_admin), uri=True, isolation_level=None)) as conn:
+        conn.execute("ATTACH DATABASE ? AS original", (_uri(original_admin, "?mode=ro"),))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            theirs, sql = _users_objects(conn, "original")
+            if theirs is None:
+                raise BackupCorrupt("The target instance has no users to keep.")
+            mine, _ = _users_objects(conn, "main")
+            if mine is None:  # a backup without users: the kept ones alone
+                for statement in sql:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO main._ferretdb_collections (name, table_name, settings) VALUES (?, ?, ?)", theirs
+                )
+                mine = theirs
+            marks = ", ".join("?" * len(kept))
+            conn.execute(f"DELETE FROM main.\"{mine[1]}\" WHERE _ferretdb_sjson->>'_id' IN ({marks})", kept)
+            conn.execute(
+                f'INSERT INTO main."{mine[1]}" SELECT * FROM original."{theirs[1]}" '
+                f"WHERE _ferretdb_sjson->>'_id' IN ({marks})",
+                kept,
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("DETACH DATABASE original")
+
+
+def user_names(admin: Path) -> set[tuple[str, str]]:
+    """(database, user) of every user in an engine's admin file."""
+    with contextlib.closing(sqlite3.connect(_uri(admin, "?mode=ro"), uri=True)) as conn:
+        found, _ = _users_objects(conn, "main")
+        if found is None:
+            return set()
+        rows = conn.execute(f"SELECT _ferretdb_sjson->>'db', _ferretdb_sjson->>'user' FROM \"{found[1]}\"")
+        return {(str(db), str(user)) for db, user in rows}
+
+
 def is_physical(head: bytes) -> bool:
     """Physical archives are zstd streams; the mongodump-layout ones are gzip."""
     return head.startswith(ZSTD_MAGIC)

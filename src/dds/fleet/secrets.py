@@ -10,6 +10,7 @@ from dds.core.settings import Settings
 from dds.fleet.layout import instance_dir
 
 SERVICE_USER = "dds_service"  # the service's own engine user (backups, users, stats)
+TENANT_ADMIN = "rwuser"  # the tenant's administrator, whose password the API sets
 _SERVICE_SECRET = "service.secret"
 _PENDING_PASSWORD = "pending.secret"  # the tenant's rwuser password until the create job used it
 

@@ -24,7 +24,7 @@ from dds.db.backups import Backup
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, transition
-from dds.fleet import layout, nodes, secrets, temporary
+from dds.fleet import authorization, layout, nodes, secrets, temporary
 from dds.jobs.queue import enqueue
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -96,6 +96,7 @@ def take(ctx: JobContext) -> None:
         # Under the instance's lock: the supervisor must not restart the engine while it is paused.
         with parts.locks.of(inst.id):
             taken = parts.clock.now()
+            manifest.authorization = authorization.current(settings, inst.id)  # grants as frozen
             files = held.enter_context(
                 snapshot.frozen(nodes.engine_pid(parts, node), data, work / COPY, skip=physical.SKIP_DATABASES)
             )

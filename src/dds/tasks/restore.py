@@ -3,7 +3,9 @@ instance, or onto an existing one; and collections as of a time into a running i
 
 The archive is streamed from the store and every checksum verified before any instance is
 touched. A physical backup is restored by putting its engine files in place of the target's
-(the engine stopped meanwhile), keeping the target's users and oplog; an older
+(the engine stopped meanwhile): the backup's users and role grants come back, except the
+service's login and the tenant's rwuser, which keep the target's credentials; the oplog stays the
+target's. An older
 mongodump-layout backup is loaded through the wire protocol as before. A restore onto an
 existing instance sets the target's files aside first and puts them back if anything fails.
 """
@@ -21,7 +23,8 @@ from dds.core.errors import BackupCorrupt, BackupNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import layout, nodes
+from dds.fleet import authorization, layout, nodes
+from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
 from dds.store.base import ChunkReader
@@ -85,7 +88,7 @@ def _fetch_verify(ctx: JobContext) -> None:
     chunks = itertools.chain([head], chunks)
     if physical.is_physical(head):
         try:
-            physical.unpack(ChunkReader(chunks), work / "x")
+            manifest = physical.unpack(ChunkReader(chunks), work / "x")
         except BackupCorrupt:
             for _ in chunks:  # a damaged file says so by its sum first: the clearer reason
                 pass
@@ -95,6 +98,7 @@ def _fetch_verify(ctx: JobContext) -> None:
             pass
         stream.check(size, digest)
         ctx.payload["format"] = PHYSICAL
+        ctx.payload["authorization"] = manifest.authorization  # None: an archive made before
         return
     local = work / file_name
     with local.open("wb") as out:
@@ -114,16 +118,21 @@ def _fetch_as_of(ctx: JobContext) -> None:
     p = ctx.payload
     pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), _staged(parts, ctx) / physical.DATA)
     ctx.payload["format"] = PHYSICAL
+    # The users are the archive's as of the time; the grants are the source's now (the archive
+    # holds the engine's files only), kept for the users of then.
+    ctx.payload["authorization"] = authorization.current(parts.settings, p["source_instance_id"])
 
 
 def _staged(parts: Parts, ctx: JobContext) -> Path:
     return layout.staging(parts.settings, ctx.job_id) / "x"
 
 
-def _complete(building: Path, original: Path) -> None:
+def _complete(building: Path, original: Path, backup_users: bool) -> None:
     """Make the backup's databases in `building` the target's new engine files, in place: the
-    target's users (in admin), oplog (local) and sessions (config) kept from `original`. Every
-    action overwrites what an interrupted earlier run may have left, so it can run again."""
+    oplog (local) and sessions (config) kept from `original`, and in admin the backup's users
+    but the kept ones (`backup_users`; archives made before grants were recorded keep all the
+    target's users). Every action overwrites what an interrupted earlier run may have left, so
+    it can run again."""
     for entry in building.iterdir():
         if entry.is_dir():
             shutil.rmtree(entry)
@@ -136,7 +145,9 @@ def _complete(building: Path, original: Path) -> None:
     admin = original / "admin.sqlite"
     if not admin.exists():
         raise BackupCorrupt("The target instance has no admin database to keep its users from.")
-    if (building / admin.name).exists():
+    if (building / admin.name).exists() and backup_users:
+        physical.take_users(building / admin.name, admin, tuple(f"{db}.{user}" for db, user in KEPT_USERS))
+    elif (building / admin.name).exists():
         physical.keep_users(building / admin.name, admin)
     else:
         physical.copy_database(admin, building / admin.name)
@@ -169,6 +180,7 @@ def _put_files(ctx: JobContext) -> None:
     first. READY or BUILDING gone with SNAPSHOT present means an earlier run swapped the node."""
     parts = ctx.parts
     staged = _staged(parts, ctx) / physical.DATA
+    wanted = ctx.payload.get("authorization")  # the backup's grants; None: keep the target's users
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
@@ -186,13 +198,16 @@ def _put_files(ctx: JobContext) -> None:
                 else:
                     raise BackupCorrupt("The verified backup is no longer in staging; restart the restore.")
             if not ready.exists():
-                _complete(building, snap if snap.exists() else data)
+                _complete(building, snap if snap.exists() else data, wanted is not None)
                 building.rename(ready)
             if snap.exists():
                 shutil.rmtree(data, ignore_errors=True)  # an earlier attempt's files; snap is the original
             elif data.exists():
                 data.rename(snap)
             ready.rename(data)
+        if wanted is not None:
+            users = physical.user_names(layout.data_dir(parts.settings, nodes.primary(inst)) / "admin.sqlite")
+            authorization.replace(parts.settings, inst.id, wanted, users)
         for node in inst.nodes:
             node.pid = nodes.start_node(parts, inst, node)
             transition(node, NodeStatus.NORMAL)
@@ -252,6 +267,7 @@ def _apply(ctx: JobContext) -> None:
 
 
 def _drop_snapshots(parts: Parts, inst: Instance) -> None:
+    authorization.forget_aside(parts.settings, inst.id)
     for node in inst.nodes:
         for name in (SNAPSHOT, BUILDING, READY, INCOMING):
             shutil.rmtree(layout.node_dir(parts.settings, node) / name, ignore_errors=True)
@@ -290,6 +306,7 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             return
+        authorization.put_back(parts.settings, inst.id)
         for node in inst.nodes:
             node_dir = layout.node_dir(parts.settings, node)
             snap = node_dir / SNAPSHOT
