@@ -14,9 +14,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from pymongo.errors import OperationFailure
 
 from tests.conftest import PASSWORD, ROOT, Service
-from tests.helpers import connect
+from tests.helpers import connect, logs_in
 from tests.pitr_support import POLICY as PITR_POLICY
 from tests.pitr_support import mark, now_ms, wait_covered
 
@@ -153,6 +154,65 @@ def test_console_point_in_time_timeline_and_restore(service: Service, page: obje
     assert hosts == {"127.0.0.1"}, hosts
     for inst_id in (str(copy["id"]), iid):
         service.delete_instance(inst_id)
+
+
+def test_console_instance_users_tags_parameters_and_slow_log(service: Service, page: object) -> None:
+    """The instance's detail panels act through the API on the real engine: a user created in the
+    console reads exactly its database, a tag lands, a parameter change makes every command slow
+    and the slow log shows it, a deleted user can no longer log in."""
+    with service.ready_instance("web-panels") as inst:
+        with connect(inst, PASSWORD) as client:
+            client.shop.orders.insert_many([{"n": i} for i in range(7)])
+        pg = page
+        pg.on("dialog", lambda d: d.accept())  # type: ignore[attr-defined]
+        pg.goto(service.url + "/console/")  # type: ignore[attr-defined]
+        pg.fill("#token-input", service.token)  # type: ignore[attr-defined]
+        pg.click("#token-login")  # type: ignore[attr-defined]
+        pg.click('tr[data-instance="web-panels"] a')  # type: ignore[attr-defined]
+        pg.wait_for_selector('#panel-users tr[data-user="rwuser"]')  # type: ignore[attr-defined]
+
+        pg.fill("#create-user input[name=name]", "webreader")  # type: ignore[attr-defined]
+        pg.fill("#create-user input[name=password]", "Web#Reader_01")  # type: ignore[attr-defined]
+        pg.fill("#create-user input[name=db]", "shop")  # type: ignore[attr-defined]
+        pg.fill("#create-user input[name=roles]", "read")  # type: ignore[attr-defined]
+        pg.click("#create-user button[type=submit]")  # type: ignore[attr-defined]
+        row = pg.wait_for_selector('#panel-users tr[data-user="webreader"]')  # type: ignore[attr-defined]
+        assert "read@shop" in row.inner_text()
+        with connect(inst, "Web#Reader_01", user="webreader", auth_db="shop") as client:
+            assert client.shop.orders.count_documents({}) == 7
+            with pytest.raises(OperationFailure):
+                client.shop.orders.insert_one({"n": 99})
+
+        pg.fill("#add-tag input[name=key]", "team")  # type: ignore[attr-defined]
+        pg.fill("#add-tag input[name=value]", "web")  # type: ignore[attr-defined]
+        pg.click("#add-tag button[type=submit]")  # type: ignore[attr-defined]
+        pg.wait_for_selector('#panel-tags [data-tag="team"]')  # type: ignore[attr-defined]
+        with service.client() as api:
+            assert api.get(service.path(f"/instances/{inst['id']}/tags")).json()["tags"] == [
+                {"key": "team", "value": "web"}
+            ]
+
+        field = '#instance-params tr[data-param="operationProfiling.slowOpThresholdMs"] input'
+        pg.fill(field, "0")  # type: ignore[attr-defined]
+        pg.click("#instance-params button[type=submit]")  # type: ignore[attr-defined]
+        pg.wait_for_function(  # type: ignore[attr-defined]
+            "() => document.querySelector('#message').textContent.startsWith('parameters applied')"
+        )
+        assert pg.inner_text("#message").endswith(": Completed)")  # type: ignore[attr-defined]
+        assert pg.get_attribute(field, "data-was") == "0"  # type: ignore[attr-defined]
+        with connect(inst, PASSWORD) as client:
+            client.shop.web_marker.find_one({"n": 1})  # fast, but slow by a threshold of 0
+        pg.wait_for_function(  # type: ignore[attr-defined]
+            """() => { document.querySelector('#panel-slowlog button').click();
+                       return document.querySelector('#panel-slowlog').textContent.includes('web_marker'); }""",
+            polling=1000,
+            timeout=30_000,
+        )
+        pg.screenshot(path=str(ARTIFACTS / "5-instance-panels.png"))  # type: ignore[attr-defined]
+
+        pg.click('#panel-users tr[data-user="webreader"] button.delete')  # type: ignore[attr-defined]
+        pg.wait_for_selector('#panel-users tr[data-user="webreader"]', state="detached")  # type: ignore[attr-defined]
+        assert not logs_in(inst, "webreader", "Web#Reader_01", auth_db="shop")
 
 
 def service_instances(service: Service) -> list[dict[str, object]]:

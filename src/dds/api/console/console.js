@@ -141,10 +141,111 @@ function renderInstances() {
 
 async function detail(i) {
   const conn = await connectionString(i);
-  $("#instance-detail").replaceChildren(el("div", {},
+  const panels = { users: el("div", { id: "panel-users" }), tags: el("div", { id: "panel-tags" }), params: el("div", { id: "panel-params" }), slow: el("div", { id: "panel-slowlog" }) };
+  $("#instance-detail").replaceChildren(el("div", { "data-detail": i.id },
     el("h3", {}, i.name),
     el("p", {}, "Connection string: ", el("code", { class: "conn" }, conn)),
-    el("table", {}, el("tbody", {}, ...i.groups.flatMap((g) => g.nodes.map((n) => el("tr", {}, el("td", {}, n.name), el("td", {}, n.role), el("td", {}, n.status), el("td", {}, `${n.private_ip}:${i.port}`))))))));
+    el("table", {}, el("tbody", {}, ...i.groups.flatMap((g) => g.nodes.map((n) => el("tr", {}, el("td", {}, n.name), el("td", {}, n.role), el("td", {}, n.status), el("td", {}, `${n.private_ip}:${i.port}`)))))),
+    panels.users, panels.tags, panels.params, panels.slow));
+  await Promise.all([renderUsers(i, panels.users), renderTags(i, panels.tags), renderParams(i, panels.params), renderSlowLog(i, panels.slow)]);
+}
+
+// Each panel of the detail view draws itself again after a change it made.
+
+async function jobEnd(jobId) {
+  for (;;) {
+    const job = (await call("GET", `/jobs?id=${encodeURIComponent(jobId)}`)).job;
+    if (job.status !== "Running") return job;
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+}
+
+async function renderUsers(i, box, db = "admin") {
+  const data = await call("GET", `/instances/${i.id}/db-user/detail?db_name=${encodeURIComponent(db)}`);
+  const users = JSON.parse(data.users || "[]");
+  const roles = (u) => (u.roles || []).map((r) => `${r.role}@${r.db}`).join(", ");
+  const form = el("form", { class: "inline", id: "create-user" },
+    el("input", { name: "name", placeholder: "user name", required: "" }),
+    el("input", { name: "password", type: "password", placeholder: "password", required: "" }),
+    el("input", { name: "db", value: db, title: "database of the user" }),
+    el("input", { name: "roles", placeholder: "roles: read@shop, readWrite", title: "ROLE or ROLE@DB, comma-separated" }),
+    el("button", { type: "submit" }, "Create user"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const userDb = f.get("db") || "admin";
+    const wanted = String(f.get("roles") || "").split(",").map((s) => s.trim()).filter(Boolean)
+      .map((r) => ({ role_name: r.split("@")[0], role_db_name: r.includes("@") ? r.split("@")[1] : userDb }));
+    guarded(async () => {
+      await call("POST", `/instances/${i.id}/db-user`, { user_name: f.get("name"), user_pwd: f.get("password"), db_name: userDb, roles: wanted });
+      say(`user ${f.get("name")} created`);
+      await renderUsers(i, box, userDb);
+    });
+  });
+  const shown = el("input", { value: db, title: "show the users of this database", class: "users-db" });
+  shown.addEventListener("change", () => guarded(() => renderUsers(i, box, shown.value || "admin")));
+  box.replaceChildren(el("h4", {}, "Database users of ", shown),
+    el("table", { class: "users" }, el("tbody", {}, ...users.map((u) => el("tr", { "data-user": u.user },
+      el("td", {}, u.user), el("td", {}, u.db), el("td", {}, roles(u)),
+      el("td", {}, u.user === "rwuser" ? "" : el("button", { class: "delete", onclick: () => confirm(`Delete user ${u.user}?`) && guarded(async () => {
+        await call("DELETE", `/instances/${i.id}/db-user`, { user_name: u.user, db_name: u.db });
+        say(`user ${u.user} deleted`);
+        await renderUsers(i, box, db);
+      }) }, "Delete")))))),
+    form);
+}
+
+async function renderTags(i, box) {
+  const tags = (await call("GET", `/instances/${i.id}/tags`)).tags || [];
+  const change = (action, pairs) => guarded(async () => {
+    await call("POST", `/instances/${i.id}/tags/action`, { action, tags: pairs });
+    say(`tags ${action === "create" ? "added" : "removed"}`);
+    await renderTags(i, box);
+  });
+  const form = el("form", { class: "inline", id: "add-tag" },
+    el("input", { name: "key", placeholder: "key", required: "" }), el("input", { name: "value", placeholder: "value" }),
+    el("button", { type: "submit" }, "Add tag"));
+  form.addEventListener("submit", (e) => { e.preventDefault(); const f = new FormData(form); change("create", [{ key: f.get("key"), value: f.get("value") || "" }]); });
+  box.replaceChildren(el("h4", {}, "Tags"),
+    el("p", { class: "tags" }, ...(tags.length ? tags.map((t) => el("span", { class: "tag", "data-tag": t.key }, `${t.key}=${t.value} `,
+      el("button", { class: "delete", title: "remove", onclick: () => change("delete", [{ key: t.key }]) }, "×"))) : ["none"])),
+    form);
+}
+
+async function renderParams(i, box) {
+  const params = (await call("GET", `/instances/${i.id}/configurations`)).parameters || [];
+  const form = el("form", { id: "instance-params" });
+  form.append(el("table", {}, el("thead", {}, el("tr", {}, ...["Parameter", "Value", "Range", "Restart", "Description"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, ...params.map((p) => el("tr", { "data-param": p.name },
+      el("td", {}, p.name),
+      el("td", {}, p.readonly ? p.value : el("input", { name: p.name, value: p.value, "data-was": p.value })),
+      el("td", {}, p.value_range), el("td", {}, p.restart_required ? "yes" : "no"), el("td", { class: "description" }, p.description || ""))))),
+    el("button", { type: "submit" }, "Apply changed values"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const changed = {};
+    for (const input of form.querySelectorAll("input[data-was]")) if (input.value !== input.dataset.was) changed[input.name] = input.value;
+    if (!Object.keys(changed).length) return say("no parameter changed");
+    guarded(async () => {
+      const r = await call("PUT", `/instances/${i.id}/configurations`, { entity_id: i.id, parameter_values: changed });
+      say(`applying parameters (job ${r.job_id}${r.restart_required ? ", the engine restarts" : ""})`);
+      const job = await jobEnd(r.job_id);
+      say(`parameters applied (job ${r.job_id}: ${job.status})`, job.status !== "Completed");
+      await renderParams(i, box);
+    });
+  });
+  box.replaceChildren(el("h4", {}, "Parameters"), form);
+}
+
+async function renderSlowLog(i, box) {
+  const stamp = (d) => d.toISOString().slice(0, 19) + "+0000";
+  const end = new Date(Date.now() + 60e3);
+  const query = `start_date=${encodeURIComponent(stamp(new Date(end - 3600e3)))}&end_date=${encodeURIComponent(stamp(end))}&offset=0&limit=20`;
+  const entries = (await call("GET", `/instances/${i.id}/slowlog?${query}`)).slow_log_list || [];
+  box.replaceChildren(el("h4", {}, "Slow log (last hour) ", el("button", { onclick: () => guarded(() => renderSlowLog(i, box)) }, "Refresh")),
+    el("table", { class: "slowlog" }, el("tbody", {}, ...(entries.length ? entries.map((s) => el("tr", {},
+      el("td", {}, s.start_time), el("td", {}, s.time), el("td", {}, s.type), el("td", {}, s.database), el("td", {}, el("code", {}, s.query_sample))))
+      : [el("tr", {}, el("td", {}, "no slow commands"))]))));
 }
 
 async function resize(i) {
