@@ -88,13 +88,18 @@ class Service:
 
 
 def test_settings(data_dir: Path, **overrides: Any) -> Settings:
+    # The scheduler is off unless a test asks for it (with a moved clock): on the real clock a
+    # run across a backup window would back up long-lived instances mid-test.
     return Settings(
-        data_dir=data_dir,
-        port=free_port(),
-        port_range=free_range(),
-        engine_bin=ROOT / "bin" / "ferretdb",
-        supervise_interval=0.3,
-        **overrides,
+        **{
+            "data_dir": data_dir,
+            "port": free_port(),
+            "port_range": free_range(),
+            "engine_bin": ROOT / "bin" / "ferretdb",
+            "supervise_interval": 0.3,
+            "scheduler_interval": 3600.0,
+            **overrides,
+        }
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -38,9 +39,21 @@ def free_ports(count: int) -> list[int]:
         return [int(s.getsockname()[1]) for s in socks]
 
 
+_RANGES = itertools.count()
+
+
 def free_range(size: int = 1000) -> str:
-    """A block of ports nobody listens on, so parallel services never collide."""
-    base = 20000 + (os.getpid() * 7919 + int(time.time() * 1000)) % 30000
+    """A block of ports for one service's instances: below the kernel's ephemeral ports (which
+    `free_port` and every outgoing connection take from, so a port the service found free
+    stays free until its engine binds it), and a different block for each service this test
+    process starts (blocks of different test processes are spread by pid)."""
+    low = 10000
+    try:
+        high = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        high = 32768
+    blocks = max(1, (high - low) // size)
+    base = low + ((os.getpid() * 7 + next(_RANGES)) % blocks) * size
     return f"{base}-{base + size - 1}"
 
 
@@ -141,6 +154,9 @@ class ServiceProcess:
             "DDS_PORT_RANGE": free_range(),
             "DDS_ENGINE_BIN": str(ROOT / "bin" / "ferretdb"),
             "DDS_SUPERVISE_INTERVAL": "0.3",
+            # No automated backups on the real clock: a run across a backup window (00:00 UTC by
+            # default) would back up long-lived instances and refuse what the tests do with them.
+            "DDS_SCHEDULER_INTERVAL": "3600",
         }
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"

@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -87,7 +88,17 @@ def procs() -> Iterator[Processes]:
     p.kill_all()
 
 
+# Engines are started from several threads at once: a port picked (and released) by one thread
+# could be picked again by another before the first engine binds it; one start at a time.
+_STARTING = threading.Lock()
+
+
 def start_ferretdb(procs: Processes, node: Path) -> tuple[subprocess.Popen[bytes], int]:
+    with _STARTING:
+        return _start_ferretdb(procs, node)
+
+
+def _start_ferretdb(procs: Processes, node: Path) -> tuple[subprocess.Popen[bytes], int]:
     (node / "data").mkdir(parents=True, exist_ok=True)
     port, debug = free_ports(2)
     argv = [
@@ -249,7 +260,7 @@ def _write_in_phases(
         time.sleep(settle)
         marks[name] = now_ms()
         expected[name] = copy.deepcopy(model)
-        wait_for(lambda: covered(marks[name]), 8, f"{name} to be covered", every=0.05)
+        wait_for(lambda: covered(marks[name]), 30, f"{name} to be covered", every=0.05)
 
     def put(db: str, coll: str, doc: dict[str, Any]) -> None:
         client[db][coll].replace_one({"_id": doc["_id"]}, doc, upsert=True)

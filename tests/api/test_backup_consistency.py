@@ -6,6 +6,7 @@ import threading
 
 from tests.backup_helpers import backup, ready_instance, restore_new, tenant
 from tests.conftest import Service
+from tests.helpers import wait_for
 
 
 def test_backup_under_concurrent_writes_is_consistent(service: Service) -> None:
@@ -31,6 +32,7 @@ def test_backup_under_concurrent_writes_is_consistent(service: Service) -> None:
     thread = threading.Thread(target=writer)
     thread.start()
     try:
+        wait_for(lambda: written[0] >= 20010, 30, "the writer's first writes")  # writes land during the backup
         backup_id = backup(service, inst["id"], "bk-consistent-1")
     finally:
         stop.set()

@@ -138,13 +138,14 @@ def test_killed_engine_is_started_again_behind_the_same_gateway(service: Service
 def test_slow_operations_reach_the_node_slow_log(service: Service, instance: dict[str, object]) -> None:
     with connect(instance, PASSWORD) as client:
         # One insert command of 20,000 documents takes the engine well over the DDS default
-        # threshold (100 ms); a ping stays far below it.
+        # threshold (100 ms); a ping is normally far below it (but on a loaded machine even a
+        # ping can take 100 ms: what is asserted is that nothing faster is logged).
         client.t.slow.insert_many([{"i": i, "pad": "x" * 200} for i in range(20000)])
         client.t.command("ping")
     logs = Path(service.parts.settings.instances_dir / str(instance["id"])).glob("*/logs/slow.log")
     records = [json.loads(line) for p in logs for line in p.read_text().splitlines()]
     assert any(r["command"] == "insert" and r["ns"] == "t.slow" for r in records), records
-    assert not any(r["command"] == "ping" for r in records)
+    assert all(r["duration_ms"] >= 100 for r in records), records  # the threshold filters
     assert all("xxxx" not in json.dumps(r) for r in records)  # literal values are redacted
 
 

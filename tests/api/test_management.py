@@ -188,6 +188,9 @@ def test_resize_scheduled_for_the_window_runs_inside_it(make_service: Any) -> No
     created = svc.create_instance("window-1")
     iid = created["id"]
     assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    with svc.client() as api:  # run at 22:xx UTC, the moved clock would open the 00:00 backup window
+        off = {"backup_policy": {"keep_days": 0}}
+        assert api.put(svc.path(f"/instances/{iid}/backups/policy"), json=off).status_code == 200
     now = svc.clock.now()
     start = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     window = {"start_time": f"{start:%H}:00", "end_time": f"{(start + timedelta(hours=1)):%H}:00"}

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT, Service
+from tests.helpers import wait_for
 
 
 def _samples(service: Service) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -38,13 +39,15 @@ def test_metrics_parse_and_move_with_requests_and_jobs(service: Service) -> None
             assert api.get(service.path("/flavors")).status_code == 200
         created = service.create_instance("metrics-1")
     assert service.wait_job(created["job_id"])["status"] == "Completed"
+    done = {"name": "CreateMongoDB", "status": "Completed"}
+    counted = _value(before, "dds_job_events_total", **done) + 1  # counted just after the job's commit
+    wait_for(lambda: _value(_samples(service), "dds_job_events_total", **done) >= counted, 10, "the job counted")
     after = _samples(service)
     key = {"method": "GET", "route": route, "status": "200"}
     assert _value(after, "dds_http_requests_total", **key) - _value(before, "dds_http_requests_total", **key) == 3
     count = _value(after, "dds_http_request_duration_seconds_count", method="GET", route=route)
     assert count - _value(before, "dds_http_request_duration_seconds_count", method="GET", route=route) == 3
-    done = {"name": "CreateMongoDB", "status": "Completed"}
-    assert _value(after, "dds_job_events_total", **done) == _value(before, "dds_job_events_total", **done) + 1
+    assert _value(after, "dds_job_events_total", **done) == counted
     assert _value(after, "dds_jobs", **done) == _value(before, "dds_jobs", **done) + 1
     assert _value(after, "dds_engines", state="up") >= 1
     service.delete_instance(created["id"])
@@ -66,13 +69,18 @@ def test_access_log_and_job_events_are_logged(service: Service, caplog: pytest.L
             api.get(service.path("/flavors"))
         created = service.create_instance("logged-1")
         service.wait_job(created["job_id"])
-        time.sleep(0.2)
-    access = [r for r in caplog.records if r.name == "dds.access" and "/flavors" in r.getMessage()]
-    assert access and getattr(access[0], "status", None) == 200 and getattr(access[0], "route", "").endswith("/flavors")
-    jobs = [
-        (getattr(r, "job_id", ""), getattr(r, "status", "")) for r in caplog.records if getattr(r, "event", "") == "job"
-    ]
-    assert (created["job_id"], "Running") in jobs and (created["job_id"], "Completed") in jobs
+
+        def access() -> list[logging.LogRecord]:  # written in batches by the access log's thread
+            return [r for r in caplog.records if r.name == "dds.access" and "/flavors" in r.getMessage()]
+
+        def jobs() -> set[tuple[str, str]]:  # logged just after each state's commit
+            records = [r for r in caplog.records if getattr(r, "event", "") == "job"]
+            return {(getattr(r, "job_id", ""), getattr(r, "status", "")) for r in records}
+
+        wait_for(access, 10, "the access log line")
+        wait_for(lambda: {(created["job_id"], "Running"), (created["job_id"], "Completed")} <= jobs(), 10, "job lines")
+    first = access()[0]
+    assert getattr(first, "status", None) == 200 and getattr(first, "route", "").endswith("/flavors")
     service.delete_instance(created["id"])
 
 

@@ -13,7 +13,7 @@ import pytest
 from pymongo.errors import OperationFailure, PyMongoError
 
 from tests.conftest import PASSWORD, Service
-from tests.helpers import ServiceProcess, connect, engine_pids, instance_body, wait_job
+from tests.helpers import ServiceProcess, connect, engine_pids, instance_body, wait_for, wait_job
 
 
 def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> None:
@@ -22,20 +22,22 @@ def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> 
     try:
         project = svc.project()
         headers = {"X-Auth-Token": "dds-dev-token"}
-        body = instance_body("crash-1", PASSWORD, version="4.2", series="s6")
-        r = httpx.post(f"{svc.url}/v3/{project}/instances", json=body, headers=headers)
-        assert r.status_code == 202, r.text
-        job_id, iid = r.json()["job_id"], r.json()["id"]
-        # Kill the service once the engine process exists but before the job can finish.
-        deadline = time.monotonic() + 20
-        while not list((tmp_path / "instances").glob("*/*/engine.pid")) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        svc.kill9()
-        with sqlite3.connect(tmp_path / "meta.db") as db:
-            status = db.execute("select status from jobs where id=?", (job_id,)).fetchone()[0]
+        for attempt in range(1, 4):  # a fast machine may finish the job before the kill: try again
+            body = instance_body(f"crash-{attempt}", PASSWORD, version="4.2", series="s6")
+            r = httpx.post(f"{svc.url}/v3/{project}/instances", json=body, headers=headers)
+            assert r.status_code == 202, r.text
+            job_id, iid = r.json()["job_id"], r.json()["id"]
+            # Kill the service once the engine process exists but before the job can finish.
+            deadline = time.monotonic() + 20
+            while not list((tmp_path / "instances" / iid).glob("*/engine.pid")) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            svc.kill9()
+            with sqlite3.connect(tmp_path / "meta.db") as db:
+                status = db.execute("select status from jobs where id=?", (job_id,)).fetchone()[0]
+            svc.start()
+            if status == "Running":
+                break
         assert status == "Running"  # the job really was interrupted
-
-        svc.start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             job = httpx.get(f"{svc.url}/v3/{project}/jobs", params={"id": job_id}, headers=headers).json()["job"]
@@ -51,7 +53,7 @@ def test_service_killed_mid_create_resumes_and_leaks_nothing(tmp_path: Path) -> 
             with connect(inst["instances"][0], PASSWORD) as client:
                 client.t.c.insert_one({"ok": 1})
                 assert client.t.c.count_documents({}) == 1
-            assert len(running) == 1
+            assert len(engine_pids(tmp_path / "instances" / iid)) == 1
     finally:
         svc.stop()
     assert engine_pids(tmp_path) == set()  # a graceful stop stops every engine
@@ -65,12 +67,13 @@ def test_killed_engine_is_restarted_with_its_data(service: Service) -> None:
         client.keep.docs.insert_many([{"i": i} for i in range(100)])
     before = engine_pids(service.parts.settings.instances_dir / created["id"])
     assert len(before) == 1
-    os.kill(before.pop(), signal.SIGKILL)
+    killed = before.pop()
+    os.kill(killed, signal.SIGKILL)
 
     deadline = time.monotonic() + 30
     after: set[int] = set()
     while time.monotonic() < deadline:
-        after = engine_pids(service.parts.settings.instances_dir / created["id"])
+        after = engine_pids(service.parts.settings.instances_dir / created["id"]) - {killed}
         if after and service.instance(created["id"])["status"] == "normal":
             break
         time.sleep(0.1)
@@ -98,7 +101,7 @@ def test_full_volume_refuses_writes_until_enlarged(make_service) -> None:  # typ
             if i % 10 == 0 and svc.instance(iid)["status"] == "data_disk_full":
                 time.sleep(0.5)  # the engine restarts read-only; the next write must fail
         assert refused is not None, "writes were never refused"
-    assert svc.instance(iid)["status"] == "data_disk_full"
+    wait_for(lambda: svc.instance(iid)["status"] == "data_disk_full", 30, "status data_disk_full")
     with connect(svc.instance(iid), PASSWORD) as client:
         assert client.big.blobs.count_documents({}) > 0  # reads still work
         with pytest.raises(OperationFailure):
@@ -141,20 +144,22 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
         with connect(inst, PASSWORD) as client:
             client.big.docs.insert_many([{"i": i, "pad": "y" * 300} for i in range(20000)])
 
-        r = api.post("/backups", json={"backup": {"instance_id": created["id"], "name": "crash-backup"}})
-        assert r.status_code == 200, r.text
-        job_id, backup_id = r.json()["job_id"], r.json()["backup_id"]
-        staging = tmp_path / "backups" / "staging"
-        deadline = time.monotonic() + 30  # kill once the backup job has started its work
-        while not (staging / backup_id / "service.secret").exists() and time.monotonic() < deadline:
-            time.sleep(0.001)
-        svc.kill9()
-        with sqlite3.connect(tmp_path / "meta.db") as db:
-            status = db.execute("select status from backups where id=?", (backup_id,)).fetchone()[0]
+        for attempt in range(1, 4):  # a fast machine may finish the backup before the kill: again
+            r = api.post("/backups", json={"backup": {"instance_id": created["id"], "name": f"crash-backup-{attempt}"}})
+            assert r.status_code == 200, r.text
+            job_id, backup_id = r.json()["job_id"], r.json()["backup_id"]
+            staging = tmp_path / "backups" / "staging"
+            deadline = time.monotonic() + 30  # kill once the backup job has started its work
+            while not (staging / backup_id / "service.secret").exists() and time.monotonic() < deadline:
+                time.sleep(0.001)
+            svc.kill9()
+            with sqlite3.connect(tmp_path / "meta.db") as db:
+                status = db.execute("select status from backups where id=?", (backup_id,)).fetchone()[0]
+            svc.start()
+            assert wait_job(api, job_id)["status"] in ("Completed", "Failed")
+            if status == "BUILDING":
+                break
         assert status == "BUILDING"  # interrupted before it was whole
-
-        svc.start()
-        assert wait_job(api, job_id)["status"] in ("Completed", "Failed")
         row = api.get("/backups", params={"backup_id": backup_id}).json()["backups"][0]
         assert row["status"] in ("COMPLETED", "FAILED")
         if row["status"] == "COMPLETED":  # resumed and finished: the archive must be whole and true
@@ -211,7 +216,7 @@ def test_service_killed_mid_restore_to_new_instance_resumes_to_completed(tmp_pat
             with sqlite3.connect(tmp_path / "meta.db") as db:
                 step = db.execute("select step from jobs where id=?", (job_id,)).fetchone()[0]
             time.sleep(0.005)
-        assert step == 3, "the restore never reached its load step"
+        assert step >= 3, "the restore never reached its load step"  # (a fast machine may be past it)
         svc.kill9()
 
         svc.start()

@@ -776,17 +776,17 @@ def test_gateway_max_connections_and_stats(tmp_path: Path) -> None:
 
 def test_gateway_closes_clients_when_the_engine_is_down(tmp_path: Path) -> None:
     async def scenario() -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            dead_port = s.getsockname()[1]  # nothing listens here once the socket closes
-        async with running_gateway(tmp_path, echo_ok) as (gateway, port):
-            gateway.config = dataclasses.replace(gateway.config, engine_port=dead_port)
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(op_msg({"ping": 1, "$db": "admin"}))
-            assert await closed_within(reader, 3)
-            writer.close()
-            await asyncio.sleep(0.05)
-            assert gateway.stats.current == 0
+        with socket.socket() as dead:
+            dead.bind(("127.0.0.1", 0))  # bound, never listening, held: refused, and nobody else's port
+            dead_port = dead.getsockname()[1]
+            async with running_gateway(tmp_path, echo_ok) as (gateway, port):
+                gateway.config = dataclasses.replace(gateway.config, engine_port=dead_port)
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(op_msg({"ping": 1, "$db": "admin"}))
+                assert await closed_within(reader, 3)
+                writer.close()
+                await asyncio.sleep(0.05)
+                assert gateway.stats.current == 0
         events = [json.loads(x) for x in (tmp_path / "logs" / "gateway.log").read_text().splitlines()]
         assert any(e["event"] == "engine_unreachable" for e in events)
 

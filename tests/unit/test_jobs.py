@@ -130,7 +130,9 @@ def test_a_kind_registered_twice_is_refused() -> None:
 
 def test_long_step_keeps_its_claim(parts: Parts, monkeypatch: pytest.MonkeyPatch) -> None:
     """Three workers, one step three times longer than the stale limit: it runs exactly once."""
-    monkeypatch.setattr(worker, "STALE_AFTER", timedelta(seconds=0.5))
+    # Heartbeats every 0.1 s, stale after 2 s: a loaded machine delaying one beat must not look
+    # like an abandoned job (which is what the test would then report).
+    monkeypatch.setattr(worker, "STALE_AFTER", timedelta(seconds=2))
     monkeypatch.setattr(worker, "HEARTBEAT_EVERY", 0.1)
     runs: list[str] = []
     lock = threading.Lock()
@@ -138,14 +140,14 @@ def test_long_step_keeps_its_claim(parts: Parts, monkeypatch: pytest.MonkeyPatch
     def slow(ctx: JobContext) -> None:
         with lock:
             runs.append(threading.current_thread().name)
-        time.sleep(1.5)
+        time.sleep(6)
 
     parts.clock.advance(timedelta(days=3))  # a moved service clock must not make the job look abandoned
     pool = WorkerPool(parts, Registry([JobKind("Slow", (slow,))]), threads=3)
     job_id = _enqueue(parts, "Slow")
     pool.start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while _job(parts, job_id).status == JobStatus.RUNNING:
             assert time.monotonic() < deadline, "the slow job did not finish"
             time.sleep(0.05)
