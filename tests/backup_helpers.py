@@ -173,6 +173,23 @@ def check_physical(archive: bytes, backup_id: str, instance_id: str) -> dict[str
     return manifest  # type: ignore[no-any-return]
 
 
+def recover(svc: Service, source_id: str, backup_id: str, target_id: str, expect: str = "Completed") -> dict[str, Any]:
+    """`POST /instances/recovery` of a backup onto an existing instance; the job as it ended."""
+    with svc.client() as c:
+        r = c.post(
+            svc.path("/instances/recovery"),
+            json={
+                "source": {"instance_id": source_id, "type": "backup", "backup_id": backup_id},
+                "target": {"instance_id": target_id},
+            },
+        )
+    assert r.status_code == 200, r.text
+    job = svc.wait_job(r.json()["job_id"], timeout=180)
+    assert job["status"] == expect, job
+    assert job["name"] == "MongodbRestoreData2CurrentInstance", job
+    return job  # type: ignore[no-any-return]
+
+
 def restore_new(
     svc: Service, backup_id: str, name: str, expect: str = "Completed", timeout: float = 180
 ) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from pymongo.errors import OperationFailure, PyMongoError
 
 from dds.backup import manifest as manifest_mod
 from dds.db.backups import Backup
@@ -20,6 +19,7 @@ from tests.backup_helpers import (
     download,
     download_body,
     ready_instance,
+    recover,
     restore_new,
     seed,
     snapshot,
@@ -27,39 +27,15 @@ from tests.backup_helpers import (
     wait_export,
 )
 from tests.conftest import PASSWORD, Service
-from tests.helpers import connect
+from tests.helpers import connect, logs_in
 
 TARGET_PASSWORD = "Target#Pass_02"
-
-
-def _recover(svc: Service, source_id: str, backup_id: str, target_id: str, expect: str = "Completed") -> dict[str, Any]:
-    with svc.client() as c:
-        r = c.post(
-            svc.path("/instances/recovery"),
-            json={
-                "source": {"instance_id": source_id, "type": "backup", "backup_id": backup_id},
-                "target": {"instance_id": target_id},
-            },
-        )
-    assert r.status_code == 200, r.text
-    job = svc.wait_job(r.json()["job_id"], timeout=180)
-    assert job["status"] == expect, job
-    return job
 
 
 def _reset_password(svc: Service, instance_id: str, password: str) -> None:
     with svc.client() as c:
         r = c.put(svc.path(f"/instances/{instance_id}/reset-password"), json={"user_pwd": password})
     assert r.status_code == 200, r.text
-
-
-def _refused(inst: dict[str, Any], password: str, user: str = "rwuser") -> bool:
-    try:
-        with connect(inst, password, user=user, timeout_ms=3000) as client:
-            client.admin.command("listDatabases")
-    except (OperationFailure, PyMongoError):
-        return True
-    return False
 
 
 def _round_trip(svc: Service, tag: str) -> None:
@@ -80,18 +56,18 @@ def _round_trip(svc: Service, tag: str) -> None:
     with tenant(svc, restored) as client:
         assert snapshot(client) == before  # documents byte for byte, and every index
         client.shop.orders.insert_one({"_id": "written after restore"})  # a writable instance
-    assert not _refused(restored, "App#Pass_01", user="appuser")  # the backup's users come back
+    assert logs_in(restored, "appuser", "App#Pass_01")  # the backup's users come back
 
     target = ready_instance(svc, f"ph-tgt-{tag}")
     _reset_password(svc, target["id"], TARGET_PASSWORD)
     with connect(target, TARGET_PASSWORD) as client:
         client.stale.data.insert_one({"_id": "gone after restore"})
-    _recover(svc, source["id"], backup_id, target["id"])
+    recover(svc, source["id"], backup_id, target["id"])
     inst = svc.instance(target["id"])
     assert inst["status"] == "normal"
     with connect(inst, TARGET_PASSWORD) as client:  # the target's rwuser password stays
         assert snapshot(client) == before
-    assert _refused(inst, PASSWORD)  # the source's rwuser password does not open the target
+    assert not logs_in(inst, "rwuser", PASSWORD)  # the source's rwuser password does not open the target
     with svc.client() as c:  # the service still manages it with its own login
         assert c.get(svc.path(f"/instances/{target['id']}/disk-usage")).status_code == 200
     node_dir = next(p for p in (svc.parts.settings.instances_dir / target["id"]).iterdir() if p.is_dir())
@@ -102,10 +78,10 @@ def _round_trip(svc: Service, tag: str) -> None:
         client.shop.orders.drop_index("cust_at")
         client.later.added.insert_one({"_id": 1})
         client.admin.command("createUser", "lateruser", pwd="Later#Pass_1", roles=[])
-    _recover(svc, source["id"], backup_id, source["id"])
+    recover(svc, source["id"], backup_id, source["id"])
     with tenant(svc, svc.instance(source["id"])) as client:
         assert snapshot(client) == before
-    assert _refused(svc.instance(source["id"]), "Later#Pass_1", user="lateruser")  # users as of the backup
+    assert not logs_in(svc.instance(source["id"]), "lateruser", "Later#Pass_1")  # users as of the backup
 
     for iid in (created["id"], target["id"], source["id"]):
         svc.delete_instance(iid)

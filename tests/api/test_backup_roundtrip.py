@@ -18,6 +18,7 @@ from tests.backup_helpers import (
     check_physical,
     download,
     ready_instance,
+    recover,
     restore_new,
     seed,
     snapshot,
@@ -205,17 +206,7 @@ def test_corrupt_archive_fails_restore_and_leaves_target(service: Service, sourc
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
 
-    with service.client() as c:
-        r = c.post(
-            service.path("/instances/recovery"),
-            json={
-                "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
-                "target": {"instance_id": target["id"]},
-            },
-        )
-    assert r.status_code == 200, r.text
-    job = service.wait_job(r.json()["job_id"])
-    assert job["status"] == "Failed" and job["name"] == "MongodbRestoreData2CurrentInstance"
+    job = recover(service, source["id"], backup_id, target["id"], expect="Failed")
     assert "sha256" in job["fail_reason"], job
     assert service.instance(target["id"])["status"] == "normal"
     with tenant(service, target) as client:

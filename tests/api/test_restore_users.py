@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pymongo.errors import OperationFailure
 
-from tests.backup_helpers import backup, ready_instance, restore_new
+from tests.backup_helpers import backup, ready_instance, recover, restore_new
 from tests.conftest import PASSWORD, Service
 from tests.helpers import connect, logs_in
 
@@ -76,15 +76,7 @@ def test_users_and_roles_come_back_with_the_backup(service: Service) -> None:
     with service.client() as api:
         r = api.put(service.path(f"/instances/{source['id']}/reset-password"), json={"user_pwd": TARGET_PW})
         assert r.status_code == 200, r.text
-        r = api.post(
-            service.path("/instances/recovery"),
-            json={
-                "source": {"instance_id": source["id"], "type": "backup", "backup_id": backup_id},
-                "target": {"instance_id": source["id"]},
-            },
-        )
-    assert r.status_code == 200, r.text
-    assert service.wait_job(r.json()["job_id"], timeout=180)["status"] == "Completed"
+    recover(service, source["id"], backup_id, source["id"])
     source = service.instance(source["id"])
     _check_backup_grants(service, source)
     assert not logs_in(source, "late", LATE_PW, auth_db="shop")
