@@ -199,7 +199,7 @@ def test_console_instance_users_tags_parameters_and_slow_log(service: Service, p
             "() => document.querySelector('#message').textContent.startsWith('parameters applied')"
         )
         assert pg.inner_text("#message").endswith(": Completed)")  # type: ignore[attr-defined]
-        assert pg.get_attribute(field, "data-was") == "0"  # type: ignore[attr-defined]
+        assert pg.get_attribute(field, "data-was") == "0"  # type: ignore[attr-defined]  # redrawn before said
         with connect(inst, PASSWORD) as client:
             client.shop.web_marker.find_one({"n": 1})  # fast, but slow by a threshold of 0
         pg.wait_for_function(  # type: ignore[attr-defined]

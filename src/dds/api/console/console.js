@@ -230,8 +230,8 @@ async function renderParams(i, box) {
       const r = await call("PUT", `/instances/${i.id}/configurations`, { entity_id: i.id, parameter_values: changed });
       say(`applying parameters (job ${r.job_id}${r.restart_required ? ", the engine restarts" : ""})`);
       const job = await jobEnd(r.job_id);
+      await renderParams(i, box);  // drawn with the values now in force, then said
       say(`parameters applied (job ${r.job_id}: ${job.status})`, job.status !== "Completed");
-      await renderParams(i, box);
     });
   });
   box.replaceChildren(el("h4", {}, "Parameters"), form);
