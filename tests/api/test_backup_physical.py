@@ -70,7 +70,7 @@ def _round_trip(svc: Service, tag: str) -> None:
     assert not logs_in(inst, "rwuser", PASSWORD)  # the source's rwuser password does not open the target
     with svc.client() as c:  # the service still manages it with its own login
         assert c.get(svc.path(f"/instances/{target['id']}/disk-usage")).status_code == 200
-    node_dir = next(p for p in (svc.parts.settings.instances_dir / target["id"]).iterdir() if p.is_dir())
+    node_dir = next(p for p in (svc.parts.settings.instances_dir / target["id"]).iterdir() if (p / "data").is_dir())
     assert sorted(p.name for p in node_dir.iterdir() if p.name.startswith("data")) == ["data"]
 
     with tenant(svc, source) as client:  # recovery onto the original: later changes are undone

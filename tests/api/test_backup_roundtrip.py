@@ -237,7 +237,7 @@ def test_recovery_onto_existing_instance(service: Service, source: dict) -> None
     assert inst["status"] == "normal"
     with tenant(service, inst) as client:  # the tenant's own password still works on the target
         assert snapshot(client) == expected
-    node_dir = next((service.parts.settings.instances_dir / target["id"]).iterdir())
+    node_dir = next(p for p in (service.parts.settings.instances_dir / target["id"]).iterdir() if (p / "data").is_dir())
     assert not (node_dir / "data.pre-restore").exists()
 
 

@@ -67,6 +67,7 @@ def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service:
         client.other.things.insert_one({"_id": "t", "v": 3})
         m2 = mark(api, prefix, iid)
         client.app.command("createUser", "late", pwd=USER_PW, roles=[{"role": "readWrite", "db": "app"}])
+        client.app.command("revokeRolesFromUser", "early", roles=[{"role": "read", "db": "app"}])  # after m2
         client.app.drop_collection("extra")
         client.drop_database("other")
         client.app.c.insert_one({"_id": 100, "v": 4})
@@ -107,7 +108,7 @@ def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service:
             assert state(restored) == expected
             with connect(restored, PASSWORD) as client:
                 assert "v_1" in client.app.c.index_information()
-            # The users of that moment, with the grants they hold.
+            # The users of that moment, with the grants they held then (early's read was revoked since).
             assert logs_in(restored, "early", USER_PW, auth_db="app") is (at == m2)
             assert not logs_in(restored, "late", USER_PW, auth_db="app")
             if at == m2:

@@ -16,6 +16,7 @@ from typing import Any
 from dds.core.settings import Settings
 from dds.fleet import layout
 from dds.fleet.secrets import SERVICE_USER, TENANT_ADMIN
+from dds.gateway import roles_store
 from dds.gateway.roles_store import Authorization, RolesStore
 
 ASIDE = ".pre-restore"  # suffix of the target's file while a restore replaces it
@@ -64,6 +65,22 @@ def put_back(settings: Settings, instance_id: str) -> None:
     aside = _aside(path)
     if aside.exists():
         os.replace(aside, path)
+        roles_store.record(path, RolesStore(path).current().to_json())  # in force again from now
+
+
+def begin_history(settings: Settings, instance_id: str) -> None:
+    """A new instance's grants as its first version: a point in time after this is covered."""
+    path = layout.roles_file(settings, instance_id)
+    if not any(roles_store.history_dir(path).glob("[0-9]*.json")):
+        roles_store.record(path, RolesStore(path).current().to_json())
+
+
+def as_of(settings: Settings, instance_id: str, at_ms: int) -> dict[str, Any]:
+    """The grants in force at `at_ms`; the current ones when the history does not reach back
+    (an instance made before grants were kept as versions)."""
+    path = layout.roles_file(settings, instance_id)
+    found = roles_store.as_of(path, at_ms)
+    return found if found is not None else current(settings, instance_id)
 
 
 def forget_aside(settings: Settings, instance_id: str) -> None:

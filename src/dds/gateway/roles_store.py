@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,39 @@ def role_names(value: Any, default_db: str | None = None) -> list[RoleName]:
     return out
 
 
+# Every version of the file is also kept, named by when it took effect (UTC ms), so a
+# point-in-time restore can give the users of a moment the grants they held then.
+HISTORY_SUFFIX = ".history"
+HISTORY_KEPT = 1000  # versions; grants change rarely, and each is a few hundred bytes
+
+
+def history_dir(path: Path) -> Path:
+    return path.with_name(path.name + HISTORY_SUFFIX)
+
+
+def record(path: Path, data: dict[str, Any], at_ms: int | None = None) -> None:
+    """Keep `data` as the version of `path` in force from `at_ms` (now by default) on."""
+    folder = history_dir(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{at_ms if at_ms is not None else int(time.time() * 1000):015d}.json"
+    partial = folder / f".partial-{name}"
+    partial.write_text(json.dumps(data))
+    os.replace(partial, folder / name)
+    versions = sorted(folder.glob("[0-9]*.json"))
+    for old in versions[:-HISTORY_KEPT]:
+        old.unlink(missing_ok=True)
+
+
+def as_of(path: Path, at_ms: int) -> dict[str, Any] | None:
+    """The version in force at `at_ms`; None when the history does not reach back that far."""
+    folder = history_dir(path)
+    older = [v for v in sorted(folder.glob("[0-9]*.json")) if int(v.stem) <= at_ms] if folder.is_dir() else []
+    if not older:
+        return None
+    found: dict[str, Any] = json.loads(older[-1].read_text())
+    return found
+
+
 class RolesStore:
     """The file of one instance, with the last version read kept in memory."""
 
@@ -141,4 +175,5 @@ class RolesStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
                 raise
+            record(self.path, auth.to_json())
         return self.current()

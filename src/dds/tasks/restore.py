@@ -118,9 +118,9 @@ def _fetch_as_of(ctx: JobContext) -> None:
     p = ctx.payload
     pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), _staged(parts, ctx) / physical.DATA)
     ctx.payload["format"] = PHYSICAL
-    # The users are the archive's as of the time; the grants are the source's now (the archive
-    # holds the engine's files only), kept for the users of then.
-    ctx.payload["authorization"] = authorization.current(parts.settings, p["source_instance_id"])
+    # The users are the archive's as of the time, the grants the source's version of then.
+    at = int(p["restore_time_ms"])
+    ctx.payload["authorization"] = authorization.as_of(parts.settings, p["source_instance_id"], at)
 
 
 def _staged(parts: Parts, ctx: JobContext) -> Path:

@@ -14,7 +14,7 @@ from dds.backup import archive
 from dds.core.errors import InstanceNotFound
 from dds.db.models import Instance
 from dds.domain.states import InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import layout, nodes, secrets
+from dds.fleet import authorization, layout, nodes, secrets
 from dds.jobs.registry import JobContext
 from dds.parts import Parts
 
@@ -101,6 +101,7 @@ def init_engine(ctx: JobContext) -> None:
                 password = secrets.pending_password(parts.settings, ctx.instance_id)
                 client.admin.command("createUser", "rwuser", pwd=password, roles=[])
         inst.engine_version = parts.engine.version()
+    authorization.begin_history(parts.settings, ctx.instance_id)
 
 
 def finish_create(ctx: JobContext) -> None:
