@@ -42,12 +42,12 @@ def replace(
 ) -> None:
     """Make `wanted` the instance's grants and roles: only for `users` (the users the restored
     files hold, so a grant never waits for a later user of the same name), and with the roles of
-    the kept users as the target had them. Runs again
-    after a crash with the same result: the target's file is set aside once, read from there."""
+    the kept users as the target had them. Runs again after a crash with the same result: the
+    target's file is set aside once, and read from there."""
     path = layout.roles_file(settings, instance_id)
     aside = _aside(path)
     if not aside.exists():
-        _write(aside, RolesStore(path).current().to_json())
+        roles_store.save(aside, RolesStore(path).current().to_json())
     before = Authorization.from_json(json.loads(aside.read_text()))
     after = Authorization.from_json(wanted)
     restored = {key: roles for key, roles in after.users.items() if key in users and key not in KEPT_USERS}
@@ -86,13 +86,3 @@ def as_of(settings: Settings, instance_id: str, at_ms: int) -> dict[str, Any]:
 def forget_aside(settings: Settings, instance_id: str) -> None:
     """A finished restore: the target's old file is no longer needed."""
     _aside(layout.roles_file(settings, instance_id)).unlink(missing_ok=True)
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    with partial.open("w") as f:
-        json.dump(data, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)

@@ -92,6 +92,22 @@ HISTORY_SUFFIX = ".history"
 HISTORY_KEPT = 1000  # versions; grants change rarely, and each is a few hundred bytes
 
 
+def save(path: Path, data: dict[str, Any]) -> None:
+    """Replace `path` with `data` whole: readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def history_dir(path: Path) -> Path:
     return path.with_name(path.name + HISTORY_SUFFIX)
 
@@ -99,11 +115,7 @@ def history_dir(path: Path) -> Path:
 def record(path: Path, data: dict[str, Any], at_ms: int | None = None) -> None:
     """Keep `data` as the version of `path` in force from `at_ms` (now by default) on."""
     folder = history_dir(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{at_ms if at_ms is not None else int(time.time() * 1000):015d}.json"
-    partial = folder / f".partial-{name}"
-    partial.write_text(json.dumps(data))
-    os.replace(partial, folder / name)
+    save(folder / f"{at_ms if at_ms is not None else int(time.time() * 1000):015d}.json", data)
     versions = sorted(folder.glob("[0-9]*.json"))
     for old in versions[:-HISTORY_KEPT]:
         old.unlink(missing_ok=True)
@@ -164,16 +176,6 @@ class RolesStore:
             auth = self._read()
             edit(auth)
             auth._grants.clear()
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".authz-")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump(auth.to_json(), f, indent=1)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            save(self.path, auth.to_json())
             record(self.path, auth.to_json())
         return self.current()
