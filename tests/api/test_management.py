@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,8 +14,8 @@ from urllib.parse import quote_plus
 import pytest
 from pymongo import MongoClient
 
-from tests.conftest import PASSWORD, Service
-from tests.helpers import connect, wait_for
+from tests.conftest import PASSWORD, ROOT, Service
+from tests.helpers import connect, engine_pids, instance_body, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +181,59 @@ def test_a_delete_whose_recycle_backup_fails_leaves_the_instance_serving(make_se
 
         svc.delete_instance(created["id"])  # the store is back: the delete goes through, into the bin
         assert api.get(svc.path("/recycle-instances")).json()["total_count"] == 1
+
+
+def test_an_instance_whose_engine_cannot_start_goes_to_the_bin_from_its_files(make_service: Any, tmp_path: Any) -> None:
+    """`abnormal` (the engine dies and cannot be started again): a delete with a recycle policy
+    backs the instance up from its files as they lie, and it comes back from the bin; if even that
+    backup cannot be written, the instance is deleted without an entry instead of staying stuck."""
+    engine = tmp_path / "ferretdb"
+    shutil.copy2(ROOT / "bin" / "ferretdb", engine)
+    svc: Service = make_service(engine_bin=engine)
+    kept, lost = svc.create_instance("cold-kept"), svc.create_instance("cold-lost")
+    for created in (kept, lost):
+        assert svc.wait_job(created["job_id"])["status"] == "Completed"
+        with connect(svc.instance(created["id"]), PASSWORD) as client:
+            client.keep.me.insert_many([{"n": i} for i in range(30)])
+    broken = engine.with_name("ferretdb.real")
+    engine.rename(broken)
+    engine.write_text("#!/bin/sh\necho 'this engine cannot start' >&2\nexit 1\n")
+    engine.chmod(0o755)
+    for created in (kept, lost):
+        for pid in engine_pids(svc.parts.settings.instances_dir / created["id"]):
+            os.kill(pid, signal.SIGKILL)
+    for created in (kept, lost):
+        wait_for(lambda c=created: svc.instance(c["id"])["status"] == "abnormal", 60, "abnormal")  # type: ignore[misc]
+
+    store = svc.parts.settings.backup_store_dir
+    aside = store.with_name(store.name + ".aside")
+    with svc.client() as api:
+        policy = {"recycle_policy": {"enabled": True, "retention_period_in_days": 2}}
+        assert api.put(svc.path("/instances/recycle-policy"), json=policy).status_code == 200
+        if store.exists():
+            store.rename(aside)
+        store.write_text("not a directory: no backup can be written here")
+        try:
+            svc.delete_instance(lost["id"])  # its job completes: deleted, without an entry
+        finally:
+            store.unlink()
+            if aside.exists():
+                aside.rename(store)
+        assert api.get(svc.path("/recycle-instances")).json()["total_count"] == 0
+        assert api.get(svc.path("/backups"), params={"instance_id": lost["id"]}).json()["backups"] == []
+
+        svc.delete_instance(kept["id"])
+        entry = api.get(svc.path("/recycle-instances")).json()["instances"][0]
+        assert entry["id"] == kept["id"] and entry["backup_id"]
+
+        engine.unlink()
+        broken.rename(engine)  # an engine that starts again, for the instance brought back
+        body = {**instance_body("cold-back", PASSWORD), "restore_point": {"backup_id": entry["backup_id"]}}
+        r = api.post(svc.path("/instances"), json=body)
+        assert r.status_code == 202, r.text
+        assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
+        with connect(svc.instance(r.json()["id"]), PASSWORD) as client:
+            assert client.keep.me.count_documents({}) == 30
 
 
 # --- maintenance window and scheduled tasks ----------------------------------------------------

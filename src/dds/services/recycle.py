@@ -4,6 +4,10 @@ Deleting then takes a physical backup first (the delete job's first step), stops
 instance as before, and records it in the bin until `retained_until`. It comes back by the
 documented route, a restore to a new instance from its `backup_id`. The scheduler purges expired
 entries and their backups. Without a policy (the default), delete stays immediate.
+
+An instance that is not serving (`abnormal`: its engine could not be started again) is backed up
+from its files as they lie ("cold"); if even that fails, it is deleted without an entry rather
+than left undeletable. One that never had data (`createfail`) is deleted at once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dds.services.paging import page
 from dds.wire import models as w
 
 MAX_DAYS = 7  # DDS keeps recycled instances 1 to 7 days
+SERVING = (InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL)  # backed up through the running engine
 
 
 def show_policy(parts: Parts, project_id: str) -> w.ShowRecyclePolicyResponse:
@@ -49,18 +54,19 @@ def delete(parts: Parts, project_id: str, instance_id: str) -> Job:
     with parts.db.session() as s:
         policy = s.get(RecyclePolicy, project_id)
         inst = instances.get(s, project_id, instance_id)
-        if (
-            policy is None
-            or not policy.enabled
-            or inst.status not in (InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL)
-        ):
+        if policy is None or not policy.enabled or inst.status not in (*SERVING, InstanceStatus.ABNORMAL):
             s.rollback()
             return instances.delete(parts, project_id, instance_id)
         instances.require(inst, "delete")
         stamp = parts.clock.now().strftime("%Y%m%d%H%M%S")
         b = backups.new_backup(parts, inst, kind=BackupType.MANUAL, name=f"recycle-{inst.name[:40]}-{stamp}")
         s.add(b)
-        payload = {"backup_id": b.id, "recycle": True, "recycle_days": policy.retention_days}
+        payload = {
+            "backup_id": b.id,
+            "recycle": True,
+            "recycle_days": policy.retention_days,
+            "cold": inst.status not in SERVING,  # from the files as they lie: the engine is down
+        }
         job = instances.start_job(parts, s, inst, JobName.DELETE, InstanceStatus.DELETING, payload)
     parts.wakeup.set()
     return job

@@ -69,7 +69,8 @@ def take(ctx: JobContext) -> None:
         settle_if(parts, instance_id, InstanceStatus.BACKING_UP)
         return
     stop_check(parts, backup_id)()
-    ensure_running(ctx)  # a resumed job may find the engine gone with the service that crashed
+    if not ctx.payload.get("cold"):  # cold: an instance whose engine could not start, read as it lies
+        ensure_running(ctx)  # a resumed job may find the engine gone with the service that crashed
     work = layout.staging(parts.settings, backup_id)
     archive.clear(work)
     work.mkdir(parents=True)
@@ -150,6 +151,14 @@ def _discard(parts: Parts, keys: list[str]) -> None:
             parts.store.delete(key)
         except Exception as exc:  # noqa: BLE001 - logged; the caller's state change matters more
             log.warning("could not remove %s from the backup store: %s", key, exc)
+
+
+def forget(parts: Parts, backup_id: str) -> None:
+    """The backup's row gone (a failed one that no listing should keep)."""
+    with parts.db.session() as s:
+        b = s.get(Backup, backup_id)
+        if b is not None:
+            s.delete(b)
 
 
 def backup_failed(ctx: JobContext, reason: str) -> None:

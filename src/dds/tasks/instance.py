@@ -5,6 +5,7 @@ Every step is idempotent: a resumed job re-runs the step it was in.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from dds.db.management import RecycledInstance
@@ -25,6 +26,8 @@ from dds.tasks.steps import (
     stop_nodes,
 )
 
+log = logging.getLogger(__name__)
+
 
 def _delete_rows(ctx: JobContext) -> None:
     parts = ctx.parts
@@ -36,9 +39,21 @@ def _delete_rows(ctx: JobContext) -> None:
 
 
 def _recycle_backup(ctx: JobContext) -> None:
-    """With a recycle policy, the instance is backed up before anything of it goes."""
-    if ctx.payload.get("recycle"):
+    """With a recycle policy, the instance is backed up before anything of it goes. An instance
+    that was not serving is backed up from its files as they lie; if even that fails, it is
+    deleted without a recycle-bin entry (the backup removed) rather than left undeletable."""
+    if not ctx.payload.get("recycle"):
+        return
+    if not ctx.payload.get("cold"):
         backup.take(ctx)
+        return
+    try:
+        backup.take(ctx)
+    except Exception as exc:
+        log.warning("instance %s: no recycle-bin backup of its files (%s); deleting without one", ctx.instance_id, exc)
+        backup.backup_failed(ctx, str(exc))
+        backup.forget(ctx.parts, ctx.payload["backup_id"])
+        ctx.payload["recycle"] = False
 
 
 def _record_recycled(ctx: JobContext) -> None:
