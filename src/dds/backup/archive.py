@@ -12,7 +12,7 @@ import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from dds.backup.manifest import MANIFEST_NAME, Manifest
+from dds.backup.manifest import MANIFEST_NAME, Manifest, check_files, copy_hashed
 from dds.core.errors import BackupCorrupt
 from dds.store.base import CHUNK, Sink
 
@@ -94,34 +94,18 @@ def unpack(path: Path, dest: Path) -> Manifest:
                 assert src is not None
                 target = dest / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-                digest = hashlib.sha256()
-                size = 0
-                with target.open("wb") as out:
-                    while chunk := src.read(CHUNK):
-                        digest.update(chunk)
-                        size += len(chunk)
-                        out.write(chunk)
+                size, sha = copy_hashed(src, target)
                 if rel.as_posix() == MANIFEST_NAME:
                     manifest = Manifest.from_json(target.read_text())
                 elif rel.parts[0] == "dump":
-                    seen[PurePosixPath(*rel.parts[1:]).as_posix()] = (size, digest.hexdigest())
+                    seen[PurePosixPath(*rel.parts[1:]).as_posix()] = (size, sha)
                 else:
                     raise BackupCorrupt(f"Unexpected member {member.name!r} in the backup file.")
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         raise BackupCorrupt(f"The backup file cannot be read: {exc}.") from None
-    if manifest is None:
-        raise BackupCorrupt("The backup file has no manifest.")
+    checked = check_files(manifest, seen)
     (dest / "dump").mkdir(exist_ok=True)  # a backup of an empty instance has no dump files
-    expected = {f.path: (f.size, f.sha256) for f in manifest.files}
-    for name, want in expected.items():
-        if name not in seen:
-            raise BackupCorrupt(f"The backup file lacks {name}.")
-        if seen[name] != want:
-            raise BackupCorrupt(f"{name} in the backup file failed its size or sha256 check.")
-    extra = set(seen) - set(expected)
-    if extra:
-        raise BackupCorrupt(f"The backup file holds files its manifest does not list: {sorted(extra)}.")
-    return manifest
+    return checked
 
 
 def clear(path: Path) -> None:

@@ -6,8 +6,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from dds.core.errors import BackupCorrupt
 from dds.store.base import CHUNK
 
 MANIFEST_NAME = "manifest.json"
@@ -68,3 +69,31 @@ def describe(root: Path) -> list[FileEntry]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != MANIFEST_NAME
     ]
+
+
+def copy_hashed(src: IO[bytes], target: Path) -> tuple[int, str]:
+    """Write one archive member to its file and hash it in the same pass (each byte read once)."""
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as out:
+        while chunk := src.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return size, digest.hexdigest()
+
+
+def check_files(manifest: Manifest | None, seen: dict[str, tuple[int, str]]) -> Manifest:
+    """The unpacked files are exactly the manifest's, each of its size and sha256, or the backup is corrupt."""
+    if manifest is None:
+        raise BackupCorrupt("The backup file has no manifest.")
+    expected = {f.path: (f.size, f.sha256) for f in manifest.files}
+    for name, want in expected.items():
+        if name not in seen:
+            raise BackupCorrupt(f"The backup file lacks {name}.")
+        if seen[name] != want:
+            raise BackupCorrupt(f"{name} in the backup file failed its size or sha256 check.")
+    extra = set(seen) - set(expected)
+    if extra:
+        raise BackupCorrupt(f"The backup file holds files its manifest does not list: {sorted(extra)}.")
+    return manifest

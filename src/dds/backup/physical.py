@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import zstandard
 
-from dds.backup.manifest import MANIFEST_NAME, PHYSICAL, FileEntry, Manifest
+from dds.backup.manifest import MANIFEST_NAME, PHYSICAL, FileEntry, Manifest, check_files, copy_hashed
 from dds.backup.snapshot import FrozenFile
 from dds.core.errors import BackupCorrupt
 from dds.store.base import CHUNK, Sink
@@ -140,30 +140,13 @@ def unpack(stream: Source, dest: Path) -> Manifest:
                 if manifest is not None:
                     raise BackupCorrupt("The backup file holds files after its manifest.")
                 target = dest / DATA / _safe_name(member.name)
-                digest = hashlib.sha256()
-                size = 0
-                with target.open("wb") as out:
-                    while chunk := src.read(CHUNK):
-                        digest.update(chunk)
-                        size += len(chunk)
-                        out.write(chunk)
-                seen[member.name] = (size, digest.hexdigest())
+                size, sha = copy_hashed(src, target)
+                seen[member.name] = (size, sha)
     except BackupCorrupt:
         raise
     except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError, TypeError, KeyError) as exc:
         raise BackupCorrupt(f"The backup file cannot be read: {exc}.") from None
-    if manifest is None:
-        raise BackupCorrupt("The backup file has no manifest.")
-    expected = {f.path: (f.size, f.sha256) for f in manifest.files}
-    for name, want in expected.items():
-        if name not in seen:
-            raise BackupCorrupt(f"The backup file lacks {name}.")
-        if seen[name] != want:
-            raise BackupCorrupt(f"{name} in the backup file failed its size or sha256 check.")
-    extra = set(seen) - set(expected)
-    if extra:
-        raise BackupCorrupt(f"The backup file holds files its manifest does not list: {sorted(extra)}.")
-    return manifest
+    return check_files(manifest, seen)
 
 
 def _uri(path: Path, query: str = "") -> str:
