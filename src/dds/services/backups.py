@@ -101,20 +101,9 @@ def start_backup(
     """Add a BUILDING backup and its job to the caller's transaction."""
     if inst.status not in ALLOWED["backup"]:
         raise BackupNotAllowed(f"The DB instance status ({inst.status}) does not allow a backup.")
-    now = parts.clock.now()
     b = new_backup(parts, inst, kind=kind, name=name, description=description, scheduled_for=scheduled_for)
     s.add(b)
-    transition(inst, InstanceStatus.BACKING_UP)
-    inst.updated = now
-    job = enqueue(
-        s,
-        name=JobName.BACKUP,
-        project_id=inst.project_id,
-        now=now,
-        instance_id=inst.id,
-        instance_name=inst.name,
-        payload={"backup_id": b.id},
-    )
+    job = instances.start_job(parts, s, inst, JobName.BACKUP, InstanceStatus.BACKING_UP, {"backup_id": b.id})
     return b, job
 
 

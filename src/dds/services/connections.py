@@ -22,13 +22,12 @@ from dds.db.gateway import ConnectionPolicy, KillOpRule
 from dds.db.models import Instance, Job, Node
 from dds.domain.jobs import JobName
 from dds.domain.rules import check_paging
-from dds.domain.states import InstanceStatus, transition
+from dds.domain.states import InstanceStatus
 from dds.fleet import gateways, tls
 from dds.gateway.rules import OPERATION_TYPES
-from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.services.instances import get as get_instance
-from dds.services.instances import require
+from dds.services.instances import require, start_job
 from dds.store import links
 from dds.wire import models as w
 
@@ -343,17 +342,8 @@ def switch_ssl(parts: Parts, project_id: str, instance_id: str, option: str | No
         require(inst, "restart")
         if inst.ssl_option == option:
             raise InvalidParameter(f"SSL is already {'on' if option == '1' else 'off'}.")
-        transition(inst, InstanceStatus.REBOOTING)
-        inst.updated = parts.clock.now()
-        job = enqueue(
-            s,
-            name=JobName.SWITCH_SSL,
-            project_id=project_id,
-            now=parts.clock.now(),
-            instance_id=inst.id,
-            instance_name=inst.name,
-            payload={"ssl_option": option, "old_ssl_option": inst.ssl_option},
-        )
+        payload = {"ssl_option": option, "old_ssl_option": inst.ssl_option}
+        job = start_job(parts, s, inst, JobName.SWITCH_SSL, InstanceStatus.REBOOTING, payload)
     parts.wakeup.set()
     return job
 

@@ -293,6 +293,7 @@ def listing(parts: Parts, project_id: str, query: InstanceQuery) -> tuple[list[I
 def start_job(
     parts: Parts, s: Session, inst: Instance, kind: str, status: InstanceStatus, payload: dict[str, Any] | None = None
 ) -> Job:
+    """The instance's new status and the job that ends it, in the caller's one transaction."""
     transition(inst, status)
     inst.updated = parts.clock.now()
     return enqueue(

@@ -8,9 +8,8 @@ from dds.core.errors import BackupInvalid, InvalidParameter, StorageOutOfRange
 from dds.db.backups import Backup
 from dds.db.models import Instance, Job
 from dds.domain.jobs import JobName
-from dds.domain.states import BACKUP_ALLOWED, InstanceStatus, transition
+from dds.domain.states import BACKUP_ALLOWED, InstanceStatus
 from dds.fleet import nodes
-from dds.jobs.queue import enqueue
 from dds.parts import Parts
 from dds.services import backups, instances, pitr
 from dds.wire import models as w
@@ -82,17 +81,7 @@ def restore_existing(parts: Parts, project_id: str, source: w.Source | None, tar
     with parts.db.session() as s:
         inst = instances.get(s, project_id, target.instance_id)
         instances.require(inst, "restore_target")
-        transition(inst, InstanceStatus.RESTORING)
-        inst.updated = parts.clock.now()
-        job = enqueue(
-            s,
-            name=JobName.RESTORE_CURRENT,
-            project_id=project_id,
-            now=parts.clock.now(),
-            instance_id=inst.id,
-            instance_name=inst.name,
-            payload=payload,
-        )
+        job = instances.start_job(parts, s, inst, JobName.RESTORE_CURRENT, InstanceStatus.RESTORING, payload)
     parts.wakeup.set()
     return job
 
@@ -134,17 +123,8 @@ def restore_collections(
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
         instances.require(inst, "restore_target")
-        transition(inst, InstanceStatus.RESTORING)
-        inst.updated = parts.clock.now()
-        job = enqueue(
-            s,
-            name=JobName.RESTORE_COLLECTIONS,
-            project_id=project_id,
-            now=parts.clock.now(),
-            instance_id=inst.id,
-            instance_name=inst.name,
-            payload={"groups": [{**g, "databases": sorted(g["databases"])} for g in groups.values()]},
-        )
+        payload = {"groups": [{**g, "databases": sorted(g["databases"])} for g in groups.values()]}
+        job = instances.start_job(parts, s, inst, JobName.RESTORE_COLLECTIONS, InstanceStatus.RESTORING, payload)
     parts.wakeup.set()
     return job
 
