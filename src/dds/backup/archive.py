@@ -7,40 +7,22 @@ is checked against the manifest before a restore may use it.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from dds.backup.manifest import MANIFEST_NAME, Manifest, check_files, copy_hashed
+from dds.backup.manifest import MANIFEST_NAME, HashingSink, Manifest, check_files, copy_hashed, sha256_file
 from dds.core.errors import BackupCorrupt
-from dds.store.base import CHUNK, Sink
+from dds.store.base import Sink
 
 SUFFIX = ".tar.gz"
 EXPORT_SUFFIX = ".mongodump.tar.gz"  # the portable export beside a physical backup
 
 
-class _HashingWriter:
-    """A write-only file object that hashes and counts what passes through."""
-
-    def __init__(self, raw: Sink) -> None:
-        self.raw = raw
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        return self.raw.write(data)
-
-    def flush(self) -> None:
-        pass
-
-
 def pack_into(dump_dir: Path, manifest: Manifest, sink: Sink, level: int = 1) -> tuple[int, str]:
     """Stream the manifest and every file of `dump_dir` into `sink`; returns (size, sha256)."""
     (dump_dir / MANIFEST_NAME).write_text(manifest.to_json())
-    out = _HashingWriter(sink)
+    out = HashingSink(sink)
     with (
         gzip.GzipFile(fileobj=out, mode="wb", compresslevel=level, mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w|") as tar,
@@ -63,11 +45,7 @@ def verify_archive(path: Path, size: int, sha256: str) -> None:
         raise BackupCorrupt("The backup file is missing from the backup store.")
     if path.stat().st_size != size:
         raise BackupCorrupt(f"The backup file has {path.stat().st_size} bytes, expected {size}.")
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    if digest.hexdigest() != sha256:
+    if sha256_file(path) != sha256:
         raise BackupCorrupt("The backup file failed its sha256 check; it is damaged.")
 
 

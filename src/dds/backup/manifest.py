@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from dds.core.errors import BackupCorrupt
-from dds.store.base import CHUNK
+from dds.store.base import CHUNK, Sink
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "dds-backup/1"  # mongodump layout, restored through the wire protocol
@@ -69,6 +69,24 @@ def describe(root: Path) -> list[FileEntry]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != MANIFEST_NAME
     ]
+
+
+class HashingSink:
+    """Hashes and counts the bytes of an archive on their way to the store (one pass, no re-read)."""
+
+    def __init__(self, raw: Sink) -> None:
+        self.raw = raw
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes, /) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        self.raw.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
 
 
 def copy_hashed(src: IO[bytes], target: Path) -> tuple[int, str]:

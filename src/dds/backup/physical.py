@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import zstandard
 
-from dds.backup.manifest import MANIFEST_NAME, PHYSICAL, FileEntry, Manifest, check_files, copy_hashed
+from dds.backup.manifest import MANIFEST_NAME, PHYSICAL, FileEntry, HashingSink, Manifest, check_files, copy_hashed
 from dds.backup.snapshot import FrozenFile
 from dds.core.errors import BackupCorrupt
 from dds.store.base import CHUNK, Sink
@@ -31,24 +31,6 @@ DATA = "data"
 SKIP_DATABASES = frozenset({"local", "config"})
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 USERS = "system.users"  # the admin database's users collection (SCRAM keys of every user)
-
-
-class _Counter:
-    """Hashes and counts the compressed bytes on their way to the store."""
-
-    def __init__(self, raw: Sink) -> None:
-        self.raw = raw
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes, /) -> int:
-        self.digest.update(data)
-        self.size += len(data)
-        self.raw.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
 
 
 class _FileReader:
@@ -81,7 +63,7 @@ def write(
 ) -> tuple[int, str]:
     """Stream the frozen `files` and then the manifest (filled in with their sizes and sums)
     into `sink`; returns the archive's size and sha256."""
-    out = _Counter(sink)
+    out = HashingSink(sink)
     manifest.format, manifest.compression = PHYSICAL, "zstd"
     manifest.files = []
     cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
@@ -140,8 +122,7 @@ def unpack(stream: Source, dest: Path) -> Manifest:
                 if manifest is not None:
                     raise BackupCorrupt("The backup file holds files after its manifest.")
                 target = dest / DATA / _safe_name(member.name)
-                size, sha = copy_hashed(src, target)
-                seen[member.name] = (size, sha)
+                seen[member.name] = copy_hashed(src, target)
     except BackupCorrupt:
         raise
     except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError, TypeError, KeyError) as exc:
