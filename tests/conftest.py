@@ -21,6 +21,8 @@ from dds.server import Server
 from dds.services import iam
 from tests.helpers import ROOT, free_port, free_range, instance_body
 
+__all__ = ["PASSWORD", "ROOT", "Service"]
+
 PASSWORD = "Test#Pass_01"
 
 
@@ -95,7 +97,6 @@ def test_settings(data_dir: Path, **overrides: Any) -> Settings:
             "data_dir": data_dir,
             "port": free_port(),
             "port_range": free_range(),
-            "engine_bin": ROOT / "bin" / "ferretdb",
             "supervise_interval": 0.3,
             "scheduler_interval": 3600.0,
             **overrides,
@@ -174,7 +175,7 @@ def other_tenant(service: Service) -> Any:
     return add_tenant(service, "other-tenant")
 
 
-_TIERS = ("unit", "api", "cli", "browser", "acceptance", "crash", "fuzz")
+_TIERS = ("unit", "api", "cli", "browser", "acceptance", "crash", "fuzz", "quickstart", "bench")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

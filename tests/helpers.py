@@ -142,36 +142,46 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class ServiceProcess:
-    """`dds serve` as a real child process, so it can be killed with SIGKILL."""
+    """`dds serve` as a real child process, so it can be killed with SIGKILL.
 
-    def __init__(self, data_dir: Path) -> None:
+    `readme_only`: started exactly as the README says a user starts it (the `dds` console
+    command) with nothing but the settings the README names for a second service on one
+    machine — a fresh data directory and free ports; no `DDS_*` setting of the caller's
+    environment leaks in."""
+
+    def __init__(self, data_dir: Path, readme_only: bool = False) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.readme_only = readme_only
+        base = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")} if readme_only else dict(os.environ)
         self.env = {
-            **os.environ,
+            **base,
             "DDS_DATA_DIR": str(data_dir),
             "DDS_PORT": str(self.port),
             "DDS_PORT_RANGE": free_range(),
-            "DDS_ENGINE_BIN": str(ROOT / "bin" / "ferretdb"),
-            "DDS_SUPERVISE_INTERVAL": "0.3",
+        }
+        if not readme_only:
+            self.env["DDS_SUPERVISE_INTERVAL"] = "0.3"
             # No automated backups on the real clock: a run across a backup window (00:00 UTC by
             # default) would back up long-lived instances and refuse what the tests do with them.
-            "DDS_SCHEDULER_INTERVAL": "3600",
-        }
+            self.env["DDS_SCHEDULER_INTERVAL"] = "3600"
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         log = open(self.data_dir / "service.log", "ab")  # noqa: SIM115
+        argv = [str(ROOT / ".venv" / "bin" / "dds")] if self.readme_only else [sys.executable, "-m", "dds.cli.main"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dds.cli.main", "serve"],
+            [*argv, "serve"],
             env=self.env,
+            cwd=ROOT,
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            assert self.proc.poll() is None, "service exited: " + (self.data_dir / "service.log").read_text()[-2000:]
             try:
                 if httpx.get(self.url + "/", timeout=1).status_code == 200:
                     return

@@ -265,8 +265,24 @@ def test_logs_and_connection_management(client: DdsClient, tenant: Tenant, insta
     assert_model_types(rules, "rules")
     assert rules.total_count == 1 and rules.rules[0].status == "DISABLED"
     ids = [rules.rules[0].id]
-    client.update_kill_op_rule(m.UpdateKillOpRuleRequest(iid, m.UpdateKillOpRuleRequestBody(action="ENABLED", ids=ids)))
-    client.delete_kill_op_rule_list(m.DeleteKillOpRuleListRequest(iid, m.DeleteKillOpRuleListRequestBody(ids=ids)))
+    # `action` as the reference and the SDK's docstring spell it: enable / disable.
+    enabled = client.update_kill_op_rule(
+        m.UpdateKillOpRuleRequest(iid, m.UpdateKillOpRuleRequestBody(ids=ids, action="enable"))
+    )
+    assert_model_types(enabled, "update_kill_op_rule")
+    listed = client.show_kill_op_rule_rule_list(m.ShowKillOpRuleRuleListRequest(instance_id=iid, status="ENABLED"))
+    assert listed.total_count == 1 and listed.rules[0].id == ids[0] and listed.rules[0].status == "ENABLED"
+    with pytest.raises(ClientRequestException) as refused:  # an enabled rule cannot be deleted
+        client.delete_kill_op_rule_list(m.DeleteKillOpRuleListRequest(iid, m.DeleteKillOpRuleListRequestBody(ids=ids)))
+    assert refused.value.status_code == 403 and refused.value.error_code == "DBS.200011"
+    kept = client.show_kill_op_rule_rule_list(m.ShowKillOpRuleRuleListRequest(instance_id=iid))
+    assert kept.total_count == 1 and kept.rules[0].status == "ENABLED"
+    client.update_kill_op_rule(m.UpdateKillOpRuleRequest(iid, m.UpdateKillOpRuleRequestBody(ids=ids, action="disable")))
+    deleted = client.delete_kill_op_rule_list(
+        m.DeleteKillOpRuleListRequest(iid, m.DeleteKillOpRuleListRequestBody(ids=ids))
+    )
+    assert_model_types(deleted, "delete_kill_op_rule_list")
+    assert client.show_kill_op_rule_rule_list(m.ShowKillOpRuleRuleListRequest(instance_id=iid)).total_count == 0
     nets = m.ClientNetworkRequestBody(client_network_ranges=["127.0.0.0/8"])
     client.update_client_network(m.UpdateClientNetworkRequest(iid, nets))
     shown_nets = client.show_client_network(m.ShowClientNetworkRequest(instance_id=iid))

@@ -194,7 +194,8 @@ def test_kill_op_rule_refuses_operations_beyond_its_concurrency(
         rules = c.get(service.path(f"/instances/{iid}/kill-op-rule")).json()
         assert rules["total_count"] == 1 and rules["rules"][0]["status"] == "DISABLED"
         rule_id = rules["rules"][0]["id"]
-        r = c.put(service.path(f"/instances/{iid}/kill-op-rule"), json={"action": "ENABLED", "ids": [rule_id]})
+        # The reference's own example body.
+        r = c.put(service.path(f"/instances/{iid}/kill-op-rule"), json={"ids": [rule_id], "action": "enable"})
         assert r.status_code == 200, r.text
 
         errors: list[BaseException] = []
@@ -230,10 +231,72 @@ def test_kill_op_rule_refuses_operations_beyond_its_concurrency(
             worker.join(10)
             assert not worker.is_alive() and errors and isinstance(errors[0], AutoReconnect), errors
             write_lock.release()
+        # Only a disabled rule can be deleted.
+        r = c.put(service.path(f"/instances/{iid}/kill-op-rule"), json={"ids": [rule_id], "action": "disable"})
+        assert r.status_code == 200, r.text
         r = c.request("DELETE", service.path(f"/instances/{iid}/kill-op-rule"), json={"ids": [rule_id]})
         assert r.status_code == 200 and c.get(service.path(f"/instances/{iid}/kill-op-rule")).json()["total_count"] == 0
     with connect(instance, PASSWORD) as client:
         client.t.locked.insert_one({"i": 4})  # the rule is gone
+
+
+def _rules(c: httpx.Client, service: Service, iid: str, **params: str) -> dict[str, str]:
+    """Rule id → status, as GET .../kill-op-rule lists them."""
+    r = c.get(service.path(f"/instances/{iid}/kill-op-rule"), params=params)
+    assert r.status_code == 200, r.text
+    return {rule["id"]: rule["status"] for rule in r.json()["rules"]}
+
+
+def test_kill_op_rule_actions_and_an_enabled_rule_cannot_be_deleted(service: Service, instance: dict[str, Any]) -> None:
+    """`action` takes the reference's `enable`/`disable` (and the upper-case statuses, as before);
+    `status` reads ENABLED/DISABLED; deleting an enabled rule is refused and changes nothing."""
+    iid = instance["id"]
+    url = service.path(f"/instances/{iid}/kill-op-rule")
+    # Matches nothing the other tests run: enforcing it changes nothing for them.
+    body = {"operation_types": ["query"], "namespaces": ["nobody.here"], "max_concurrency": 100000}
+    with service.client() as c:
+        before = set(_rules(c, service, iid))
+        for _ in range(2):
+            assert c.post(url, json=body).status_code == 200
+        first, second = sorted(set(_rules(c, service, iid)) - before)
+        try:
+            assert _rules(c, service, iid)[first] == "DISABLED"
+            # The reference's example request, exactly.
+            r = c.put(url, json={"ids": [first], "action": "enable"})
+            assert r.status_code == 200, r.text
+            assert _rules(c, service, iid)[first] == "ENABLED"
+            assert first in _rules(c, service, iid, status="ENABLED")
+            assert first not in _rules(c, service, iid, status="DISABLED")
+
+            # An enabled rule cannot be deleted, alone or with a disabled one: nothing is deleted.
+            for ids in ([first], [second, first]):
+                r = c.request("DELETE", url, json={"ids": ids})
+                assert r.status_code == 403, r.text
+                assert r.json()["error_code"] == "DBS.200011" and first in r.json()["error_msg"]
+                assert {first: "ENABLED", second: "DISABLED"}.items() <= _rules(c, service, iid).items()
+
+            # The upper-case statuses are still accepted as actions; anything else is refused.
+            assert c.put(url, json={"ids": [first], "action": "DISABLED"}).status_code == 200
+            assert _rules(c, service, iid)[first] == "DISABLED"
+            assert c.put(url, json={"ids": [first, second], "action": "ENABLED"}).status_code == 200
+            assert {first: "ENABLED", second: "ENABLED"}.items() <= _rules(c, service, iid).items()
+            for bad in ("ENABLE", "on", "", None):
+                r = c.put(url, json={"ids": [first], "action": bad})
+                assert r.status_code == 400 and r.json()["error_code"] == "DBS.200001", (bad, r.text)
+            assert _rules(c, service, iid)[first] == "ENABLED"
+
+            # Disabled, it can be deleted.
+            r = c.put(url, json={"ids": [first, second], "action": "disable"})
+            assert r.status_code == 200, r.text
+            assert {first: "DISABLED", second: "DISABLED"}.items() <= _rules(c, service, iid).items()
+            r = c.request("DELETE", url, json={"ids": [first, second]})
+            assert r.status_code == 200, r.text
+            assert set(_rules(c, service, iid)) == before
+        finally:
+            left = set(_rules(c, service, iid)) - before
+            if left:
+                c.put(url, json={"ids": sorted(left), "action": "disable"})
+                c.request("DELETE", url, json={"ids": sorted(left)})
 
 
 def _hello_from(source: str, port: int) -> bool:

@@ -39,6 +39,15 @@ def serve(
     if port:
         settings.port = port
     logfmt.configure(settings.log_format, access_log=settings.access_log)
+    if not settings.engine_path.is_file():
+        # One line a newcomer can act on, before anything is created or started.
+        console.print(
+            f"dds serve: the engine binary {settings.engine_path} does not exist; "
+            "build it with `make setup` (scripts/build-engine.sh) or set DDS_ENGINE_BIN",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1)
     server = Server(settings)
     server.prepare()
     project = iam.demo_project_id(server.parts)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENGINE_NAME = "ferretdb"
 
 
 class Settings(BaseSettings):
@@ -23,7 +27,9 @@ class Settings(BaseSettings):
     region: str = "local-1"
     availability_zone: str = "local-1a"
 
-    engine_bin: Path | None = Field(default=None, description="ferretdb binary; ./bin/ferretdb if unset")
+    engine_bin: Path | None = Field(
+        default=None, description="ferretdb binary; the checkout's bin/ferretdb, the environment's, or PATH's if unset"
+    )
     engine_host: str = Field(
         default="127.0.0.1", description="address the instances' client ports (their gateways) listen on"
     )
@@ -104,9 +110,7 @@ class Settings(BaseSettings):
 
     @property
     def engine_path(self) -> Path:
-        if self.engine_bin:
-            return self.engine_bin
-        return Path(__file__).resolve().parents[2] / "bin" / "ferretdb"
+        return self.engine_bin or default_engine_path()
 
     @property
     def key_file(self) -> Path:
@@ -125,6 +129,22 @@ class Settings(BaseSettings):
     def port_bounds(self) -> tuple[int, int]:
         low, _, high = self.port_range.partition("-")
         return int(low), int(high or low)
+
+
+def default_engine_path() -> Path:
+    """Where the set-up puts the engine, found the same way from a checkout and from an installed
+    package: the checkout's `bin/` (what `make setup` builds), the environment's `bin/` (beside
+    the `dds` command), then `ferretdb` on PATH. Missing everywhere: the checkout's path (or the
+    environment's, outside a checkout), so the error names where the build puts it."""
+    checkout = Path(__file__).resolve().parents[3]
+    candidates = [checkout / "bin" / ENGINE_NAME, Path(sys.prefix) / "bin" / ENGINE_NAME]
+    on_path = shutil.which(ENGINE_NAME)
+    if on_path:
+        candidates.append(Path(on_path))
+    for path in candidates:
+        if path.is_file():
+            return path
+    return candidates[0] if (checkout / "pyproject.toml").is_file() else candidates[1]
 
 
 @lru_cache

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dds.core.errors import InternalError, InvalidParameter, LinkRefused, NotFound
+from dds.core.errors import Conflict, InternalError, InvalidParameter, LinkRefused, NotFound
 from dds.db.gateway import ConnectionPolicy, KillOpRule
 from dds.db.models import Instance, Job, Node
 from dds.domain.jobs import JobName
@@ -155,6 +155,18 @@ def connection_statistics(
 # --- kill-op rules ----------------------------------------------------------------------------
 
 
+#: A rule's `status` as the reference lists it (responses and the `status` filter).
+RULE_ENABLED, RULE_DISABLED = "ENABLED", "DISABLED"
+#: `action` of PUT .../kill-op-rule → the status it sets. The reference documents `enable` and
+#: `disable`; the upper-case statuses are accepted too, as this service always has.
+RULE_ACTIONS = {
+    "enable": RULE_ENABLED,
+    "disable": RULE_DISABLED,
+    RULE_ENABLED: RULE_ENABLED,
+    RULE_DISABLED: RULE_DISABLED,
+}
+
+
 def _rule_view(r: KillOpRule) -> w.KillOpRule:
     """The SDK and the DDS tables declare the list fields as strings: comma-separated here."""
     return w.KillOpRule(
@@ -215,7 +227,7 @@ def create_kill_op_rule(parts: Parts, project_id: str, instance_id: str, body: w
             max_concurrency=body.max_concurrency or 0,
             secs_running=body.secs_running or 0,
             node_type=body.node_type or "replica",
-            status="DISABLED",
+            status=RULE_DISABLED,
             created=parts.clock.now(),
         )
         s.add(rule)
@@ -262,22 +274,29 @@ def update_kill_op_rules(
     parts: Parts, project_id: str, instance_id: str, action: str | None, rule_ids: list[str] | None
 ) -> None:
     """Enable or disable rules; the gateways enforce the enabled ones from the moment this returns."""
-    if action not in ("ENABLED", "DISABLED"):
-        raise InvalidParameter("action must be ENABLED or DISABLED.")
+    status = RULE_ACTIONS.get(action or "")
+    if status is None:
+        raise InvalidParameter("action must be enable or disable.")
     _need_ids(rule_ids)
     with parts.db.session() as s:
         inst = get_instance(s, project_id, instance_id)
         rows = _rows(s, inst.id, rule_ids or [])
         for row in rows:
-            row.status = action
+            row.status = status
     _push(parts, project_id, instance_id)
 
 
 def delete_kill_op_rules(parts: Parts, project_id: str, instance_id: str, rule_ids: list[str] | None) -> None:
+    """Delete disabled rules. As the reference says, an enabled rule cannot be deleted: if any of
+    `rule_ids` is enabled, nothing is deleted (403 DBS.200011, the appendix's "current state" code)."""
     _need_ids(rule_ids)
     with parts.db.session() as s:
         inst = get_instance(s, project_id, instance_id)
-        for row in _rows(s, inst.id, rule_ids or []):
+        rows = _rows(s, inst.id, rule_ids or [])
+        enabled = sorted(r.id for r in rows if r.status == RULE_ENABLED)
+        if enabled:
+            raise Conflict(f"Enabled killOp rules cannot be deleted; disable them first: {', '.join(enabled)}.")
+        for row in rows:
             s.delete(row)
     _push(parts, project_id, instance_id)
 
