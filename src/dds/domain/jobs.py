@@ -28,3 +28,8 @@ class JobName(StrEnum):
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})
+
+# Jobs that change their instance: while one runs, the instance takes no second one (as on DDS),
+# so a delete can never overtake a restart and skip the recycle bin. The others only read the
+# instance's files or work on a backup.
+CHANGING_JOBS = frozenset(JobName) - {JobName.EXPORT_BACKUP, JobName.DELETE_BACKUP, JobName.STOP_BACKUP}

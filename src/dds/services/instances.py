@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from dds.core import ids
@@ -32,9 +32,9 @@ from dds.core.errors import (
 from dds.db.models import Instance, Job, Node
 from dds.domain import catalog, rules, tags
 from dds.domain.backup_policy import parse_keep_days, parse_window
-from dds.domain.jobs import JobName
+from dds.domain.jobs import CHANGING_JOBS, JobName
 from dds.domain.rules import check_paging
-from dds.domain.states import ALLOWED, InstanceStatus, NodeStatus, transition
+from dds.domain.states import ALLOWED, InstanceStatus, JobStatus, NodeStatus, can_transition, transition
 from dds.fleet import addresses, layout, nodes, secrets
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
@@ -290,12 +290,38 @@ def listing(parts: Parts, project_id: str, query: InstanceQuery) -> tuple[list[I
         return rows, s.scalar(select(func.count()).select_from(q.subquery())) or 0
 
 
+def claim(parts: Parts, s: Session, inst: Instance, status: InstanceStatus) -> None:
+    """Make the instance this request's alone, or refuse with nothing changed: no changing job
+    may be running on it, and of two requests that read it at the same moment only one gets it
+    (the row must still hold the status and `updated` it was read with when this transaction
+    writes it; the metadata store serializes writers, so the loser sees the winner's row)."""
+    running = s.scalar(
+        select(Job.name)
+        .where(Job.instance_id == inst.id, Job.status == JobStatus.RUNNING, Job.name.in_(CHANGING_JOBS))
+        .limit(1)
+    )
+    if running:
+        raise Conflict(f"The DB instance is busy with a {running} job; try again when it has ended.")
+    if not can_transition(inst.status, status):
+        raise Conflict(f"The DB instance status ({inst.status}) does not allow this operation.")
+    now = parts.clock.now()
+    written = s.execute(
+        update(Instance)
+        .where(Instance.id == inst.id, Instance.status == inst.status, Instance.updated == inst.updated)
+        .values(status=status, updated=now)
+        .execution_options(synchronize_session=False)
+    )
+    if written.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("The DB instance was changed by another request at the same time; try again.")
+    transition(inst, status)
+    inst.updated = now
+
+
 def start_job(
     parts: Parts, s: Session, inst: Instance, kind: str, status: InstanceStatus, payload: dict[str, Any] | None = None
 ) -> Job:
     """The instance's new status and the job that ends it, in the caller's one transaction."""
-    transition(inst, status)
-    inst.updated = parts.clock.now()
+    claim(parts, s, inst, status)
     return enqueue(
         s,
         name=kind,

@@ -30,11 +30,11 @@ from dds.db.models import Instance, Job, Node
 from dds.db.parameters import Configuration, ConfigurationApplication, InstanceParameters, ParameterChange
 from dds.domain import parameters as catalog
 from dds.domain.jobs import JobName
-from dds.domain.states import InstanceStatus, transition
+from dds.domain.states import InstanceStatus
 from dds.jobs.queue import enqueue
 from dds.parts import Parts
+from dds.services.instances import claim, require
 from dds.services.instances import get as get_instance
-from dds.services.instances import require
 from dds.services.paging import page
 from dds.wire import models as w
 
@@ -457,9 +457,7 @@ def _enqueue_apply(
     now = parts.clock.now()
     changes = _changes(s, now, who, old, new, instance_id=inst.id)
     s.flush()
-    if restart:
-        transition(inst, InstanceStatus.REBOOTING)
-        inst.updated = now
+    claim(parts, s, inst, InstanceStatus.REBOOTING if restart else inst.status)
     job = enqueue(
         s,
         name=JobName.APPLY_PARAMETERS,
