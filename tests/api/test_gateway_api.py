@@ -19,7 +19,7 @@ import bson
 import httpx
 import pytest
 from pymongo import MongoClient
-from pymongo.errors import AutoReconnect, OperationFailure, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from dds.gateway.wire import build_op_msg
 from tests.conftest import PASSWORD, Service
@@ -229,7 +229,8 @@ def test_kill_op_rule_refuses_operations_beyond_its_concurrency(
             r = c.post(service.path(f"/nodes/{node_id}/session"), json={"sessions": [running[0]["id"]]})
             assert r.status_code == 200, r.text
             worker.join(10)
-            assert not worker.is_alive() and errors and isinstance(errors[0], AutoReconnect), errors
+            killed = errors[0] if errors else None
+            assert not worker.is_alive() and isinstance(killed, OperationFailure) and killed.code == 11601, errors
             write_lock.release()
         # Only a disabled rule can be deleted.
         r = c.put(service.path(f"/instances/{iid}/kill-op-rule"), json={"ids": [rule_id], "action": "disable"})

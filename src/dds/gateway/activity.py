@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dds.gateway.auth import Identity
-from dds.gateway.errors import ProtocolError, Refusal
+from dds.gateway.errors import ErrorCode, ProtocolError, Refusal
 from dds.gateway.logs import AUDITED_COMMANDS, GatewayLogs, utc_now
 from dds.gateway.redact import command_shape
 from dds.gateway.stats import ClientInfo, Stats
@@ -66,6 +66,15 @@ class Activity:
             )
         if request.command in AUDITED_COMMANDS:
             self.logs.write_audit({**record, "event": "command", "ok": ok})
+
+    def failed(self, request: Request, code: ErrorCode, message: str, elapsed_ms: float) -> None:
+        """error.log for a forwarded request the gateway itself answered with an error (engine gone, killed)."""
+        self.stats.errors += 1
+        record = self.record(request)
+        record["duration_ms"] = round(elapsed_ms, 3)
+        record.update(source="gateway", code=int(code), codeName=code.name, errmsg=message)
+        record["shape"] = command_shape(request)
+        self.logs.error.write(record)
 
     def refused(self, request: Request, refusal: Refusal) -> None:
         """error.log (and audit.log for protection rules) for a command the gateway answered itself."""

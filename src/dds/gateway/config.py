@@ -12,7 +12,11 @@ from typing import Any
 from dds.gateway.errors import ConfigError
 from dds.gateway.rules import KillRule, networks_from_json, rules_from_json
 
-__all__ = ["ConfigError", "GatewayConfig", "config_from_json", "dump_config", "load_config"]
+__all__ = ["REFUSE", "ConfigError", "GatewayConfig", "config_from_json", "dump_config", "load_config"]
+
+# In `extra`: the node's data is lost or damaged; answer every request with this reason instead of
+# forwarding it (gateway/refusal.py), so no client is ever served an engine with nothing in it.
+REFUSE = "refuse"
 
 
 @dataclass(frozen=True)

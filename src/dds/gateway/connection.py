@@ -28,6 +28,7 @@ from dds.gateway.logs import GatewayLogs
 from dds.gateway.privileges import Grants
 from dds.gateway.roles_store import RolesStore
 from dds.gateway.rules import AllowList, operation_type
+from dds.gateway.screen import screen
 from dds.gateway.stats import ClientInfo, Operation, Stats
 from dds.gateway.user_admin import AfterReply, Handled, UserAdmin, connection_status
 from dds.gateway.wire import (
@@ -65,6 +66,8 @@ class Gateway(Protocol):
 
 # Stop reading from a client that keeps sending while its request is in flight.
 BACKLOG_LIMIT = 1024 * 1024
+# A connection closed after a last reply waits this long for the client to read it.
+_FLUSH_TIMEOUT_S = 5.0
 _SASL_COMMANDS = frozenset({"saslStart", "saslContinue", "logout"})
 # Every authenticated user may run these and nothing about them depends on roles: not even a stat.
 _UNCHECKED = authorize.FREE - {"connectionStatus"}
@@ -96,16 +99,18 @@ class Forward(NamedTuple):
 
 
 class EngineLink(asyncio.Protocol):
-    """The engine side: hands everything to its ClientConnection."""
+    """The engine side: hands everything to its ClientConnection (while it is the current link)."""
 
     def __init__(self, owner: ClientConnection) -> None:
         self.owner = owner
 
     def data_received(self, data: bytes) -> None:
-        self.owner.engine_data(data)
+        if self.owner.link is self:
+            self.owner.engine_data(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.owner.engine_lost(exc)
+        if self.owner.link is self:
+            self.owner.engine_lost(exc)
 
     def pause_writing(self) -> None:
         self.owner.pause_client("engine")
@@ -121,6 +126,7 @@ class ClientConnection(asyncio.Protocol):
         self.gateway = gateway
         self.transport: asyncio.Transport | None = None
         self.engine: asyncio.Transport | None = None
+        self.link: EngineLink | None = None  # the protocol of `engine`; a replaced link's callbacks are ignored
         self.info: ClientInfo | None = None
         self.identity = Identity()
         self.activity = Activity(gateway.logs, gateway.stats, self.identity)
@@ -162,7 +168,9 @@ class ClientConnection(asyncio.Protocol):
         config = self.gateway.config
         loop = asyncio.get_running_loop()
         try:
-            engine, _ = await loop.create_connection(lambda: EngineLink(self), config.engine_host, config.engine_port)
+            engine, link = await loop.create_connection(
+                lambda: EngineLink(self), config.engine_host, config.engine_port
+            )
         except OSError as exc:
             self.activity.event("engine_unreachable", error=str(exc))
             self.close()
@@ -170,7 +178,7 @@ class ClientConnection(asyncio.Protocol):
         if self.closed:
             engine.close()
             return
-        self.engine = engine
+        self.engine, self.link = engine, link
         self._process()
 
     def data_received(self, data: bytes) -> None:
@@ -242,10 +250,56 @@ class ClientConnection(asyncio.Protocol):
             self._engine_violation(exc)
 
     def engine_lost(self, exc: Exception | None) -> None:
-        if not self.closed:
-            if self.inflight is not None:
-                self.activity.event("engine_closed", command=self.inflight.request.command, error=str(exc or ""))
-            self.close()
+        """The engine closed its side. A request in flight gets an error reply, never a silent close.
+
+        Then, if the engine knew nothing about this client worth keeping (not authenticated, no
+        conversation started), a new engine connection serves the next request and the client
+        keeps its connection. An authenticated client's login lived in the engine connection and
+        cannot be replayed (SCRAM), so that client connection closes once the reply is out: the
+        driver opens a new one and logs in again.
+        """
+        if self.closed:
+            return
+        self.engine, self.link = None, None
+        self.outbuf.clear()
+        self.resume_client("engine")  # a back-pressure pause of the lost engine connection ends with it
+        flight = self.inflight
+        if flight is None:
+            self.close()  # an idle connection: nothing to answer, nothing worth reconnecting for
+            return
+        self.inflight = None
+        request = flight.request
+        self.activity.event("engine_closed", command=request.command, error=str(exc or ""))
+        self._fail(
+            flight,
+            ErrorCode.InternalError,
+            f"the database engine closed its connection while running {request.command or 'the command'}; "
+            "the command may or may not have taken effect",
+        )
+        identity = self.identity
+        if identity.authenticated or identity.pending is not None or flight.attempt is not None:
+            self._close_after_reply()
+            return
+        self.activity.event("engine_reconnect")
+        self._connect_task = asyncio.get_running_loop().create_task(self._connect())
+
+    def interrupt(self) -> None:
+        """Kill this session (the control channel's `kill`, a kill-op rule): as MongoDB's killOp.
+
+        The request in flight, if any, is answered with `Interrupted` (11601), which drivers do
+        not retry, before the connection closes: a driver seeing only a closed connection would
+        run a retryable read again on a new one. The engine connection closes too, which ends the
+        engine's work on it and its cursors; its reply, should one come, is never forwarded.
+        """
+        if self.closed:
+            return
+        flight = self.inflight
+        if flight is None:
+            self.close(abort=True)
+            return
+        self.inflight = None
+        self._fail(flight, ErrorCode.Interrupted, "operation was interrupted")
+        self._close_after_reply()
 
     # --- flow control ---------------------------------------------------------------------
 
@@ -328,6 +382,7 @@ class ClientConnection(asyncio.Protocol):
                 f"Unsupported OP_QUERY command: {command}. The client driver may require an upgrade.",
             )
         gateway.guard.check(request, self.identity)
+        screen(request)  # what the engine cannot take would cost the connection: refused here
         if gateway.config.kill_op_rules and self.info is not None:
             self._check_kill_rules(request)
         if gateway.roles is not None and self.identity.authenticated and command not in _UNCHECKED:
@@ -493,6 +548,15 @@ class ClientConnection(asyncio.Protocol):
             mechanism = attempt.mechanism if attempt else None
             self.activity.authentication("failure", who, db, mechanism, code=doc.get("code"))
 
+    def _fail(self, flight: InFlight, code: ErrorCode, message: str) -> None:
+        """Answer an in-flight request with an error the gateway makes (the engine's reply is not coming)."""
+        request = flight.request
+        if not request.more_to_come and self.transport is not None:
+            self.transport.write(reply_for(request, error_document(code, message)))
+        self.gateway.stats.end(flight.op)
+        self._last_progress = time.monotonic()
+        self.activity.failed(request, code, message, (time.perf_counter() - flight.started) * 1000)
+
     # --- closing --------------------------------------------------------------------------
 
     def _violation(self, exc: ProtocolError) -> None:
@@ -526,6 +590,13 @@ class ClientConnection(asyncio.Protocol):
         else:
             self._partial_timer = asyncio.get_running_loop().call_later(timeout - idle, self._check_partial)
 
+    def _close_after_reply(self) -> None:
+        """Close both sides once the replies written so far are out (abort if the client never reads them)."""
+        transport = self.transport
+        self.close()
+        if transport is not None and transport.get_write_buffer_size():
+            asyncio.get_running_loop().call_later(_FLUSH_TIMEOUT_S, transport.abort)
+
     def close(self, abort: bool = False) -> None:
         """Close both sides; statistics are released when the client transport reports the loss."""
         if self.closed:
@@ -541,6 +612,7 @@ class ClientConnection(asyncio.Protocol):
     def _release(self) -> None:
         if self.engine is not None:
             self.engine.close()
+            self.engine, self.link = None, None
         if self._connect_task is not None and not self._connect_task.done():
             self._connect_task.cancel()
         if self._partial_timer is not None:

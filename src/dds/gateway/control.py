@@ -5,8 +5,9 @@ JSON lines, one request and one reply per line:
 
 - `{"op": "sessions"}` → `{"ok": true, "sessions": [...]}`: every open client connection and
   the operation it is running (what DDS "sessions" are; the engine's `currentOp` is empty);
-- `{"op": "kill", "ids": [3, 7]}` → `{"ok": true, "killed": [3]}`: close those sessions' client
-  and engine connections (the engine has no `killOp`; closing its connection ends the cursors);
+- `{"op": "kill", "ids": [3, 7]}` → `{"ok": true, "killed": [3]}`: a session's running operation
+  is answered `Interrupted` (11601, which drivers do not retry), then its client and engine
+  connections close (the engine has no `killOp`; closing its connection ends the cursors);
 - `{"op": "stats"}` → `{"ok": true, "stats": {...}}`: the live `stats.json` snapshot;
 - `{"op": "reload"}` → `{"ok": true, ...}`: as SIGHUP, but answered once the new settings are live.
 

@@ -20,15 +20,18 @@ class ProtocolError(Exception):
 class ErrorCode(IntEnum):
     """MongoDB server error codes the gateway itself replies with (names are MongoDB's codeName)."""
 
+    InternalError = 1
     BadValue = 2
     UserNotFound = 11
     Unauthorized = 13
     AuthenticationFailed = 18
+    InvalidBSON = 22
     RoleNotFound = 31
     InvalidRoleModification = 49
     CommandNotFound = 59
     Interrupted = 11601
     NoReplicationEnabled = 76
+    NotImplemented = 238
     UnsupportedOpQueryCommand = 352
     DuplicateKey = 11000
 

@@ -16,8 +16,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dds.gateway import refusal
 from dds.gateway.auth import Guard
-from dds.gateway.config import ConfigError, GatewayConfig, load_config
+from dds.gateway.config import REFUSE, ConfigError, GatewayConfig, load_config
 from dds.gateway.connection import ClientConnection
 from dds.gateway.control import ControlServer
 from dds.gateway.hello import Topology
@@ -154,12 +155,15 @@ class Gateway:
             self.kill(set(doomed))
 
     def kill(self, ids: set[int]) -> list[int]:
-        """Close the client and engine connections of these sessions; returns the ids that were open."""
+        """End these sessions: a running operation gets `Interrupted`, then both connections close.
+
+        Returns the ids that were open.
+        """
         killed = []
         for conn in list(self.connections):
             if conn.info is not None and conn.info.id in ids:
                 killed.append(conn.info.id)
-                conn.close(abort=True)
+                conn.interrupt()
         return sorted(killed)
 
     def control(self, request: dict[str, object]) -> dict[str, object]:
@@ -235,7 +239,10 @@ class Gateway:
 
 async def serve(config_path: Path) -> int:
     """Run a gateway until SIGTERM/SIGINT; returns the process exit code."""
-    gateway = Gateway(load_config(config_path), config_path)
+    config = load_config(config_path)
+    if config.extra.get(REFUSE):  # the node's data is lost or damaged: refuse, never forward
+        return await refusal.serve(config)
+    gateway = Gateway(config, config_path)
     await gateway.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
