@@ -26,6 +26,9 @@ _WIRE_STATUS: dict[str, tuple[str, list[str]]] = {
 
 
 def wire_status(inst: Instance) -> tuple[str, list[str]]:
+    """A node whose data was lost is never shown `normal`, not even while it is being recovered."""
+    if inst.extra.get("data_faults"):
+        return "abnormal", ["DATA_LOST", *(["RESTORING"] if inst.status == InstanceStatus.RESTORING else [])]
     return _WIRE_STATUS.get(inst.status, (str(inst.status), []))
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 
 from dds.background.periodic import Periodic
 from dds.db.models import Instance, Job, Node
 from dds.domain.states import InstanceStatus, JobStatus, NodeStatus, settled, transition
-from dds.fleet import gateways, layout, nodes
-from dds.services import instances, volume_policies
+from dds.fleet import gateways, integrity, layout, nodes
+from dds.services import instances, recovery, volume_policies
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,20 @@ class Supervisor(Periodic):
             return True
         if any(not nodes.is_running(parts, n) for n in inst.nodes):
             return True
+        if any(self._data_fault(inst, n) for n in inst.nodes):
+            return True
         all_normal = all(n.status == NodeStatus.NORMAL for n in inst.nodes)
         return all_normal and inst.status != settled(inst.read_only)
+
+    def _data_fault(self, inst: Instance, node: Node) -> str | None:
+        """A fault already recorded, or one a few stats find (the node's identity or engine files
+        gone, even under a running engine). Nodes never stamped are checked when started."""
+        known = integrity.known_fault(inst, node)
+        if known:
+            return str(known["reason"])
+        if integrity.recorded(inst, node) is None:
+            return None
+        return integrity.fault(self.parts, inst, node, deep=False)
 
     def _check(self, instance_id: str) -> None:
         parts = self.parts
@@ -141,6 +153,10 @@ class Supervisor(Periodic):
                     self._revive(inst, node, reason="volume full", restart=True)
                 return
             for node in inst.nodes:
+                fault = self._data_fault(inst, node)
+                if fault:
+                    self._lost(inst, node, fault)
+                    continue
                 dead = nodes.dead_roles(parts, node)
                 if dead:
                     log.warning("%s of node %s not running; starting it again", " and ".join(dead), node.id)
@@ -158,7 +174,50 @@ class Supervisor(Periodic):
             start = nodes.start_node if restart else nodes.revive_node
             node.pid = start(self.parts, inst, node)
             transition(node, NodeStatus.NORMAL)
+        except integrity.DataFault as exc:
+            self._lost(inst, node, exc.reason)
         except Exception as exc:
             log.error("restart of node %s (%s) failed: %s", node.id, reason, exc)
             transition(node, NodeStatus.ABNORMAL)
             transition(inst, InstanceStatus.ABNORMAL)
+
+    def _lost(self, inst: Instance, node: Node, reason: str) -> None:
+        """Never start a node on lost or damaged data: stop what runs on it, refuse its clients
+        with the reason, show it `abnormal`, and recover it from the instance's backups once."""
+        parts = self.parts
+        known = integrity.known_fault(inst, node)
+        if known is None:
+            log.error(
+                "node %s of instance %s: its data is missing or damaged (%s); not starting it, refusing its clients",
+                node.id,
+                inst.id,
+                reason,
+            )
+            integrity.record_fault(inst, node, reason, int(parts.clock.now().timestamp() * 1000))
+            parts.provisioner.stop(layout.node_dir(parts.settings, node))
+        transition(node, NodeStatus.ABNORMAL)
+        transition(inst, InstanceStatus.ABNORMAL)
+        if known is None or "recovery" not in known:
+            self._recover(inst, node, reason)
+        if known is None or gateways.gateway_pid(parts, node) is None:
+            try:
+                layout.node_dir(parts.settings, node).mkdir(parents=True, exist_ok=True)
+                gateways.start_gateway(parts, inst, node)  # refusing: the fault is in its config
+            except Exception as exc:  # noqa: BLE001 - tried again on the next look
+                log.error("refusing gateway of node %s not started: %s", node.id, exc)
+
+    def _recover(self, inst: Instance, node: Node, reason: str) -> None:
+        """Start the recovery from the newest state the instance can be brought back to, once."""
+        parts = self.parts
+        s = object_session(inst)
+        assert s is not None
+        found = recovery.source_for(parts, s, inst)
+        if found is None:
+            log.error("instance %s has no backup and no continuous archive to recover from", inst.id)
+            integrity.record_fault(inst, node, reason, 0, recovery="none: no backup and no continuous archive")
+            return
+        payload, source = found
+        job = recovery.start(parts, s, inst, payload, source)
+        integrity.record_fault(inst, node, reason, 0, recovery=f"job {job.id} from {source}")
+        log.warning("recovering instance %s from %s (job %s)", inst.id, source, job.id)
+        parts.wakeup.set()

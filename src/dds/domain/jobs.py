@@ -25,6 +25,7 @@ class JobName(StrEnum):
     EXPORT_BACKUP = "MongodbBackupExport"  # the mongodump-layout copy of a completed backup
     SWITCH_SSL = "SwitchSsl"
     APPLY_PARAMETERS = "ApplyConfiguration"  # instance parameters changed, directly or by a template
+    RECOVER_DATA = "MongodbRecoverLostData"  # a node whose data was lost or damaged, rebuilt from backups
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

@@ -94,7 +94,8 @@ INSTANCE_TRANSITIONS: dict[InstanceStatus, frozenset[InstanceStatus]] = {
     _I.CREATING: frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.CREATE_FAILED, _I.DELETING}),
     _I.NORMAL: frozenset({_I.ABNORMAL, _I.DATA_DISK_FULL, _I.DELETING}) | _BUSY,
     _I.DATA_DISK_FULL: frozenset({_I.NORMAL, _I.ABNORMAL, _I.DELETING}) | _BUSY,
-    _I.ABNORMAL: frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.REBOOTING, _I.RESIZING, _I.DELETING}),
+    # RESTORING: a node whose data was lost is rebuilt from the backups (tasks/recovery.py).
+    _I.ABNORMAL: frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.REBOOTING, _I.RESIZING, _I.RESTORING, _I.DELETING}),
     _I.CREATE_FAILED: frozenset({_I.DELETING}),
     **{busy: _AFTER_BUSY for busy in _BUSY},
     # The row goes away with the delete job; a failed delete leaves the instance deletable again.

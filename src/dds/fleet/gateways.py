@@ -21,11 +21,11 @@ from dds.core.errors import InternalError
 from dds.db.gateway import ConnectionPolicy, KillOpRule
 from dds.db.models import Instance, Node
 from dds.engine.base import Launch
-from dds.fleet import layout, parameters, tls
+from dds.fleet import integrity, layout, parameters, tls
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER
 from dds.gateway import control
-from dds.gateway.config import GatewayConfig, dump_config
+from dds.gateway.config import REFUSE, GatewayConfig, dump_config
 from dds.gateway.rules import KillRule
 from dds.parts import Parts
 from dds.provision.base import Role
@@ -108,6 +108,23 @@ def config_for(parts: Parts, inst: Instance, node: Node, policy: GatewayPolicy |
         tls_key_file=cert[1],
         control_socket=str(control_path(parts, node)),
         roles_file=str(layout.roles_file(parts.settings, inst.id)),
+        extra={REFUSE: _refusal(inst, node)} if integrity.known_fault(inst, node) else {},
+    )
+
+
+def _refusal(inst: Instance, node: Node) -> str:
+    """What every client of a node whose data is lost or damaged is told instead of being served."""
+    fault = integrity.known_fault(inst, node) or {}
+    recovery = str(fault.get("recovery") or "")
+    if recovery.startswith("job"):
+        then = f"the service is recovering it ({recovery})"
+    elif recovery:
+        then = f"recovery: {recovery}; restore a backup onto the instance or delete it"
+    else:
+        then = "the service will recover it from the instance's backups"
+    return (
+        f"node {node.name} of instance {inst.id} is not serving: its data is missing or damaged "
+        f"({fault.get('reason')}); {then}"
     )
 
 

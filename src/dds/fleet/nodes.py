@@ -12,8 +12,9 @@ from pymongo import MongoClient
 from dds.core.errors import InternalError
 from dds.db.models import Instance, Node
 from dds.domain.catalog import FLAVORS
+from dds.domain.states import InstanceStatus
 from dds.engine.base import NodeSpec
-from dds.fleet import archivers, gateways, layout, parameters
+from dds.fleet import archivers, gateways, integrity, layout, parameters
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER, service_password
 from dds.parts import Parts
@@ -98,9 +99,20 @@ def sync_archiver(parts: Parts, inst: Instance, node: Node) -> None:
 
 
 def _start_engine_of(parts: Parts, inst: Instance, node: Node) -> int:
-    data = layout.data_dir(parts.settings, node)
-    first = not data.exists() or not any(data.iterdir())
-    return start_engine(parts, spec_for(parts, inst, node, setup=first), f"node {node.name}")
+    """The node's engine, on data that has shown it is the node's own and whole
+    (`fleet.integrity`): lost or damaged data is never started, so never served empty. Only the
+    creating job starts an engine on a node that has no identity yet, and stamps it."""
+    known = integrity.known_fault(inst, node)
+    if known:
+        raise integrity.DataFault(str(known["reason"]), node.name)
+    if integrity.recorded(inst, node) is None and inst.status == InstanceStatus.CREATING:
+        data = layout.data_dir(parts.settings, node)
+        first = not data.exists() or not any(data.iterdir())
+        pid = start_engine(parts, spec_for(parts, inst, node, setup=first), f"node {node.name}")
+        integrity.stamp(parts, inst, node)
+        return pid
+    integrity.verify(parts, inst, node)
+    return start_engine(parts, spec_for(parts, inst, node), f"node {node.name}")
 
 
 def stop_node(parts: Parts, node: Node) -> None:

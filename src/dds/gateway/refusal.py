@@ -11,6 +11,7 @@ import os
 import signal
 import ssl
 from pathlib import Path
+from typing import cast
 
 from dds.gateway.config import REFUSE, GatewayConfig
 from dds.gateway.errors import ProtocolError
@@ -29,8 +30,7 @@ class RefusingConnection(asyncio.Protocol):
         self.peer = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are no asyncio.Transport subclass
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
 

@@ -44,6 +44,9 @@ class LocalProvisioner:
         self._zygote_lock = threading.Lock()
         self._forked: set[str] = set()
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        # Forked processes are no children of ours: their pid is also kept here, so they can be
+        # found and stopped even when their node directory (and pid file) is gone (a lost disk).
+        self._forked_pids: dict[str, int] = {}
         self._adopted: set[str] = set()  # live processes of a crashed predecessor, taken over at start
 
     def start(self, node_dir: Path, role: Role, launch: Launch, log_path: Path) -> int:
@@ -54,6 +57,7 @@ class LocalProvisioner:
         if forked is not None:
             _write_atomically(pidfile(node_dir, role), str(forked))
             self._forked.add(_key(node_dir, role))
+            self._forked_pids[_key(node_dir, role)] = forked
             return forked
         env = _clean_env()
         env.update(launch.env)
@@ -116,7 +120,7 @@ class LocalProvisioner:
                 return proc.pid
             del self._children[_key(node_dir, role)]
             return None
-        pid = _read_pid(pidfile(node_dir, role))
+        pid = _read_pid(pidfile(node_dir, role)) or self._forked_pids.get(_key(node_dir, role))
         if pid is not None and _belongs_to(pid, node_dir):
             return pid
         return None
@@ -128,7 +132,8 @@ class LocalProvisioner:
 
     def _stop_one(self, node_dir: Path, role: Role, timeout: float) -> None:
         proc = self._children.pop(_key(node_dir, role), None)
-        pid = proc.pid if proc else _read_pid(pidfile(node_dir, role))
+        remembered = self._forked_pids.pop(_key(node_dir, role), None)
+        pid = proc.pid if proc else (_read_pid(pidfile(node_dir, role)) or remembered)
         if pid is not None and (proc is not None or _belongs_to(pid, node_dir)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
@@ -255,7 +260,8 @@ def _belongs_to(pid: int, node_dir: Path) -> bool:
     except OSError:
         return False
     state = stat.rsplit(")", 1)[-1].split()[0]
-    return state != "Z" and (str(node_dir.resolve()) in cmdline or _cwd(pid) == str(node_dir.resolve()))
+    where = str(node_dir.resolve())
+    return state != "Z" and (where in cmdline or _cwd(pid) in (where, f"{where} (deleted)"))
 
 
 def _cwd(pid: int) -> str:

@@ -11,7 +11,7 @@ from dds.domain.jobs import JobName
 from dds.domain.states import BACKUP_ALLOWED, InstanceStatus
 from dds.fleet import nodes
 from dds.parts import Parts
-from dds.services import backups, instances, pitr
+from dds.services import backups, instances, pitr, recovery
 from dds.wire import models as w
 
 
@@ -80,8 +80,11 @@ def restore_existing(parts: Parts, project_id: str, source: w.Source | None, tar
         payload = {"backup_id": _backup_for(parts, project_id, source, where="source").id}
     with parts.db.session() as s:
         inst = instances.get(s, project_id, target.instance_id)
-        instances.require(inst, "restore_target")
-        job = instances.start_job(parts, s, inst, JobName.RESTORE_CURRENT, InstanceStatus.RESTORING, payload)
+        if recovery.lost(inst):  # nothing of the target to keep: its node is rebuilt from the source
+            job = recovery.start(parts, s, inst, payload, f"a restore request ({payload})")
+        else:
+            instances.require(inst, "restore_target")
+            job = instances.start_job(parts, s, inst, JobName.RESTORE_CURRENT, InstanceStatus.RESTORING, payload)
     parts.wakeup.set()
     return job
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from dds.jobs.registry import JobKind, Registry
-from dds.tasks import backup, connections, instance, parameters, restore
+from dds.tasks import backup, connections, instance, parameters, recovery, restore
 
-ALL: tuple[JobKind, ...] = (*instance.KINDS, *backup.KINDS, *restore.KINDS, *connections.KINDS, *parameters.KINDS)
+ALL: tuple[JobKind, ...] = (
+    *instance.KINDS,
+    *backup.KINDS,
+    *restore.KINDS,
+    *connections.KINDS,
+    *parameters.KINDS,
+    *recovery.KINDS,
+)
 
 
 def registry() -> Registry:

@@ -45,6 +45,7 @@ BUILDING = "data.restore"  # the restored files being put together
 READY = "data.ready"  # ... and once they are complete
 INCOMING = "data.incoming"  # a copy of the staged files, before it is whole
 PHYSICAL, DUMP = "physical", "dump"  # payload["format"]: how the verified backup is applied
+_KEPT = tuple(f"{db}.{user}" for db, user in KEPT_USERS)  # users a restore leaves as the target has them
 
 
 class _Hashing:
@@ -68,7 +69,7 @@ class _Hashing:
             raise BackupCorrupt("The backup file failed its sha256 check; it is damaged.")
 
 
-def _fetch_verify(ctx: JobContext) -> None:
+def fetch_verify(ctx: JobContext) -> None:
     """Stream the archive from the store into staging, checking every checksum; the target is
     not touched yet. The format is told by the archive itself (zstd: physical; gzip: dump)."""
     parts = ctx.parts
@@ -110,24 +111,24 @@ def _fetch_verify(ctx: JobContext) -> None:
     ctx.payload["format"] = DUMP
 
 
-def _fetch_as_of(ctx: JobContext) -> None:
+def fetch_as_of(ctx: JobContext) -> None:
     """Point in time: the source's files as of the time, restored from its archive into staging
     where a physical backup's files would be; they are then put in place the same way."""
     parts = ctx.parts
     archive.clear(layout.staging(parts.settings, ctx.job_id))
     p = ctx.payload
-    pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), _staged(parts, ctx) / physical.DATA)
+    pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), staged_dir(parts, ctx) / physical.DATA)
     ctx.payload["format"] = PHYSICAL
     # The users are the archive's as of the time, the grants the source's version of then.
     at = int(p["restore_time_ms"])
     ctx.payload["authorization"] = authorization.as_of(parts.settings, p["source_instance_id"], at)
 
 
-def _staged(parts: Parts, ctx: JobContext) -> Path:
+def staged_dir(parts: Parts, ctx: JobContext) -> Path:
     return layout.staging(parts.settings, ctx.job_id) / "x"
 
 
-def _complete(building: Path, original: Path, backup_users: bool) -> None:
+def complete(building: Path, original: Path, backup_users: bool, kept: tuple[str, ...] = _KEPT) -> None:
     """Make the backup's databases in `building` the target's new engine files, in place: the
     oplog (local) and sessions (config) kept from `original`, and in admin the backup's users
     but the kept ones (`backup_users`; archives made before grants were recorded keep all the
@@ -139,21 +140,21 @@ def _complete(building: Path, original: Path, backup_users: bool) -> None:
         elif entry.suffix != ".sqlite":
             entry.unlink()
     for name in sorted(physical.SKIP_DATABASES):  # the oplog (local) and sessions stay the target's
-        kept = original / f"{name}.sqlite"
-        if kept.exists():
-            physical.copy_database(kept, building / kept.name)
+        own = original / f"{name}.sqlite"
+        if own.exists():
+            physical.copy_database(own, building / own.name)
     admin = original / "admin.sqlite"
     if not admin.exists():
         raise BackupCorrupt("The target instance has no admin database to keep its users from.")
     if (building / admin.name).exists() and backup_users:
-        physical.take_users(building / admin.name, admin, tuple(f"{db}.{user}" for db, user in KEPT_USERS))
+        physical.take_users(building / admin.name, admin, kept)
     elif (building / admin.name).exists():
         physical.keep_users(building / admin.name, admin)
     else:
         physical.copy_database(admin, building / admin.name)
 
 
-def _take_staged(staged: Path, node_dir: Path, consume: bool) -> None:
+def take_staged(staged: Path, node_dir: Path, consume: bool) -> None:
     """The verified files into the node's BUILDING directory, which appears only whole: a rename
     (the staging area is on the data directory's file system) or, failing that, a copy under
     another name renamed when complete. The staged files go only once BUILDING exists."""
@@ -179,7 +180,7 @@ def _put_files(ctx: JobContext) -> None:
     (whole) → READY (complete) → the data directory, with the original set aside as SNAPSHOT
     first. READY or BUILDING gone with SNAPSHOT present means an earlier run swapped the node."""
     parts = ctx.parts
-    staged = _staged(parts, ctx) / physical.DATA
+    staged = staged_dir(parts, ctx) / physical.DATA
     wanted = ctx.payload.get("authorization")  # the backup's grants; None: keep the target's users
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
@@ -192,13 +193,13 @@ def _put_files(ctx: JobContext) -> None:
             nodes.stop_node(parts, node)
             if not ready.exists() and not building.exists():
                 if staged.is_dir() and any(staged.glob("*.sqlite")):
-                    _take_staged(staged, node_dir, consume=index == len(inst.nodes) - 1)
+                    take_staged(staged, node_dir, consume=index == len(inst.nodes) - 1)
                 elif snap.exists():
                     continue  # swapped by an earlier run of this job
                 else:
                     raise BackupCorrupt("The verified backup is no longer in staging; restart the restore.")
             if not ready.exists():
-                _complete(building, snap if snap.exists() else data, wanted is not None)
+                complete(building, snap if snap.exists() else data, wanted is not None)
                 building.rename(ready)
             if snap.exists():
                 shutil.rmtree(data, ignore_errors=True)  # an earlier attempt's files; snap is the original
@@ -243,7 +244,7 @@ def _set_aside(ctx: JobContext) -> None:
 def _load(ctx: JobContext) -> None:
     """Replace the target's tenant data with the verified dump (also undoes an interrupted attempt)."""
     parts = ctx.parts
-    root = _staged(parts, ctx) / "dump"
+    root = staged_dir(parts, ctx) / "dump"
     if not root.is_dir():
         raise BackupCorrupt("The verified backup is no longer in staging; restart the restore.")
     ensure_running(ctx)
@@ -332,12 +333,12 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
 KINDS = (
     JobKind(
         JobName.RESTORE_NEW,
-        (by_source(_fetch_verify, _fetch_as_of), start_nodes, init_engine, _apply, _finish_new),
+        (by_source(fetch_verify, fetch_as_of), start_nodes, init_engine, _apply, _finish_new),
         on_failure=_restore_new_failed,
     ),
     JobKind(
         JobName.RESTORE_CURRENT,
-        (by_source(_fetch_verify, _fetch_as_of), _set_aside, _apply, _finish_recovery),
+        (by_source(fetch_verify, fetch_as_of), _set_aside, _apply, _finish_recovery),
         on_failure=_recovery_failed,
     ),
     JobKind(

@@ -92,16 +92,21 @@ def init_engine(ctx: JobContext) -> None:
     with parts.db.session() as s:
         inst = load_instance(ctx, s)
         with nodes.admin_client(parts, inst) as client:
-            if inst.mode == "ReplicaSet" and "oplog.rs" not in client.local.list_collection_names():
-                size = max(int(inst.volume_gb * parts.settings.volume_unit_bytes * OPLOG_SHARE), 1024**2)
-                with contextlib.suppress(OperationFailure):  # created by a previous attempt
-                    client.local.command("create", "oplog.rs", capped=True, size=size)
+            ensure_oplog(parts, inst, client)
             users = {u["user"] for u in client.admin.command("usersInfo")["users"]}
             if "rwuser" not in users:
                 password = secrets.pending_password(parts.settings, ctx.instance_id)
                 client.admin.command("createUser", "rwuser", pwd=password, roles=[])
         inst.engine_version = parts.engine.version()
     authorization.begin_history(parts.settings, ctx.instance_id)
+
+
+def ensure_oplog(parts: Parts, inst: Instance, client: nodes.AdminClient) -> None:
+    """A replica set's oplog (capped, as FerretDB requires), sized as DDS sizes it."""
+    if inst.mode == "ReplicaSet" and "oplog.rs" not in client.local.list_collection_names():
+        size = max(int(inst.volume_gb * parts.settings.volume_unit_bytes * OPLOG_SHARE), 1024**2)
+        with contextlib.suppress(OperationFailure):  # created by a previous attempt
+            client.local.command("create", "oplog.rs", capped=True, size=size)
 
 
 def finish_create(ctx: JobContext) -> None:

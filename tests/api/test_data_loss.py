@@ -1,0 +1,196 @@
+"""A node whose data is gone or damaged is never served as a healthy, empty database.
+
+Faults injected into a real node (its engine killed with SIGKILL first, as a lost disk would):
+the node directory removed, the database file truncated, bytes flipped in its pages, the data
+directory turned into a dangling link (a lost mount; the tests run as root, for whom permission
+bits do not make a directory unreadable). For each: the API shows `abnormal` with `DATA_LOST`,
+a driver is refused with the reason (never an empty database), and the service recovers the
+instance from its newest backup, users included; with incremental backup on, from the
+continuous archive up to its last restorable moment. Timings and the writes lost beyond that
+moment are printed (`pytest -s`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo.errors import PyMongoError
+
+from tests.conftest import PASSWORD, Service
+from tests.helpers import connect, engine_pids, logs_in, wait_for
+from tests.pitr_support import POLICY, mark
+
+DOCS = 1000
+
+
+def node_dirs(svc: Service, inst: dict[str, Any]) -> tuple[Path, Path]:
+    node = svc.parts.settings.instances_dir / inst["id"] / inst["groups"][0]["nodes"][0]["id"]
+    return node, node / "data"
+
+
+def kill_engine(node: Path) -> None:
+    for pid in engine_pids(node):
+        os.kill(pid, signal.SIGKILL)
+
+
+def tenant_file(data: Path) -> Path:
+    return data / "shop.sqlite"
+
+
+def remove_directory(node: Path, data: Path) -> None:
+    kill_engine(node)
+    shutil.rmtree(node)
+
+
+def truncate_file(node: Path, data: Path) -> None:
+    kill_engine(node)
+    path = tenant_file(data)
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 2)
+
+
+def flip_bytes(node: Path, data: Path) -> None:
+    """Every b-tree page of the tenant's database gets a byte of its page header flipped."""
+    kill_engine(node)
+    path = tenant_file(data)
+    raw = bytearray(path.read_bytes())
+    page = int.from_bytes(raw[16:18], "big")
+    for start in range(page, len(raw), page):
+        raw[start] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def unreadable(node: Path, data: Path) -> None:
+    kill_engine(node)
+    shutil.rmtree(data)
+    data.symlink_to(node / "lost-mount" / "data")
+
+
+FAULTS: dict[str, Callable[[Path, Path], None]] = {
+    "directory-removed": remove_directory,
+    "file-truncated": truncate_file,
+    "bytes-flipped": flip_bytes,
+    "data-unreadable": unreadable,
+}
+
+
+def _prepare(svc: Service, name: str) -> dict[str, Any]:
+    """An instance holding DOCS documents and a reader user, with a completed backup of them."""
+    created = svc.create_instance(name)
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    inst = svc.instance(created["id"])
+    with connect(inst, PASSWORD) as client:
+        client.shop.orders.insert_many([{"_id": i, "v": "x" * 40} for i in range(DOCS)])
+        client.shop.command("createUser", "reader", pwd="Reader#Pass_01", roles=["read"])
+    with svc.client() as c:
+        r = c.post(svc.path("/backups"), json={"backup": {"instance_id": inst["id"], "name": f"{name}-b"}})
+        assert r.status_code == 200, r.text
+    assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
+    return inst
+
+
+def _refused(inst: dict[str, Any]) -> str:
+    """What a driver gets from the node: never an answer from an empty engine."""
+    try:
+        with connect(inst, PASSWORD, timeout_ms=1500) as client:
+            count = client.shop.orders.count_documents({})
+    except PyMongoError as exc:
+        return str(exc)
+    raise AssertionError(f"the node served {count} documents instead of refusing")
+
+
+def _recovered(svc: Service, inst: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+    return wait_for(  # type: ignore[no-any-return]
+        lambda: (i := svc.instance(inst["id"]))["status"] == "normal" and not i["actions"] and i,
+        timeout=timeout,
+        what="recovered",
+        every=0.2,
+    )
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_lost_node_is_refused_then_recovered_from_its_backup(make_service: Any, fault: str) -> None:
+    svc: Service = make_service()
+    inst = _prepare(svc, f"lost-{fault}")
+    with connect(inst, PASSWORD) as client:
+        client.shop.orders.insert_one({"_id": "after-backup"})  # not in any backup: lost, and said so
+    node, data = node_dirs(svc, inst)
+
+    started = time.monotonic()
+    FAULTS[fault](node, data)
+    seen = wait_for(
+        lambda: (i := svc.instance(inst["id"]))["status"] == "abnormal" and "DATA_LOST" in i["actions"] and i,
+        timeout=30,
+        what="abnormal with DATA_LOST",
+        every=0.05,
+    )
+    to_abnormal = time.monotonic() - started
+    assert seen["groups"][0]["nodes"][0]["status"] == "abnormal"
+    if seen["actions"] == ["DATA_LOST"]:  # before the recovery job claims it: clients are refused
+        assert "missing or damaged" in _refused(inst) or "RESTORING" in svc.instance(inst["id"])["actions"]
+
+    done = _recovered(svc, inst)
+    to_recovered = time.monotonic() - started - to_abnormal
+    with connect(done, PASSWORD) as client:
+        kept = client.shop.orders.count_documents({})
+        assert client.shop.orders.count_documents({"_id": {"$lt": DOCS}}) == DOCS
+    assert logs_in(done, "reader", "Reader#Pass_01", auth_db="shop"), "the backup's users come back"
+    with svc.client() as c:
+        jobs = c.get(f"/v3.1/{svc.project_id}/jobs", params={"limit": 100}).json()["jobs"]
+    recovery = [j for j in jobs if j["instance_id"] == inst["id"] and j["name"] == "MongodbRecoverLostData"]
+    assert recovery and recovery[0]["status"] == "Completed", recovery
+    assert [p.name for p in node.glob("data.damaged-*")] or fault == "directory-removed", "remains are kept"
+    print(
+        f"\n{fault}: fault -> abnormal {to_abnormal:.2f} s, abnormal -> recovered {to_recovered:.2f} s, "
+        f"writes after the backup lost: {DOCS + 1 - kept}"
+    )
+
+
+def test_with_incremental_backup_every_write_up_to_the_last_restorable_moment_comes_back(make_service: Any) -> None:
+    svc: Service = make_service()
+    inst = _prepare(svc, "lost-archived")
+    with svc.client() as c:
+        policy = {**POLICY, "enable_incremental_backup": True}
+        r = c.put(svc.path(f"/instances/{inst['id']}/backups/policy"), json={"backup_policy": policy})
+        assert r.status_code == 200, r.text
+        acknowledged: list[int] = []
+        with connect(inst, PASSWORD) as client:
+            for i in range(200):
+                client.shop.later.insert_one({"_id": i})
+                acknowledged.append(i)
+            mark(c, svc.path(""), inst["id"])  # the archive has caught up with all of them
+    node, data = node_dirs(svc, inst)
+    started = time.monotonic()
+    remove_directory(node, data)
+    done = _recovered(svc, inst, timeout=180)
+    with connect(done, PASSWORD) as client:
+        back = {d["_id"] for d in client.shop.later.find()}
+        assert client.shop.orders.count_documents({}) == DOCS
+    lost = [i for i in acknowledged if i not in back]
+    print(f"\narchive: fault -> recovered {time.monotonic() - started:.2f} s, acknowledged writes lost: {len(lost)}")
+    assert not lost
+
+
+def test_without_any_backup_the_node_stays_out_of_service(make_service: Any) -> None:
+    """Nothing to recover from: the node is still never served empty, and the API says so."""
+    svc: Service = make_service()
+    created = svc.create_instance("lost-nothing")
+    assert svc.wait_job(created["job_id"])["status"] == "Completed"
+    inst = svc.instance(created["id"])
+    with connect(inst, PASSWORD) as client:
+        client.shop.orders.insert_one({"_id": 1})
+    node, data = node_dirs(svc, inst)
+    remove_directory(node, data)
+    wait_for(lambda: "DATA_LOST" in svc.instance(inst["id"])["actions"], timeout=30, what="DATA_LOST")
+    time.sleep(1)
+    assert svc.instance(inst["id"])["status"] == "abnormal"
+    refusal = _refused(inst)
+    assert "missing or damaged" in refusal, refusal
+    assert not (node / "data").exists(), "nothing is created in its place"
