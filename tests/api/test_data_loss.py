@@ -12,11 +12,14 @@ moment are printed (`pytest -s`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +48,11 @@ def tenant_file(data: Path) -> Path:
 
 
 def remove_directory(node: Path, data: Path) -> None:
+    """At once, as a disk goes (a job may be writing into it): moved away, then removed."""
     kill_engine(node)
-    shutil.rmtree(node)
+    gone = node.with_name(node.name + ".gone")
+    node.rename(gone)
+    shutil.rmtree(gone)
 
 
 def truncate_file(node: Path, data: Path) -> None:
@@ -192,5 +198,71 @@ def test_without_any_backup_the_node_stays_out_of_service(make_service: Any) -> 
     time.sleep(1)
     assert svc.instance(inst["id"])["status"] == "abnormal"
     refusal = _refused(inst)
-    assert "missing or damaged" in refusal, refusal
+    assert "missing or damaged" in refusal and "restore a backup onto the instance" in refusal, refusal
     assert not (node / "data").exists(), "nothing is created in its place"
+    with svc.client() as c:
+        now = datetime.now(UTC)
+        window = {
+            "start_date": (now - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "end_date": (now + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+            "limit": 100,
+        }
+        said = [
+            e["content"]
+            for e in c.get(svc.path(f"/instances/{inst['id']}/errorlog"), params=window).json()["error_log_list"]
+        ]
+        assert any("data missing or damaged" in line for line in said), said
+        assert any("no backup and no continuous archive" in line for line in said), said
+
+    # The operator brings it back from another instance's backup: a restore onto it rebuilds it.
+    other = _prepare(svc, "lost-nothing-donor")
+    with svc.client() as c:
+        backup_id = c.get(svc.path("/backups"), params={"instance_id": other["id"]}).json()["backups"][0]["id"]
+        source = {"type": "backup", "instance_id": other["id"], "backup_id": backup_id}
+        r = c.post(svc.path("/instances/recovery"), json={"source": source, "target": {"instance_id": inst["id"]}})
+        assert r.status_code == 200, r.text
+    assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
+    done = _recovered(svc, inst)
+    with connect(done, PASSWORD) as client:
+        assert client.shop.orders.count_documents({}) == DOCS
+
+
+@pytest.mark.parametrize("during", ["backup", "restore"])
+def test_a_disk_lost_while_a_backup_or_restore_runs_is_never_served_empty(make_service: Any, during: str) -> None:
+    """The node directory removed right after a backup or a restore onto the instance starts: the
+    job ends (either way), the instance is recovered, and no client ever reads fewer documents
+    than it holds."""
+    svc: Service = make_service()
+    inst = _prepare(svc, f"lost-during-{during}")
+    served: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(PyMongoError), connect(inst, PASSWORD, timeout_ms=300) as client:
+                served.append(client.shop.orders.count_documents({}))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with svc.client() as c:
+            if during == "backup":
+                r = c.post(svc.path("/backups"), json={"backup": {"instance_id": inst["id"], "name": "in-flight"}})
+            else:
+                backup_id = c.get(svc.path("/backups"), params={"instance_id": inst["id"]}).json()["backups"][0]["id"]
+                source = {"type": "backup", "instance_id": inst["id"], "backup_id": backup_id}
+                r = c.post(
+                    svc.path("/instances/recovery"), json={"source": source, "target": {"instance_id": inst["id"]}}
+                )
+            assert r.status_code in (200, 202), r.text
+        node, data = node_dirs(svc, inst)
+        remove_directory(node, data)
+        svc.wait_job(r.json()["job_id"], timeout=120)
+        done = _recovered(svc, inst)
+    finally:
+        stop.set()
+        watcher.join(10)
+    with connect(done, PASSWORD) as client:
+        assert client.shop.orders.count_documents({}) == DOCS
+    assert served and min(served) >= DOCS, f"served counts: {sorted(set(served))}"

@@ -6,7 +6,10 @@ seconds) widens the set: `make crash` runs the whole set."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +19,16 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.helpers import ServiceProcess, connect, engine_pids, gateway_pids, instance_body, wait_job
+from tests.helpers import (
+    ServiceProcess,
+    connect,
+    engine_pids,
+    gateway_pids,
+    instance_body,
+    process_pids,
+    wait_for,
+    wait_job,
+)
 from tests.pitr_support import mark
 
 DELAYS = [float(d) for d in os.environ.get("DDS_CRASH_DELAYS", "0.05,0.6").split(",")]
@@ -374,3 +386,78 @@ def test_job_survives_a_crash(trial: Trial, source: str, backup: str, kind: str,
 @pytest.mark.parametrize("kind", list(PITR_KINDS))
 def test_point_in_time_job_survives_a_crash(trial: Trial, source: str, moment: int, kind: str, delay: float) -> None:
     PITR_KINDS[kind](trial, source, moment, delay)
+
+
+def _lose_disk_during(t: Trial, job_id: str, iid: str, delay: float) -> dict[str, Any]:
+    """The service killed during the job and the instance's node directories removed while it is
+    down (a disk lost with the machine), then started again: the job must end, either way."""
+    time.sleep(delay)
+    t.svc.kill9()
+    for node in (t.svc.data_dir / "instances" / iid).glob("*no02"):
+        for program in ("ferretdb", "dds.gateway", "dds.archiver", "litestream"):
+            for pid in process_pids(node, program):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(node)
+    t.svc.start()
+    with t.api() as c:
+        return wait_job(c, job_id, timeout=180)
+
+
+def _never_served_empty(t: Trial, iid: str, expected: list[Any]) -> None:
+    """Whatever the job's end, the instance is `normal` only with its data: a created one usable,
+    a restored or backed-up one holding every document; otherwise `createfail` (then deleted)."""
+    inst = wait_for(
+        lambda: (i := t.instance(iid))["status"] in ("normal", "createfail") and not i["actions"] and i,
+        timeout=180,
+        what="a settled instance",
+    )
+    if inst["status"] == "createfail":
+        t.delete(iid)
+        return
+    assert t.docs(iid) == expected
+
+
+def _disk_lost_create(t: Trial, source: str, backup: str, delay: float) -> None:
+    with t.api() as c:
+        r = c.post("/instances", json=instance_body(f"crash-lost-new-{int(delay * 1000)}", PASSWORD))
+    _lose_disk_during(t, r.json()["job_id"], r.json()["id"], delay)
+    _never_served_empty(t, r.json()["id"], [])
+    if t.instance(r.json()["id"])["status"] == "normal":
+        t.delete(r.json()["id"])
+
+
+def _disk_lost_backup(t: Trial, source: str, backup: str, delay: float) -> None:
+    """The source's disk lost during its backup: recovered from its newest backup, never empty."""
+    with t.api() as c:
+        r = c.post("/backups", json={"backup": {"instance_id": source, "name": f"crash-lost-b-{int(delay * 1000)}"}})
+        assert r.status_code == 200, r.text
+    _lose_disk_during(t, r.json()["job_id"], source, delay)
+    _never_served_empty(t, source, list(range(len(DOCS))))
+
+
+def _disk_lost_restore(t: Trial, source: str, backup: str, delay: float) -> None:
+    size = t.instance(source)["groups"][0]["volume"]["size"]
+    body = {
+        **instance_body(f"crash-lost-r-{int(delay * 1000)}", PASSWORD, size=str(size)),
+        "restore_point": {"instance_id": source, "backup_id": backup},
+    }
+    with t.api() as c:
+        r = c.post("/instances", json=body)
+        assert r.status_code == 202, r.text
+    _lose_disk_during(t, r.json()["job_id"], r.json()["id"], delay)
+    _never_served_empty(t, r.json()["id"], list(range(len(DOCS))))
+    if t.instance(r.json()["id"])["status"] == "normal":
+        t.delete(r.json()["id"])
+
+
+LOST_KINDS: dict[str, Kind] = {"create": _disk_lost_create, "backup": _disk_lost_backup, "restore": _disk_lost_restore}
+
+
+@pytest.mark.parametrize("delay", DELAYS)
+@pytest.mark.parametrize("kind", list(LOST_KINDS))
+def test_a_disk_lost_during_a_job_is_never_served_empty(
+    trial: Trial, source: str, backup: str, kind: str, delay: float
+) -> None:
+    LOST_KINDS[kind](trial, source, backup, delay)
+    trial.assert_settled()

@@ -195,6 +195,8 @@ class Supervisor(Periodic):
             )
             integrity.record_fault(inst, node, reason, int(parts.clock.now().timestamp() * 1000))
             parts.provisioner.stop(layout.node_dir(parts.settings, node))
+            layout.node_dir(parts.settings, node).mkdir(parents=True, exist_ok=True)
+            integrity.note(parts, node, f"data missing or damaged ({reason}); the node is not started")
         transition(node, NodeStatus.ABNORMAL)
         transition(inst, InstanceStatus.ABNORMAL)
         if known is None or "recovery" not in known:
@@ -214,10 +216,12 @@ class Supervisor(Periodic):
         found = recovery.source_for(parts, s, inst)
         if found is None:
             log.error("instance %s has no backup and no continuous archive to recover from", inst.id)
+            integrity.note(parts, node, "no backup and no continuous archive to recover from: restore one onto it")
             integrity.record_fault(inst, node, reason, 0, recovery="none: no backup and no continuous archive")
             return
         payload, source = found
         job = recovery.start(parts, s, inst, payload, source)
         integrity.record_fault(inst, node, reason, 0, recovery=f"job {job.id} from {source}")
         log.warning("recovering instance %s from %s (job %s)", inst.id, source, job.id)
+        integrity.note(parts, node, f"recovering from {source} (job {job.id}); later writes cannot be recovered")
         parts.wakeup.set()

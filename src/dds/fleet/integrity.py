@@ -22,6 +22,7 @@ from typing import Any
 from dds.core.errors import InternalError
 from dds.db.models import Instance, Node
 from dds.fleet import layout
+from dds.gateway.logs import RotatingJsonLines, utc_now
 from dds.parts import Parts
 
 IDENTITY = "identity.json"
@@ -169,3 +170,11 @@ def record_fault(inst: Instance, node: Node, reason: str, found_ms: int, **more:
 
 def clear_faults(inst: Instance) -> None:
     inst.extra = {k: v for k, v in inst.extra.items() if k != "data_faults"}
+
+
+def note(parts: Parts, node: Node, message: str) -> None:
+    """A line in the node's error log (the DDS error-log API shows it): what was found, what was
+    recovered and up to when, what could not be."""
+    out = RotatingJsonLines(layout.node_dir(parts.settings, node) / "logs" / "error.log")
+    out.write({"time": utc_now(), "source": "service", "message": message})
+    out.close()

@@ -120,9 +120,12 @@ class LocalProvisioner:
                 return proc.pid
             del self._children[_key(node_dir, role)]
             return None
-        pid = _read_pid(pidfile(node_dir, role)) or self._forked_pids.get(_key(node_dir, role))
+        pid = _read_pid(pidfile(node_dir, role))
         if pid is not None and _belongs_to(pid, node_dir):
             return pid
+        remembered = self._forked_pids.get(_key(node_dir, role))
+        if remembered is not None and _forked_alive(remembered):
+            return remembered
         return None
 
     def stop(self, node_dir: Path, role: Role | None = None, timeout: float = 10.0) -> None:
@@ -133,8 +136,10 @@ class LocalProvisioner:
     def _stop_one(self, node_dir: Path, role: Role, timeout: float) -> None:
         proc = self._children.pop(_key(node_dir, role), None)
         remembered = self._forked_pids.pop(_key(node_dir, role), None)
-        pid = proc.pid if proc else (_read_pid(pidfile(node_dir, role)) or remembered)
-        if pid is not None and (proc is not None or _belongs_to(pid, node_dir)):
+        pid = proc.pid if proc else _read_pid(pidfile(node_dir, role))
+        if pid is None and remembered is not None and _forked_alive(remembered):
+            pid = remembered  # its node directory (and pid file) is gone; we forked it ourselves
+        if pid is not None and (proc is not None or pid == remembered or _belongs_to(pid, node_dir)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
                 os.killpg(pid, signal.SIGCONT)  # a paused engine (backup snapshot) must see the SIGTERM
@@ -262,6 +267,17 @@ def _belongs_to(pid: int, node_dir: Path) -> bool:
     state = stat.rsplit(")", 1)[-1].split()[0]
     where = str(node_dir.resolve())
     return state != "Z" and (where in cmdline or _cwd(pid) in (where, f"{where} (deleted)"))
+
+
+def _forked_alive(pid: int) -> bool:
+    """A process this provisioner forked is still that process (a forked one carries the zygote's
+    command line) and alive."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and "dds.provision.zygote" in cmdline
 
 
 def _cwd(pid: int) -> str:

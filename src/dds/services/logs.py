@@ -179,7 +179,9 @@ def error_logs(parts: Parts, project_id: str, instance_id: str, q: LogQuery) -> 
             node_name=node.name,
             level="ERROR",
             time=str(r.get("time")),
-            content=(
+            content=str(r["message"])  # the service's own word (a node's data lost, recovered)
+            if r.get("message")
+            else (
                 f"{r.get('command')} on {r.get('ns') or r.get('db')} from {r.get('client')} failed: "
                 f"{r.get('codeName')} ({r.get('code')}): {r.get('errmsg')}"
             ),

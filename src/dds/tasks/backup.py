@@ -24,7 +24,7 @@ from dds.db.backups import Backup
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, transition
-from dds.fleet import authorization, layout, nodes, secrets, temporary
+from dds.fleet import authorization, integrity, layout, nodes, secrets, temporary
 from dds.jobs.queue import enqueue
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -96,11 +96,16 @@ def take(ctx: JobContext) -> None:
     with contextlib.ExitStack() as held:
         # Under the instance's lock: the supervisor must not restart the engine while it is paused.
         with parts.locks.of(inst.id):
+            lost = integrity.fault(parts, inst, node, deep=False) if integrity.recorded(inst, node) else None
+            if lost:  # a backup of what is left would be taken for the instance's data
+                raise integrity.DataFault(lost, node.name)
             taken = parts.clock.now()
             manifest.authorization = authorization.current(settings, inst.id)  # grants as frozen
             files = held.enter_context(
                 snapshot.frozen(nodes.engine_pid(parts, node), data, work / COPY, skip=physical.SKIP_DATABASES)
             )
+            if not any(Path(f.name).name == integrity.ADMIN for f in files):
+                raise integrity.DataFault(f"no {integrity.ADMIN} among the engine's files", node.name)
         manifest.point_in_time = taken.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as the manifest says
         manifest.databases = {Path(f.name).stem: f.collections for f in files}
         check = stop_check(parts, backup_id)  # looks at once, then every STOP_POLL seconds

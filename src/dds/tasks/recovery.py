@@ -77,6 +77,8 @@ def _finish(ctx: JobContext) -> None:
         inst = load_instance(ctx, s)
         transition(inst, settled(inst.read_only))
         inst.updated = parts.clock.now()
+        for node in inst.nodes:
+            integrity.note(parts, node, f"recovered from {ctx.payload.get('source')} (job {ctx.job_id})")
     clear_staging(parts, ctx.job_id)
     log.warning("instance %s recovered from %s", ctx.instance_id, ctx.payload.get("source"))
 
@@ -95,6 +97,8 @@ def _failed(ctx: JobContext, reason: str) -> None:
             known = integrity.known_fault(inst, node)
             reason_then = str(known["reason"]) if known else "its data did not pass the checks after a rebuild"
             integrity.record_fault(inst, node, reason_then, now_ms, recovery=f"failed: {reason}")
+            layout.node_dir(parts.settings, node).mkdir(parents=True, exist_ok=True)
+            integrity.note(parts, node, f"recovery from {ctx.payload.get('source')} failed: {reason}")
             transition(node, NodeStatus.ABNORMAL)
             nodes.stop_node(parts, node)
             try:
