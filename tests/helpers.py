@@ -209,7 +209,7 @@ class ServiceProcess:
 
     def project(self) -> str:
         with sqlite3.connect(self.data_dir / "meta.db") as db:
-            return str(db.execute("select id from projects where name='demo'").fetchone()[0])
+            return str(db.execute("select id from projects order by created limit 1").fetchone()[0])  # the default
 
     def node_pids(self) -> set[int]:
         pids = set()

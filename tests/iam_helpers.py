@@ -42,12 +42,17 @@ class Tenant:
 
 
 def add_tenant(service: Any, name: str, password: str = "Tenant#Pass_1") -> Tenant:
+    """A project `<region>_<name>` (project names carry the region, as on the cloud) with an AK/SK
+    pair and a password user `<name>-user`."""
     rt = service.parts
+    project_name = f"{rt.settings.region}_{name}"
     with rt.db.session() as s:
-        project = directory.ensure_project(s, name, rt.clock.now())
+        project = directory.ensure_project(s, project_name, rt.clock.now(), rt.settings.region)
         cred = directory.create_access_key(s, iam.authenticator(rt).box, project, rt.clock.now())
         directory.set_user(s, project, f"{name}-user", password, rt.clock.now())
-    return Tenant(service.url, cred.project_id, name, cred.access_key, cred.secret_key, f"{name}-user", password)
+    return Tenant(
+        service.url, cred.project_id, project_name, cred.access_key, cred.secret_key, f"{name}-user", password
+    )
 
 
 def password_auth(user: str, password: str, project: str | None = None, domain: str = "Default") -> dict[str, Any]:

@@ -68,7 +68,7 @@ def assert_401(r: httpx.Response, code: str) -> None:
 
 
 def test_password_token_round_trip(own: Service, alpha: Tenant) -> None:
-    r = httpx.post(f"{own.url}/v3/auth/tokens", json=password_auth(alpha.user, alpha.password, "alpha"))
+    r = httpx.post(f"{own.url}/v3/auth/tokens", json=password_auth(alpha.user, alpha.password, alpha.project_name))
     assert r.status_code == 201, r.text
     token = r.headers["X-Subject-Token"]
     body = r.json()["token"]
@@ -84,7 +84,7 @@ def test_password_token_round_trip(own: Service, alpha: Tenant) -> None:
     with httpx.Client(base_url=own.url, headers={"X-Auth-Token": token}) as c:
         assert c.get(alpha.path("/instances")).json() == {"instances": [], "total_count": 0}
         check = c.get("/v3/auth/tokens", headers={"X-Subject-Token": token})
-        assert check.status_code == 200 and check.json()["token"]["project"]["name"] == "alpha"
+        assert check.status_code == 200 and check.json()["token"]["project"]["name"] == alpha.project_name
         assert (
             c.post("/v3/auth/tokens?nocatalog=true", json=password_auth(alpha.user, alpha.password))
             .json()["token"]
@@ -106,10 +106,10 @@ def test_tokens_are_stored_only_as_digests(own: Service, alpha: Tenant) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        password_auth("alpha-user", "Wrong#Pass_1", "alpha"),
-        password_auth("nobody", "Tenant#Pass_1", "alpha"),
-        password_auth("alpha-user", "Tenant#Pass_1", "alpha", domain="Elsewhere"),
-        password_auth("alpha-user", "Tenant#Pass_1", "demo"),  # a project the user is not in
+        password_auth("alpha-user", "Wrong#Pass_1", "local-1_alpha"),
+        password_auth("nobody", "Tenant#Pass_1", "local-1_alpha"),
+        password_auth("alpha-user", "Tenant#Pass_1", "local-1_alpha", domain="Elsewhere"),
+        password_auth("alpha-user", "Tenant#Pass_1", "local-1"),  # a project the user is not in
         {"auth": {"identity": {"methods": ["token"], "token": {"id": "x"}}}},
     ],
 )

@@ -19,7 +19,9 @@
 //	DDS_GO_PASSWORD  password
 //	DDS_GO_PROJECT   tenant_name (project name)
 //	DDS_GO_DOMAIN    domain_name (default "Default")
-//	DDS_GO_REGION    the resources' `region` argument (default "local-1", the service's DDS_REGION)
+//	DDS_GO_REGION    the resources' `region` argument (default: none, so the region is the provider's:
+//	                 the project name up to its first "_", as gophertelekomcloud derives it after login)
+//	DDS_GO_EXPECT_REGION  the region that derivation must give (default "local-1", the service's DDS_REGION)
 //	DDS_GO_AZ        availability_zone (default: the first "normal" zone of the chosen flavor's az_status)
 //
 // Deviations from the provider, all about time or TLS, none about requests:
@@ -95,9 +97,6 @@ func load(t *testing.T) settings {
 	}
 	if s.domain == "" {
 		s.domain = "Default"
-	}
-	if s.region == "" {
-		s.region = "local-1"
 	}
 	if v := os.Getenv("DDS_GO_TIME_SCALE"); v != "" {
 		if _, err := fmt.Sscanf(v, "%g", &timeScale); err != nil || timeScale < 0 {
@@ -350,6 +349,9 @@ func TestTerraformDDSLifecycle(t *testing.T) {
 		projectID, cfg.hwClient.RegionID, cfg.domainClient.DomainID, cfg.domainClient.RegionID)
 
 	region := cfg.getRegion(s.region)
+	if want := os.Getenv("DDS_GO_EXPECT_REGION"); s.region == "" && want != "" && region != want {
+		t.Fatalf("the provider's region from project %q is %q, want %q", s.project, region, want)
+	}
 	t.Logf("SDK: openstack.NewDDSServiceV3 (catalog type \"ddsv3\", region %q)", region)
 	client, err := cfg.ddsV3Client(region)
 	if err != nil {

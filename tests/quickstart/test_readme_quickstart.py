@@ -109,7 +109,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
     service.start()
     try:
         printed = (service.data_dir / "service.log").read_text()
-        found = re.search(r"Project 'demo': ([0-9a-f]{32})", printed)
+        found = re.search(r"Project '[^']+': ([0-9a-f]{32})", printed)
         assert found, printed
         yield Newcomer(service, found.group(1))
     finally:

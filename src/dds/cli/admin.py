@@ -99,7 +99,7 @@ def credentials_create(
 ) -> None:
     """Create an AK/SK pair for PROJECT. The secret key is shown only now."""
     with _store() as (s, box):
-        proj = directory.ensure_project(s, project, Clock().now())
+        proj = directory.ensure_project(s, project, Clock().now(), get_settings().region)
         cred = directory.create_access_key(s, box, proj, Clock().now(), description)
     data = {
         "project_id": cred.project_id,
@@ -160,7 +160,7 @@ def user_create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with _store() as (s, _):
-        proj = directory.ensure_project(s, project, Clock().now())
+        proj = directory.ensure_project(s, project, Clock().now(), get_settings().region)
         user, created = directory.set_user(s, proj, name, password, Clock().now())
         data = {
             "user_id": user.id,
@@ -193,6 +193,15 @@ def project_list(output: Output = typer.Option(Output.text, "--output", "-o")) -
     else:
         for r in rows:
             sys.stdout.write(f"{r['id']}  {r['name']}\n")
+
+
+@project_app.command("rename")
+def project_rename(old: str, new: str) -> None:
+    """Rename a project (one made by an earlier release, e.g. `demo`, to `<region>_<name>`); its id,
+    instances, users and keys stay; clients that log in by project name use the new one."""
+    with _store() as (s, _):
+        proj = directory.rename_project(s, old, new, get_settings().region)
+        sys.stdout.write(f"project {old} is now {proj.name} ({proj.id})\n")
 
 
 @quota_app.command("set")

@@ -54,11 +54,12 @@ def serve(
     api = server.app()
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]DDS[/bold] on {url}  data: {settings.data_dir.resolve()}")
-    console.print(f"Project 'demo': [cyan]{project}[/cyan] (the {{project_id}} in every path)")
+    name = iam.demo_project_name(server.parts)
+    console.print(f"Project '{name}': [cyan]{project}[/cyan] (the {{project_id}} in every path)")
     console.print(
         "Credentials for it (see docs/authentication.md):\n"
-        "  AK/SK:    [cyan]dds admin credentials create --project demo --output json[/cyan]\n"
-        "  password: [cyan]dds admin user create --project demo --name demo --password-stdin[/cyan]"
+        f"  AK/SK:    [cyan]dds admin credentials create --project {name} --output json[/cyan]\n"
+        f"  password: [cyan]dds admin user create --project {name} --name demo --password-stdin[/cyan]"
         f"  (Keystone auth_url {settings.api_url}/identity/v3, user domain {settings.identity_domain})"
     )
     if settings.dev_token:

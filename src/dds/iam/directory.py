@@ -20,6 +20,7 @@ from dds.iam.passwords import hash_password
 from dds.iam.secrets import SecretBox
 
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_PROJECT_SUFFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 _AK_ALPHABET = string.ascii_uppercase + string.digits
 _SK_ALPHABET = string.ascii_letters + string.digits
@@ -36,14 +37,41 @@ class NewCredentials:
     secret_key: str
 
 
-def ensure_project(s: Session, name: str, now: datetime) -> Project:
-    if not _PROJECT_NAME.match(name):
-        raise InvalidParameter("Invalid project name: 1-64 letters, digits, '_', '.', '-'.")
+def check_project_name(name: str, region: str) -> None:
+    """Project names as the cloud's IAM has them, `<region>` or `<region>_<name>`: clients such as
+    the Terraform provider take the region from the name (the part before the first `_`) and look
+    their endpoints up in it, so a name of any other form leaves them with no endpoint at all."""
+    prefix = f"{region}_"
+    suffix = name[len(prefix) :] if name.startswith(prefix) else None
+    fits = name == region or (suffix is not None and bool(_PROJECT_SUFFIX.match(suffix)))
+    if not fits or not _PROJECT_NAME.match(name):
+        raise InvalidParameter(
+            f"Invalid project name {name!r}: it must be the region name or start with it and '_' "
+            f"({region!r} or '{region}_<name>', 64 characters at most, letters, digits, '_', '.', '-'), "
+            "as on the cloud, where clients such as Terraform take their region from the project name."
+        )
+
+
+def ensure_project(s: Session, name: str, now: datetime, region: str) -> Project:
+    """The project of that name; a new one must have a name of the cloud's form. Projects made by
+    earlier releases keep any name they have (`rename_project` gives them one of the form)."""
     project = s.scalar(select(Project).where(Project.name == name))
     if project is None:
+        check_project_name(name, region)
         project = Project(id=ids.project_id(), name=name, created=now)
         s.add(project)
         s.flush()
+    return project
+
+
+def rename_project(s: Session, old: str, new: str, region: str) -> Project:
+    project = s.scalar(select(Project).where(Project.name == old))
+    if project is None:
+        raise InvalidParameter(f"No project named {old!r}.")
+    check_project_name(new, region)
+    if s.scalar(select(Project).where(Project.name == new)) is not None:
+        raise Conflict(f"A project named {new!r} already exists.")
+    project.name = new
     return project
 
 

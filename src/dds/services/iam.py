@@ -22,7 +22,8 @@ from dds.iam.authenticator import Authenticator, TokenInfo
 from dds.iam.passwords import DUMMY_HASH, verify_password
 from dds.parts import Parts
 
-DEMO_PROJECT = "demo"
+LEGACY_DEMO_PROJECT = "demo"  # the default project's name before project names carried the region
+DEMO_PROJECT_KEY = "default-project"
 
 
 def authenticator(parts: Parts) -> Authenticator:
@@ -30,16 +31,29 @@ def authenticator(parts: Parts) -> Authenticator:
 
 
 def ensure_project(s: Session, parts: Parts, name: str) -> Project:
-    return directory.ensure_project(s, name, parts.clock.now())
+    return directory.ensure_project(s, name, parts.clock.now(), parts.settings.region)
 
 
 def ensure_demo_project(s: Session, parts: Parts) -> Project:
-    return ensure_project(s, parts, DEMO_PROJECT)
+    """The default project, the development token's: named after the region, as the cloud names a
+    region's default project (`eu-de`). A data directory of an earlier release keeps its `demo`
+    project until `dds admin project rename demo <region>`."""
+    region = parts.settings.region
+    if directory.project_by_ref(s, name=region) is None:
+        legacy = directory.project_by_ref(s, name=LEGACY_DEMO_PROJECT)
+        if legacy is not None:
+            return legacy
+    return ensure_project(s, parts, region)
+
+
+def demo_project_name(parts: Parts) -> str:
+    with parts.db.session() as s:
+        return ensure_demo_project(s, parts).name
 
 
 def demo_project_id(parts: Parts) -> str:
-    """The demo project's id (made on first use); the authenticator remembers it."""
-    return parts.authenticator.remember_project(DEMO_PROJECT, lambda: _ensure_demo_id(parts))
+    """The default project's id (made on first use); the authenticator remembers it."""
+    return parts.authenticator.remember_project(DEMO_PROJECT_KEY, lambda: _ensure_demo_id(parts))
 
 
 def _ensure_demo_id(parts: Parts) -> str:
