@@ -505,6 +505,28 @@ func TestTerraformDDSLifecycle(t *testing.T) {
 		t.Errorf("instance tags = %+v, want managed-by=terraform", inst.Tags)
 	}
 
+	// Update with a changed `tags` map: common.UpdateResourceTags deletes the old tags, then
+	// creates the new ones (resource type "instances"), and the next Read must show exactly those.
+	t.Log("SDK: tags.Delete + tags.Create (Update, tags changed)")
+	newTags := []tags.ResourceTag{{Key: "managed-by", Value: "tofu"}, {Key: "env", Value: "test"}}
+	if err := tags.Delete(client, "instances", instanceID, inst.Tags).ExtractErr(); err != nil {
+		t.Fatalf("error updating tags of DDS instance (delete): %v", err)
+	}
+	if err := tags.Create(client, "instances", instanceID, newTags).ExtractErr(); err != nil {
+		t.Fatalf("error updating tags of DDS instance (create): %v", err)
+	}
+	reread, err := instances.List(client, instances.ListInstanceOpts{Id: instanceID})
+	if err != nil || len(reread.Instances) != 1 {
+		t.Fatalf("error fetching DDS instance after the tag update: %v", err)
+	}
+	got := map[string]string{}
+	for _, tag := range reread.Instances[0].Tags {
+		got[tag.Key] = tag.Value
+	}
+	if len(got) != 2 || got["managed-by"] != "tofu" || got["env"] != "test" {
+		t.Errorf("instance tags after the update = %v, want managed-by=tofu, env=test", got)
+	}
+
 	t.Log("SDK: backups.GetBackupPolicy (Read)")
 	policy, err := backups.GetBackupPolicy(client, instanceID)
 	if err != nil {
