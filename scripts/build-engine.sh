@@ -7,6 +7,9 @@
 # generated, not in the module), so we write it, as FerretDB's own Dockerfile does; package.txt
 # names the patch level, which `ferretdb --version` prints. Cached: a second run with the same
 # version and the same patches does nothing.
+#
+# `--unpatched` builds FerretDB as released into bin/ferretdb-unpatched instead (benchmarks run
+# it side by side with ours: bench/bench_engine.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=$(awk '/github.com\/FerretDB\/FerretDB /{print $2}' engine/go.mod)
@@ -14,6 +17,11 @@ OUT=bin/ferretdb
 SRC=.engine-src
 shopt -s nullglob
 PATCHES=(engine/patches/*.patch)
+if [ "${1:-}" = "--unpatched" ]; then
+  OUT=bin/ferretdb-unpatched
+  SRC=.engine-src-unpatched
+  PATCHES=()
+fi
 LEVEL="dds-patches-${#PATCHES[@]}-$(cat /dev/null "${PATCHES[@]}" | sha256sum | cut -c1-12)"
 
 # Output captured first: `--version | grep -q` under pipefail fails by SIGPIPE when grep exits early.
