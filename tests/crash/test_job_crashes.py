@@ -404,15 +404,18 @@ def _lose_disk_during(t: Trial, job_id: str, iid: str, delay: float) -> dict[str
         return wait_job(c, job_id, timeout=180)
 
 
-def _never_served_empty(t: Trial, iid: str, expected: list[Any]) -> None:
+def _never_served_empty(t: Trial, iid: str, expected: list[Any], recoverable: bool) -> None:
     """Whatever the job's end, the instance is `normal` only with its data: a created one usable,
-    a restored or backed-up one holding every document; otherwise `createfail` (then deleted)."""
-    inst = wait_for(
-        lambda: (i := t.instance(iid))["status"] in ("normal", "createfail") and not i["actions"] and i,
-        timeout=180,
-        what="a settled instance",
-    )
-    if inst["status"] == "createfail":
+    a restored or backed-up one holding every document. Otherwise it is `createfail`, or (when it
+    has no backup of its own to be recovered from) `abnormal` with DATA_LOST: then deleted."""
+
+    def settled() -> dict[str, Any] | None:
+        i = t.instance(iid)
+        lost = i["status"] == "abnormal" and i["actions"] == ["DATA_LOST"] and not recoverable
+        return i if (i["status"] in ("normal", "createfail") and not i["actions"]) or lost else None
+
+    inst = wait_for(settled, timeout=180, what="a settled instance")
+    if inst["status"] != "normal":
         t.delete(iid)
         return
     assert t.docs(iid) == expected
@@ -422,9 +425,10 @@ def _disk_lost_create(t: Trial, source: str, backup: str, delay: float) -> None:
     with t.api() as c:
         r = c.post("/instances", json=instance_body(f"crash-lost-new-{int(delay * 1000)}", PASSWORD))
     _lose_disk_during(t, r.json()["job_id"], r.json()["id"], delay)
-    _never_served_empty(t, r.json()["id"], [])
-    if t.instance(r.json()["id"])["status"] == "normal":
-        t.delete(r.json()["id"])
+    _never_served_empty(t, r.json()["id"], [], recoverable=False)
+    with t.api() as c:
+        if c.get("/instances", params={"id": r.json()["id"]}).json()["instances"]:
+            t.delete(r.json()["id"])
 
 
 def _disk_lost_backup(t: Trial, source: str, backup: str, delay: float) -> None:
@@ -433,7 +437,7 @@ def _disk_lost_backup(t: Trial, source: str, backup: str, delay: float) -> None:
         r = c.post("/backups", json={"backup": {"instance_id": source, "name": f"crash-lost-b-{int(delay * 1000)}"}})
         assert r.status_code == 200, r.text
     _lose_disk_during(t, r.json()["job_id"], source, delay)
-    _never_served_empty(t, source, list(range(len(DOCS))))
+    _never_served_empty(t, source, list(range(len(DOCS))), recoverable=True)
 
 
 def _disk_lost_restore(t: Trial, source: str, backup: str, delay: float) -> None:
@@ -446,9 +450,10 @@ def _disk_lost_restore(t: Trial, source: str, backup: str, delay: float) -> None
         r = c.post("/instances", json=body)
         assert r.status_code == 202, r.text
     _lose_disk_during(t, r.json()["job_id"], r.json()["id"], delay)
-    _never_served_empty(t, r.json()["id"], list(range(len(DOCS))))
-    if t.instance(r.json()["id"])["status"] == "normal":
-        t.delete(r.json()["id"])
+    _never_served_empty(t, r.json()["id"], list(range(len(DOCS))), recoverable=False)
+    with t.api() as c:
+        if c.get("/instances", params={"id": r.json()["id"]}).json()["instances"]:
+            t.delete(r.json()["id"])
 
 
 LOST_KINDS: dict[str, Kind] = {"create": _disk_lost_create, "backup": _disk_lost_backup, "restore": _disk_lost_restore}
