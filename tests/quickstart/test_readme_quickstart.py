@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_plus
@@ -22,7 +21,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 from tests.conftest import ROOT
-from tests.helpers import ServiceProcess
+from tests.helpers import ServiceProcess, wait_job
 
 README = (ROOT / "README.md").read_text()
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -87,14 +86,8 @@ class Newcomer:
         )
 
     def wait_job(self, job_id: str, timeout: float = 180) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
         with self.api() as api:
-            while time.monotonic() < deadline:
-                job: dict[str, Any] = api.get("/jobs", params={"id": job_id}).json()["job"]
-                if job["status"] != "Running":
-                    return job
-                time.sleep(0.2)
-        raise AssertionError(f"job {job_id} did not end in {timeout}s")
+            return wait_job(api, job_id, timeout)
 
     def instance(self, instance_id: str) -> dict[str, Any]:
         with self.api() as api:

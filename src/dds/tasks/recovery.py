@@ -17,13 +17,13 @@ from dds.core.errors import BackupCorrupt
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, gateways, integrity, layout, nodes
+from dds.fleet import gateways, integrity, layout, nodes
 from dds.fleet.secrets import SERVICE_USER
 from dds.jobs.registry import JobContext, JobKind
 from dds.provision.base import Role
 from dds.tasks import restore
 from dds.tasks.pitr import by_source
-from dds.tasks.steps import clear_staging, ensure_oplog, load_instance
+from dds.tasks.steps import clear_staging, load_instance
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +60,7 @@ def _rebuild(ctx: JobContext) -> None:
             building.rename(data)
             integrity.stamp(parts, inst, node)
         integrity.clear_faults(inst)
-        if wanted is not None:
-            users = physical.user_names(layout.data_dir(parts.settings, nodes.primary(inst)) / "admin.sqlite")
-            authorization.replace(parts.settings, inst.id, wanted, users)
-        for node in inst.nodes:
-            node.pid = nodes.start_node(parts, inst, node)
-            transition(node, NodeStatus.NORMAL)
-        with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
-            ensure_oplog(parts, inst, client)
-            ctx.payload["databases"] = len(client.list_database_names())
+        ctx.payload["databases"] = restore.open_restored(parts, inst, wanted)
 
 
 def _finish(ctx: JobContext) -> None:

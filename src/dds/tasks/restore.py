@@ -17,6 +17,7 @@ import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from dds.backup import archive, load, physical
 from dds.core.errors import BackupCorrupt, BackupNotFound
@@ -34,6 +35,7 @@ from dds.tasks.pitr import by_source
 from dds.tasks.steps import (
     clear_staging,
     create_failed,
+    ensure_oplog,
     ensure_running,
     finish_create,
     init_engine,
@@ -206,14 +208,22 @@ def _put_files(ctx: JobContext) -> None:
             elif data.exists():
                 data.rename(snap)
             ready.rename(data)
-        if wanted is not None:
-            users = physical.user_names(layout.data_dir(parts.settings, nodes.primary(inst)) / "admin.sqlite")
-            authorization.replace(parts.settings, inst.id, wanted, users)
-        for node in inst.nodes:
-            node.pid = nodes.start_node(parts, inst, node)
-            transition(node, NodeStatus.NORMAL)
-        with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
-            ctx.payload["databases"] = len(client.list_database_names())  # the service still logs in
+        ctx.payload["databases"] = open_restored(parts, inst, wanted)
+
+
+def open_restored(parts: Parts, inst: Instance, wanted: dict[str, Any] | None) -> int:
+    """The restored files in place on every node: the backup's grants (`wanted`; None keeps the
+    target's), every node started, a replica set's oplog there; returns how many databases the
+    service sees (it still logs in)."""
+    if wanted is not None:
+        users = physical.user_names(layout.data_dir(parts.settings, nodes.primary(inst)) / "admin.sqlite")
+        authorization.replace(parts.settings, inst.id, wanted, users)
+    for node in inst.nodes:
+        node.pid = nodes.start_node(parts, inst, node)
+        transition(node, NodeStatus.NORMAL)
+    with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
+        ensure_oplog(parts, inst, client)
+        return len(client.list_database_names())
 
 
 def _set_aside(ctx: JobContext) -> None:
