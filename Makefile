@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup engine browser run test lint bench crash clean
+.PHONY: setup engine browser wrk run test lint bench crash clean
 
 setup: $(STAMP) engine
 
@@ -28,12 +28,17 @@ $(JS_STAMP): tests/js/package.json tests/js/package-lock.json
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# wrk (a C load generator) drives bench_api and bench_load; `make test` runs every bench at its small size (tests/bench).
+wrk:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+
 run: setup
 	$(VENV)/bin/dds serve
 
-test: setup $(JS_STAMP) browser
+test: setup $(JS_STAMP) browser wrk
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
+	./scripts/test-engine.sh
 	$(VENV)/bin/pytest -q
 
 # The crash trials with more kill points than `make test` runs (every job kind, 6 delays).
@@ -44,8 +49,7 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-bench: setup
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bench: setup wrk
 	$(VENV)/bin/python -m bench.bench_instances
 	$(VENV)/bin/python -m bench.bench_auth
 	$(VENV)/bin/python bench/bench_backup.py --size-mb 1024
@@ -55,6 +59,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.bench_authz
 	$(VENV)/bin/python bench/bench_archiver.py
 	$(VENV)/bin/python -m bench.bench_load
+	$(VENV)/bin/python -m bench.bench_engine
 
 clean:
 	rm -rf $(VENV) bin

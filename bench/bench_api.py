@@ -4,7 +4,8 @@
 same server in the same run, C concurrent connections each: requests/s, p50 and p99. Also
 `GET /v3/{project}/jobs?id=` (one row) as a second read path.
 
-Needs `wrk` (Debian package `wrk`). Usage: python bench/bench_api.py [--instances 100] [--connections 50]
+Needs `wrk` (Debian package `wrk`). Usage: python -m bench.bench_api [--instances 100] [--connections 50]
+[--seconds 10] [--small]
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import httpx
 from tests.helpers import instance_body
 
-from bench.common import ServiceProcess, table
+from bench.common import ServiceProcess, arguments, table
 
 PASSWORD = "Bench#Pass_01"
 HEADERS = {"X-Auth-Token": "dds-dev-token"}
@@ -62,7 +63,7 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=100)
     ap.add_argument("--connections", type=int, default=50)
     ap.add_argument("--seconds", type=int, default=10)
-    args = ap.parse_args()
+    args = arguments(ap, small={"instances": 2, "connections": 10, "seconds": 2})
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian package `wrk`)")
     work = Path(tempfile.mkdtemp(prefix="dds-bench-api-"))

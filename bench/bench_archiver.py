@@ -1,6 +1,6 @@
 """Archiver benchmark: lag under a steady write load, restore time vs history, sidecar cost.
 
-    .venv/bin/python bench/bench_archiver.py [--rate 200] [--seconds 60] [--s3]
+    .venv/bin/python bench/bench_archiver.py [--rate 200] [--seconds 60] [--s3] [--small]
 
 A FerretDB and the litestream sidecar (production cadences: sync 1 s, monitor 0.5 s,
 heartbeat 1 s) run on a temporary directory; one writer inserts at a steady rate.
@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,12 +31,14 @@ from typing import Any
 
 from pymongo import MongoClient
 
-from dds.archiver import ArchiveConfig, DirReplica, S3Replica, Sidecar, read_coverage, restore
-from dds.archiver.config import db_key
-from dds.archiver.ltx import HEADER_SIZE, parse_header, parse_name
-from dds.archiver.store import LtxLister, ReplicaStore, open_store
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import arguments  # noqa: E402
+from dds.archiver import ArchiveConfig, DirReplica, S3Replica, Sidecar, read_coverage, restore  # noqa: E402
+from dds.archiver.config import db_key  # noqa: E402
+from dds.archiver.ltx import HEADER_SIZE, parse_header, parse_name  # noqa: E402
+from dds.archiver.store import LtxLister, ReplicaStore, open_store  # noqa: E402
 
 PASSWORD = "Bench#Pass_01"
 TICK = os.sysconf("SC_CLK_TCK")
@@ -217,7 +220,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--s3", action="store_true", help="archive to moto's S3 server instead of a directory")
-    args = ap.parse_args()
+    args = arguments(ap, small={"rate": 50, "seconds": 12})
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-archiver-"))
     procs = Procs()

@@ -10,16 +10,18 @@ with the same concurrency, authenticated four ways:
 - `ak/sk`     every request freshly signed with the Huawei SDK's own signer (SDK-HMAC-SHA256),
               verified by the service (canonical request + HMAC; key lookup cached).
 
-Usage: python bench/bench_auth.py [--clients 20] [--requests 4000]
+Usage: python -m bench.bench_auth [--clients 20] [--requests 2000] [--rounds 3] [--small]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from bench.common import ServiceProcess, hammer, pct, table
+from bench.common import ServiceProcess, arguments, hammer, pct, table
+from dds.core.settings import Settings
 
 PASSWORD = "Bench#Pass_01"
 
@@ -47,6 +50,11 @@ def admin(data_dir: Path, *args: str, stdin: str | None = None) -> dict[str, str
         check=True,
     )
     return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def project_id(data_dir: Path, name: str) -> str:
+    with contextlib.closing(sqlite3.connect(data_dir / "meta.db")) as db:
+        return str(db.execute("select id from projects where name = ?", (name,)).fetchone()[0])
 
 
 def signer_for(base: str, ak: str, sk: str, project: str) -> Callable[[str], dict[str, str]]:
@@ -73,13 +81,22 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3, help="modes interleaved per round; medians reported")
-    args = ap.parse_args()
+    args = arguments(ap, small={"clients": 5, "requests": 200, "rounds": 1})
     work = Path(tempfile.mkdtemp(prefix="dds-bench-auth-"))
+    project_name = f"{Settings().region}_bench"  # project names carry the region, as on the cloud
     svc = ServiceProcess(work)
     try:
-        cred = admin(work, "credentials", "create", "--project", "bench")
+        cred = admin(work, "credentials", "create", "--project", project_name)
         admin(
-            work, "user", "create", "--project", "bench", "--name", "bench", "--password-stdin", stdin=PASSWORD + "\n"
+            work,
+            "user",
+            "create",
+            "--project",
+            project_name,
+            "--name",
+            "bench",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
         )
         svc.start()
         project = cred["project_id"]
@@ -91,13 +108,13 @@ def main() -> None:
                         "methods": ["password"],
                         "password": {"user": {"name": "bench", "password": PASSWORD, "domain": {"name": "Default"}}},
                     },
-                    "scope": {"project": {"name": "bench"}},
+                    "scope": {"project": {"name": project_name}},
                 }
             },
         )
         r.raise_for_status()
         token = r.headers["X-Subject-Token"]
-        demo = svc.project()
+        demo = project_id(work, Settings().region)  # the default project: the development token's
         flavors = f"/v3/{project}/flavors"
         modes: list[tuple[str, str, Callable[[str], dict[str, str]]]] = [
             ("none (GET /)", "/", lambda _: {}),

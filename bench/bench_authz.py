@@ -9,7 +9,7 @@ elsewhere on the host falls on both alike. Printed: ops/s, p50, p99 per path and
 
 Target: authorization on >= 0.95x the ops/s of authorization off.
 
-Usage: python bench/bench_authz.py [--ops 5000] [--threads 8]
+Usage: python -m bench.bench_authz [--ops 5000] [--threads 8] [--small]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from bench.bench_gateway import (
     start_engine,
     start_gateway,
 )
-from bench.common import pct, stop, table
+from bench.common import arguments, pct, stop, table
 from dds.gateway.privileges import CustomRole
 from dds.gateway.roles_store import RolesStore
 
@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ops", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=8)
-    args = parser.parse_args()
+    args = arguments(parser, small={"ops": 400, "threads": 2})
     if not ENGINE.exists():
         raise SystemExit(f"{ENGINE} is missing: run `make setup`")
     base = Path(tempfile.mkdtemp(prefix="bench-authz-"))

@@ -8,7 +8,7 @@ Printed: ops/s, p50, p99 per path, the ratio, and the gateway's RSS (VmRSS) idle
 
 Targets: throughput >= 0.8x direct, p50 <= +0.3 ms.
 
-Usage: python bench/bench_gateway.py [--ops 5000] [--threads 8] [--loop auto|asyncio|uvloop]
+Usage: python -m bench.bench_gateway [--ops 5000] [--threads 8] [--loop auto|asyncio|uvloop] [--small]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from urllib.parse import quote_plus
 
 from pymongo import MongoClient
 
-from bench.common import pct, stop, table
+from bench.common import arguments, pct, stop, table
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = ROOT / "bin" / "ferretdb"
@@ -72,12 +72,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def start_engine(base: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_engine(base: Path, binary: Path = ENGINE) -> tuple[subprocess.Popen[bytes], int]:
     port, debug = free_port(), free_port()
     (base / "data").mkdir()
     (base / "state").mkdir()
     argv = [
-        str(ENGINE),
+        str(binary),
         "--handler=sqlite",
         f"--sqlite-url=file:{base}/data/",
         f"--state-dir={base}/state",
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the gateway's loop")
-    args = parser.parse_args()
+    args = arguments(parser, small={"ops": 400, "threads": 2})
     if not ENGINE.exists():
         raise SystemExit(f"{ENGINE} is missing: run `make setup`")
     base = Path(tempfile.mkdtemp(prefix="bench-gateway-"))

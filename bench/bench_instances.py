@@ -5,7 +5,7 @@
 2. `GET /v3/{project}/instances` with C concurrent clients, next to `GET /` (no auth, no
    metadata read) on the same server: the ratio is what listing costs over bare HTTP.
 
-Usage: python bench/bench_instances.py [--instances 20] [--clients 50] [--requests 3000]
+Usage: python -m bench.bench_instances [--instances 20] [--clients 50] [--requests 3000] [--small]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import httpx
 from pymongo import MongoClient
 from tests.helpers import free_port, instance_body
 
-from bench.common import ROOT, ServiceProcess, hammer, pct, table
+from bench.common import ROOT, ServiceProcess, arguments, hammer, pct, table
 
 PASSWORD = "Bench#Pass_01"
 
@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=20)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--requests", type=int, default=3000)
-    args = ap.parse_args()
+    args = arguments(ap, small={"instances": 2, "clients": 10, "requests": 300})
     work = Path(tempfile.mkdtemp(prefix="dds-bench-"))
     try:
         bare = [bare_engine_start(work / f"bare{i}") for i in range(args.instances)]

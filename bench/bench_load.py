@@ -6,11 +6,13 @@ refusals are counted apart), the list's throughput and latency under the job loa
 client is not the bottleneck), the service's RSS before and after, and what deletion left: processes
 under the data directory, listening ports of the range, files under `instances/`.
 
-Needs `wrk` (Debian package; `make bench` installs it). Usage: python -m bench.bench_load
+Needs `wrk` (Debian package; `make bench` installs it).
+Usage: python -m bench.bench_load [--jobs 20] [--connections 50] [--seconds 20] [--small]
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import socket
 import subprocess
@@ -22,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.helpers import ServiceProcess, instance_body, process_pids
+from tests.helpers import instance_body, process_pids
 
-from bench.common import pct, table
+from bench.common import ServiceProcess, arguments, pct, table
 
 PASSWORD = "Bench#Pass_01"
 HEADERS = {"X-Auth-Token": "dds-dev-token"}
-N = 20
 
 
 def rss_mib(pid: int) -> float:
@@ -54,8 +55,9 @@ def run_job(c: httpx.Client, method: str, path: str, body: dict[str, Any] | None
         time.sleep(0.1)
 
 
-def wrk_during(url: str, seconds: int, out: dict[str, Any]) -> None:
-    cmd = ["wrk", "-t2", "-c50", f"-d{seconds}s", "--latency", "-H", f"X-Auth-Token: {HEADERS['X-Auth-Token']}", url]
+def wrk_during(url: str, connections: int, seconds: int, out: dict[str, Any]) -> None:
+    token = f"X-Auth-Token: {HEADERS['X-Auth-Token']}"
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", token, url]
     text = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     unit = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
     for p in ("50", "99"):
@@ -75,6 +77,12 @@ def summarize(name: str, results: list[tuple[str, float, int]]) -> tuple[str, ..
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jobs", type=int, default=20, help="concurrent creates, then concurrent backups")
+    ap.add_argument("--connections", type=int, default=50, help="wrk connections listing meanwhile")
+    ap.add_argument("--seconds", type=int, default=20, help="how long wrk lists")
+    args = arguments(ap, small={"jobs": 3, "connections": 10, "seconds": 5})
+    n = args.jobs
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     svc = ServiceProcess(work)
     svc.start()
@@ -83,25 +91,26 @@ def main() -> None:
     rss_before = rss_mib(svc.proc.pid)
     listing: dict[str, Any] = {}
     with httpx.Client(base_url=svc.url + prefix, headers=HEADERS, timeout=300) as c:
-        reader = threading.Thread(target=wrk_during, args=(f"{svc.url}{prefix}/instances", 20, listing))
+        url = f"{svc.url}{prefix}/instances"
+        reader = threading.Thread(target=wrk_during, args=(url, args.connections, args.seconds, listing))
         reader.start()
-        with ThreadPoolExecutor(N) as pool:
-            bodies = [instance_body(f"load-{i:02d}", PASSWORD) for i in range(N)]
+        with ThreadPoolExecutor(n) as pool:
+            bodies = [instance_body(f"load-{i:02d}", PASSWORD) for i in range(n)]
             creates = list(pool.map(lambda b: run_job(c, "POST", "/instances", b), bodies))
         ids = [i["id"] for i in c.get("/instances").json()["instances"]]
         target = ids[0]
-        with ThreadPoolExecutor(N) as pool:
+        with ThreadPoolExecutor(n) as pool:
             backups = list(
                 pool.map(
                     lambda i: run_job(
                         c, "POST", "/backups", {"backup": {"instance_id": target, "name": f"load-b{i:02d}"}}
                     ),
-                    range(N),
+                    range(n),
                 )
             )
         reader.join()
         rss_after = rss_mib(svc.proc.pid)
-        with ThreadPoolExecutor(N) as pool:
+        with ThreadPoolExecutor(n) as pool:
             deletes = list(pool.map(lambda i: run_job(c, "DELETE", f"/instances/{i}", None), ids))
     left_procs = process_pids(work, "ferretdb") | process_pids(work, "dds.gateway") | process_pids(work, "dds.archiver")
     low, high = (int(x) for x in svc.env["DDS_PORT_RANGE"].split("-"))
@@ -109,7 +118,10 @@ def main() -> None:
     left_files = list((work / "instances").iterdir()) if (work / "instances").exists() else []
     svc.stop()
 
-    print(f"\nLoad: {N} concurrent creates, then {N} concurrent backups of one instance, 50 clients listing meanwhile")
+    print(
+        f"\nLoad: {n} concurrent creates, then {n} concurrent backups of one instance, "
+        f"{args.connections} clients listing meanwhile"
+    )
     head = ("jobs", "completed", "failed", "refused (DDS error)", "5xx", "p50", "p99")
     print(
         table(
@@ -122,7 +134,8 @@ def main() -> None:
         )
     )
     print(
-        f"\nGET /instances under that load (wrk, 50 connections, 20 s): {listing['rps']:.0f} req/s, "
+        f"\nGET /instances under that load (wrk, {args.connections} connections, {args.seconds} s): "
+        f"{listing['rps']:.0f} req/s, "
         f"p50 {listing['p50']:.1f} ms, p99 {listing['p99']:.1f} ms, non-2xx {listing['non2xx']}"
     )
     print(f"service RSS: {rss_before:.1f} MiB before, {rss_after:.1f} MiB after the jobs")

@@ -1,11 +1,12 @@
 """Physical backup and restore throughput against SQLite's backup API copying the same files.
 
-    .venv/bin/python bench/bench_physical.py --size-mb 1024
+    .venv/bin/python bench/bench_physical.py --size-mb 1024 [--small]
 
 Starts an in-process service (real HTTP, real FerretDB, local store), loads `--size-mb` of
 documents into a Single instance, then times, in one run:
 
-- SQLite's backup API copying the instance's engine files (the files a backup holds) to a
+- SQLite's backup API copying the instance's engine files (the files a backup holds: the
+  node's `instances/<instance>/<node>/data/*.sqlite` but the engine-internal ones) to a
   scratch directory: the baseline of both figures;
 - a manual backup, from `POST /backups` to its job Completed (freeze, zstd, store);
 - a restore to a new instance, from `POST /instances` to its job Completed (stream from the
@@ -31,11 +32,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import select  # noqa: E402
 from tests.backup_helpers import backup, ready_instance, tenant, wait_export  # noqa: E402
-from tests.conftest import PASSWORD, Service, run_service, test_settings  # noqa: E402
+from tests.conftest import PASSWORD, Service, run_service  # noqa: E402
 
+from bench.common import arguments, settings  # noqa: E402
 from dds.backup import physical  # noqa: E402
 from dds.db.backups import Backup  # noqa: E402
+from dds.db.models import Node  # noqa: E402
+from dds.fleet import layout  # noqa: E402
 
 MB = 1024 * 1024
 DOC_KB = 16  # larger documents load faster; the engine's files are what is measured
@@ -44,9 +49,9 @@ DOC_KB = 16  # larger documents load faster; the engine's files are what is meas
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=128, help="dataset size in MB (default 128; 1024 for 1 GB)")
-    args = parser.parse_args()
+    args = arguments(parser, small={"size_mb": 8})
     with tempfile.TemporaryDirectory(prefix="dds-bench-physical-") as tmp:
-        svc, stop = run_service(test_settings(Path(tmp), scheduler_interval=3600))
+        svc, stop = run_service(settings(Path(tmp)))
         try:
             run(svc, args.size_mb, Path(tmp))
         finally:
@@ -71,8 +76,15 @@ def _load(svc: Service, inst: dict[str, Any], size_mb: int) -> None:
 
 
 def _engine_files(svc: Service, instance_id: str) -> list[Path]:
-    data = next(p for p in (svc.parts.settings.instances_dir / instance_id).iterdir() if p.is_dir()) / "data"
-    return sorted(f for f in data.glob("*.sqlite") if f.stem not in physical.SKIP_DATABASES)
+    """The files a backup of the (Single) instance holds: its node's engine files, found where the
+    service keeps them (`fleet.layout`), not by guessing which directory of the instance is the node's."""
+    with svc.parts.db.session() as s:
+        node = s.scalars(select(Node).where(Node.instance_id == instance_id)).one()
+        data = layout.data_dir(svc.parts.settings, node)
+    files = sorted(f for f in data.glob("*.sqlite") if f.stem not in physical.SKIP_DATABASES)
+    if not files:
+        raise SystemExit(f"no engine files under {data}: the baseline would copy nothing")
+    return files
 
 
 def _sqlite_copy(files: list[Path], dest: Path) -> tuple[int, float]:

@@ -1,7 +1,9 @@
-"""Shared bits for benchmarks: percentiles, tables, a service in a child process."""
+"""Shared bits for benchmarks: options (`--small`), percentiles, tables, a service in-process or
+in a child process, configured only with the settings the README gives an operator."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import subprocess
@@ -9,15 +11,48 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import ServiceProcess  # noqa: E402
+from tests.helpers import ServiceProcess, free_port, free_range  # noqa: E402
 
-__all__ = ["ROOT", "ServiceProcess", "hammer", "pct", "stop", "table"]
+from dds.core.settings import Settings  # noqa: E402
+
+__all__ = ["ROOT", "ServiceProcess", "arguments", "hammer", "pct", "settings", "stop", "table"]
+
+
+def arguments(
+    parser: argparse.ArgumentParser, small: dict[str, Any], argv: list[str] | None = None
+) -> argparse.Namespace:
+    """A bench's options with `--small` added: `small` holds the sizes of a quick run (tens of
+    seconds) that still prints every figure; `make test` runs each bench so (tests/bench), so none
+    can rot. Options given on the command line win over `small`; without `--small` nothing changes."""
+    sizes = " ".join(f"--{name.replace('_', '-')} {value}" for name, value in small.items())
+    parser.add_argument("--small", action="store_true", help=f"a quick run that still prints every figure: {sizes}")
+    known, _ = parser.parse_known_args(argv)
+    unknown = [name for name in small if not hasattr(known, name)]
+    assert not unknown, f"--small sets options the bench does not have: {unknown}"
+    if known.small:
+        parser.set_defaults(**small)
+    return parser.parse_args(argv)
+
+
+def settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of an in-process service, as an operator would give them (README, Configuration):
+    its own port and port range, no automated backups during the run; everything else from the
+    environment or the defaults (the engine binary included)."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "port": free_port(),
+        "port_range": free_range(),
+        "supervise_interval": 0.3,
+        "scheduler_interval": 3600.0,
+    }
+    return Settings(**{**values, **overrides})
 
 
 def pct(values: list[float], p: float) -> float:
