@@ -227,13 +227,16 @@ def test_without_any_backup_the_node_stays_out_of_service(make_service: Any) -> 
         assert client.shop.orders.count_documents({}) == DOCS
 
 
+@pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("during", ["backup", "restore"])
-def test_a_disk_lost_while_a_backup_or_restore_runs_is_never_served_empty(make_service: Any, during: str) -> None:
-    """The node directory removed right after a backup or a restore onto the instance starts: the
-    job ends (either way), the instance is recovered, and no client ever reads fewer documents
-    than it holds."""
+def test_a_fault_while_a_backup_or_restore_runs_is_never_served_empty(
+    make_service: Any, during: str, fault: str
+) -> None:
+    """Each fault injected right after a backup or a restore onto the instance starts: the job
+    ends (either way), the instance is recovered, and no client ever reads fewer documents than
+    it holds."""
     svc: Service = make_service()
-    inst = _prepare(svc, f"lost-during-{during}")
+    inst = _prepare(svc, f"lost-{during}-{fault}"[:60])
     served: list[int] = []
     stop = threading.Event()
 
@@ -257,7 +260,7 @@ def test_a_disk_lost_while_a_backup_or_restore_runs_is_never_served_empty(make_s
                 )
             assert r.status_code in (200, 202), r.text
         node, data = node_dirs(svc, inst)
-        remove_directory(node, data)
+        FAULTS[fault](node, data)
         svc.wait_job(r.json()["job_id"], timeout=120)
         done = _recovered(svc, inst)
     finally:
