@@ -199,8 +199,8 @@ class Supervisor(Periodic):
             integrity.note(parts, node, f"data missing or damaged ({reason}); the node is not started")
         transition(node, NodeStatus.ABNORMAL)
         transition(inst, InstanceStatus.ABNORMAL)
-        if known is None or "recovery" not in known:
-            self._recover(inst, node, reason)
+        if known is None or "recovery" not in known or str(known["recovery"]).startswith("failed"):
+            self._recover(inst, node, reason, set(known.get("tried") or []) if known else set())
         if known is None or gateways.gateway_pid(parts, node) is None:
             try:
                 layout.node_dir(parts.settings, node).mkdir(parents=True, exist_ok=True)
@@ -208,16 +208,18 @@ class Supervisor(Periodic):
             except Exception as exc:  # noqa: BLE001 - tried again on the next look
                 log.error("refusing gateway of node %s not started: %s", node.id, exc)
 
-    def _recover(self, inst: Instance, node: Node, reason: str) -> None:
-        """Start the recovery from the newest state the instance can be brought back to, once."""
+    def _recover(self, inst: Instance, node: Node, reason: str, tried: set[str]) -> None:
+        """Start the recovery from the newest state the instance can be brought back to (one whose
+        files did not already fail after a rebuild: then the next older one)."""
         parts = self.parts
         s = object_session(inst)
         assert s is not None
-        found = recovery.source_for(parts, s, inst)
+        found = recovery.source_for(parts, s, inst, tried)
         if found is None:
-            log.error("instance %s has no backup and no continuous archive to recover from", inst.id)
-            integrity.note(parts, node, "no backup and no continuous archive to recover from: restore one onto it")
-            integrity.record_fault(inst, node, reason, 0, recovery="none: no backup and no continuous archive")
+            left = "no other backup" if tried else "no backup and no continuous archive"
+            log.error("instance %s has %s to recover from", inst.id, left)
+            integrity.note(parts, node, f"{left} to recover from: restore one onto it")
+            integrity.record_fault(inst, node, reason, 0, recovery=f"none: {left}")
             return
         payload, source = found
         job = recovery.start(parts, s, inst, payload, source)

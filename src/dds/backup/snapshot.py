@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dds.core.errors import EngineFilesDamaged
+
 
 @dataclass(frozen=True)
 class FrozenFile:
@@ -59,6 +61,11 @@ def frozen(pid: int | None, src: Path, staging: Path, skip: frozenset[str] = fro
                 os.kill(pid, signal.SIGCONT)
         held = []
         for f, conn, in_file in zip(files, conns, whole, strict=True):
+            # The image must be whole before it is kept: a damaged file would make a backup that
+            # restores (or recovers a lost node) into the same damage.
+            found = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
+            if found != ["ok"]:
+                raise EngineFilesDamaged(f"The engine's file {f.name} is damaged: {'; '.join(found)}")
             names = _collections(conn)
             if in_file:
                 pages = conn.execute("PRAGMA page_count").fetchone()[0]

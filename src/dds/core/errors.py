@@ -369,6 +369,12 @@ class InternalError(DDSError):
     message = "Internal error. Try again later."
 
 
+class EngineFilesDamaged(InternalError):
+    """An engine file failed SQLite's structural check; nothing is backed up from it."""
+
+    message = "The instance's data files are damaged."
+
+
 class IllegalTransition(InternalError):
     """A status change the state tables do not allow: a bug, never a client's mistake."""
 

@@ -21,16 +21,19 @@ from dds.fleet import integrity
 from dds.parts import Parts
 from dds.services import instances, pitr
 
+ARCHIVE = "archive"  # the key of the continuous archive among the sources a recovery tried
+
 
 def lost(inst: Instance) -> bool:
     """A node of the instance has a recorded data fault."""
     return any(integrity.known_fault(inst, node) for node in inst.nodes)
 
 
-def source_for(parts: Parts, s: Session, inst: Instance) -> tuple[dict[str, Any], str] | None:
-    """The newest state the instance can be brought back to: its continuous archive up to the last
-    restorable moment, else its newest completed backup; None when it has neither."""
-    if inst.incremental_backup:
+def source_for(parts: Parts, s: Session, inst: Instance, tried: set[str]) -> tuple[dict[str, Any], str] | None:
+    """The newest state the instance can be brought back to that has not been `tried` (a source
+    whose files failed their checks after a rebuild): its continuous archive up to the last
+    restorable moment, else its completed backups, newest first; None when none is left."""
+    if inst.incremental_backup and ARCHIVE not in tried:
         try:
             ranges = pitr.coverage_of(parts, inst).ranges
         except DDSError:
@@ -38,19 +41,18 @@ def source_for(parts: Parts, s: Session, inst: Instance) -> tuple[dict[str, Any]
         if ranges:
             end = int(ranges[-1][1])
             when = iso_z(datetime.fromtimestamp(end / 1000, UTC))
-            return {
-                "source_instance_id": inst.id,
-                "restore_time_ms": end,
-            }, f"the continuous archive up to {when} ({end})"
+            point = {"source_instance_id": inst.id, "restore_time_ms": end, "source_key": ARCHIVE}
+            return point, f"the continuous archive up to {when} ({end})"
     newest = s.scalars(
         select(Backup)
-        .where(Backup.instance_id == inst.id, Backup.status == BackupStatus.COMPLETED)
+        .where(Backup.instance_id == inst.id, Backup.status == BackupStatus.COMPLETED, Backup.id.not_in(tried))
         .order_by(Backup.end_time.desc())
         .limit(1)
     ).first()
     if newest is None:
         return None
-    return {"backup_id": newest.id}, f"backup {newest.name} ({newest.id}) of {iso(newest.end_time)}"
+    point = {"backup_id": newest.id, "source_key": newest.id}
+    return point, f"backup {newest.name} ({newest.id}) of {iso(newest.end_time)}"
 
 
 def start(parts: Parts, s: Session, inst: Instance, payload: dict[str, Any], source: str) -> Job:

@@ -88,7 +88,8 @@ def _failed(ctx: JobContext, reason: str) -> None:
         for node in inst.nodes:
             known = integrity.known_fault(inst, node)
             reason_then = str(known["reason"]) if known else "its data did not pass the checks after a rebuild"
-            integrity.record_fault(inst, node, reason_then, now_ms, recovery=f"failed: {reason}")
+            tried = [*((known.get("tried") or []) if known else []), ctx.payload.get("source_key") or ctx.job_id]
+            integrity.record_fault(inst, node, reason_then, now_ms, recovery=f"failed: {reason}", tried=tried)
             layout.node_dir(parts.settings, node).mkdir(parents=True, exist_ok=True)
             integrity.note(parts, node, f"recovery from {ctx.payload.get('source')} failed: {reason}")
             transition(node, NodeStatus.ABNORMAL)

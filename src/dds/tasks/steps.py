@@ -14,7 +14,7 @@ from dds.backup import archive
 from dds.core.errors import InstanceNotFound
 from dds.db.models import Instance
 from dds.domain.states import InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, layout, nodes, secrets
+from dds.fleet import authorization, integrity, layout, nodes, secrets
 from dds.jobs.registry import JobContext
 from dds.parts import Parts
 
@@ -68,11 +68,19 @@ def stop_nodes(ctx: JobContext) -> None:
             transition(node, NodeStatus.STOPPED)
 
 
+def settled_now(parts: Parts, inst: Instance) -> InstanceStatus:
+    """The status an instance returns to after a job: `normal` (or `data_disk_full`) only while
+    every node's engine runs, so an engine that died during the job, or a node whose data was
+    found lost, is never shown as serving; the supervisor takes it from `abnormal`."""
+    serving = all(nodes.engine_pid(parts, n) is not None and not integrity.known_fault(inst, n) for n in inst.nodes)
+    return settled(inst.read_only) if serving else InstanceStatus.ABNORMAL
+
+
 def settle(ctx: JobContext) -> None:
     """Back to normal (or data_disk_full) once the job's work is done."""
     with ctx.parts.db.session() as s:
         inst = load_instance(ctx, s)
-        transition(inst, settled(inst.read_only))
+        transition(inst, settled_now(ctx.parts, inst))
         inst.updated = ctx.parts.clock.now()
 
 
@@ -81,7 +89,7 @@ def settle_if(parts: Parts, instance_id: str, busy: InstanceStatus) -> None:
     with parts.db.session() as s:
         inst = s.get(Instance, instance_id)
         if inst is not None and inst.status == busy:
-            transition(inst, settled(inst.read_only))
+            transition(inst, settled_now(parts, inst))
             inst.updated = parts.clock.now()
 
 
