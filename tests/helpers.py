@@ -145,22 +145,20 @@ class ServiceProcess:
     """`dds serve` as a real child process, so it can be killed with SIGKILL.
 
     `readme_only`: started exactly as the README says a user starts it (the `dds` console
-    command) with nothing but the settings the README names for a second service on one
-    machine — a fresh data directory and free ports; no `DDS_*` setting of the caller's
-    environment leaks in."""
+    command, run in a directory of its own: `data_dir` is then that directory, and the service's
+    data goes where the README's default puts it, `./var`) with nothing but the settings the
+    README names for a second service on one machine — free ports; no `DDS_*` setting of the
+    caller's environment leaks in."""
 
     def __init__(self, data_dir: Path, readme_only: bool = False) -> None:
-        self.data_dir = data_dir
+        self.home = data_dir  # where it runs, and its log
+        self.data_dir = data_dir / "var" if readme_only else data_dir
         self.port = free_port()
         self.readme_only = readme_only
         base = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")} if readme_only else dict(os.environ)
-        self.env = {
-            **base,
-            "DDS_DATA_DIR": str(data_dir),
-            "DDS_PORT": str(self.port),
-            "DDS_PORT_RANGE": free_range(),
-        }
+        self.env = {**base, "DDS_PORT": str(self.port), "DDS_PORT_RANGE": free_range()}
         if not readme_only:
+            self.env["DDS_DATA_DIR"] = str(data_dir)
             self.env["DDS_SUPERVISE_INTERVAL"] = "0.3"
             # No automated backups on the real clock: a run across a backup window (00:00 UTC by
             # default) would back up long-lived instances and refuse what the tests do with them.
@@ -169,25 +167,25 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        log = open(self.data_dir / "service.log", "ab")  # noqa: SIM115
+        log = open(self.home / "service.log", "ab")  # noqa: SIM115
         argv = [str(ROOT / ".venv" / "bin" / "dds")] if self.readme_only else [sys.executable, "-m", "dds.cli.main"]
         self.proc = subprocess.Popen(
             [*argv, "serve"],
             env=self.env,
-            cwd=ROOT,
+            cwd=self.home if self.readme_only else ROOT,
             stdout=log,
             stderr=log,
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "service exited: " + (self.data_dir / "service.log").read_text()[-2000:]
+            assert self.proc.poll() is None, "service exited: " + (self.home / "service.log").read_text()[-2000:]
             try:
                 if httpx.get(self.url + "/", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise AssertionError("service did not start: " + (self.data_dir / "service.log").read_text()[-2000:])
+        raise AssertionError("service did not start: " + (self.home / "service.log").read_text()[-2000:])
 
     def kill9(self) -> None:
         assert self.proc is not None

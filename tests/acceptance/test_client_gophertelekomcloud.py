@@ -100,7 +100,7 @@ def test_terraform_dds_lifecycle(service: ServiceProcess, suffix: str) -> None:
         "DDS_GO_EXPECT_REGION": service.env.get("DDS_REGION", "local-1"),
     }
     code, out = run_go_test(env)
-    log = (service.data_dir / "service.log").read_text(errors="replace")[-3000:]
+    log = (service.home / "service.log").read_text(errors="replace")[-3000:]
     assert code == 0, f"go test failed (auth_url {env['DDS_GO_AUTH_URL']}):\n{out[-12000:]}\n--- service log ---\n{log}"
     # A skipped Go test also exits 0: it must really have run.
     assert "--- PASS: TestTerraformDDSLifecycle" in out, out[-4000:]

@@ -71,7 +71,7 @@ class Trial:
         with self.api() as c:
             job = wait_job(c, job_id, timeout=180)
         if job["status"] != "Completed":  # shown by pytest with the failure: why, in the service's words
-            log = (self.svc.data_dir / "service.log").read_text(errors="replace").splitlines()
+            log = (self.svc.home / "service.log").read_text(errors="replace").splitlines()
             print(f"job {job_id} {job['status']}: {job.get('fail_reason')}", *log[-60:], sep="\n")
         return job
 

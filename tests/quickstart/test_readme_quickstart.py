@@ -1,8 +1,9 @@
 """The README's quickstart, run literally as a newcomer would.
 
-`dds serve` (the console command `make run` starts) runs as a child process with only the
-settings the README names — a fresh data directory and free ports — and nothing from the other
-tiers' fixtures (no engine path, no short intervals). The README's own shell commands are read
+`dds serve` (the console command `make run` starts) runs as a child process in a directory of its
+own, with its data where the README's default puts it (`./var`, a relative path) and only the
+settings the README names for a second service on one machine — free ports — and nothing from the
+other tiers' fixtures (no data directory, no engine path, no short intervals). The README's own shell commands are read
 out of README.md and run by bash with its placeholders filled in; where the README changes, this
 tier follows it (and fails when a command no longer works).
 """
@@ -101,7 +102,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
     service = ServiceProcess(tmp_path_factory.mktemp("quickstart"), readme_only=True)
     service.start()
     try:
-        printed = (service.data_dir / "service.log").read_text()
+        printed = (service.home / "service.log").read_text()
         found = re.search(r"Project '[^']+': ([0-9a-f]{32})", printed)
         assert found, printed
         yield Newcomer(service, found.group(1))

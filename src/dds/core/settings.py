@@ -8,7 +8,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENGINE_NAME = "ferretdb"
@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     backup_zstd_level: int = Field(default=2, description="zstd level of physical backup archives")
     backup_zstd_threads: int = Field(default=2, description="zstd worker threads of a backup (0 = in the job thread)")
     scheduler_interval: float = Field(default=30.0, description="seconds between automated-backup checks")
+
+    @field_validator("data_dir", "engine_bin", "identity_key_file", "backup_local_dir")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        """Relative paths (the default `var`) are taken from where the service starts, once: node
+        processes run in their own directories and are handed these paths."""
+        return path.absolute() if path is not None else None
 
     @property
     def metadata_url(self) -> str:
