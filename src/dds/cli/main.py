@@ -55,7 +55,12 @@ def serve(
     url = settings.public_url or f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]DDS[/bold] on {url}  data: {settings.data_dir.resolve()}")
     name = iam.demo_project_name(server.parts)
-    console.print(f"Project '{name}': [cyan]{project}[/cyan] (the {{project_id}} in every path)")
+    # Labelled `demo` as every earlier release printed it (scripts read this line); its name is
+    # the region's, as project names carry the region (the Terraform provider takes it from them).
+    console.print(
+        f"Project 'demo': [cyan]{project}[/cyan] (the {{project_id}} in every path; "
+        f"the development token's project, named '{name}')"
+    )
     console.print(
         "Credentials for it (see docs/authentication.md):\n"
         f"  AK/SK:    [cyan]dds admin credentials create --project {name} --output json[/cyan]\n"
