@@ -1,0 +1,142 @@
+"""MongoDB features the engine patches add, through a real instance (its gateway) with pymongo:
+the `$group` accumulators and the stages of patch 0007 (MongoDB's documentation examples and
+their documented answers), and what patch 0003 changes that a client can see (explain names the
+index; a range with a sort and a limit is answered in order)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from pymongo.collection import Collection
+from pymongo.errors import OperationFailure
+
+from tests.conftest import PASSWORD, Service
+from tests.helpers import connect
+
+
+@pytest.fixture(scope="module")
+def db(service: Service) -> Iterator[Any]:
+    with service.ready_instance("features-1") as inst, connect(inst, PASSWORD) as client:
+        yield client.features
+
+
+@pytest.fixture(scope="module")
+def sales(db: Any) -> Collection[dict[str, Any]]:
+    """The `sales` collection of MongoDB's `$group` accumulator pages."""
+    db.sales.insert_many(
+        [
+            {"_id": 1, "item": "abc", "price": 10, "quantity": 2, "date": datetime(2014, 1, 1, 8)},
+            {"_id": 2, "item": "jkl", "price": 20, "quantity": 1, "date": datetime(2014, 2, 3, 9)},
+            {"_id": 3, "item": "xyz", "price": 5, "quantity": 5, "date": datetime(2014, 2, 3, 9, 5)},
+            {"_id": 4, "item": "abc", "price": 10, "quantity": 10, "date": datetime(2014, 2, 15, 8)},
+            {"_id": 5, "item": "xyz", "price": 5, "quantity": 10, "date": datetime(2014, 2, 15, 9, 12)},
+        ]
+    )
+    return db.sales  # type: ignore[no-any-return]
+
+
+D = datetime
+
+
+@pytest.mark.parametrize(
+    ("accumulator", "expected"),
+    [
+        ({"$avg": "$quantity"}, {"abc": 6.0, "jkl": 1.0, "xyz": 7.5}),
+        ({"$min": "$quantity"}, {"abc": 2, "jkl": 1, "xyz": 5}),
+        ({"$max": "$quantity"}, {"abc": 10, "jkl": 1, "xyz": 10}),
+        ({"$push": "$quantity"}, {"abc": [2, 10], "jkl": [1], "xyz": [5, 10]}),
+        ({"$addToSet": "$price"}, {"abc": [10], "jkl": [20], "xyz": [5]}),
+        (
+            {"$first": "$date"},
+            {"abc": datetime(2014, 1, 1, 8), "jkl": datetime(2014, 2, 3, 9), "xyz": datetime(2014, 2, 3, 9, 5)},
+        ),
+        (
+            {"$last": "$date"},
+            {"abc": datetime(2014, 2, 15, 8), "jkl": datetime(2014, 2, 3, 9), "xyz": datetime(2014, 2, 15, 9, 12)},
+        ),
+    ],
+)
+def test_group_accumulators_answer_as_the_documentation(
+    sales: Collection[dict[str, Any]], accumulator: dict[str, str], expected: dict[str, Any]
+) -> None:
+    pipeline = [{"$sort": {"item": 1, "date": 1}}, {"$group": {"_id": "$item", "v": accumulator}}]
+    assert {d["_id"]: d["v"] for d in sales.aggregate(pipeline)} == expected
+
+
+def test_every_accumulator_of_a_group_sees_every_document(sales: Collection[dict[str, Any]]) -> None:
+    """FerretDB v1.24.2 fed only the first accumulator of a $group (the second $sum gave 0)."""
+    (doc,) = sales.aggregate(
+        [
+            {
+                "$group": {
+                    "_id": None,
+                    "n": {"$sum": 1},
+                    "m": {"$sum": 1},
+                    "avgPrice": {"$avg": "$price"},
+                    "items": {"$addToSet": "$item"},
+                    "first": {"$first": "$_id"},
+                    "last": {"$last": "$_id"},
+                }
+            }
+        ]
+    )
+    assert doc == {"_id": None, "n": 5, "m": 5, "avgPrice": 10.0, "items": ["abc", "jkl", "xyz"], "first": 1, "last": 5}
+
+
+def test_avg_ignores_what_is_not_a_number(db: Any) -> None:
+    db.bad.insert_many([{"_id": 1, "q": 6}, {"_id": 2, "q": ""}, {"_id": 3}, {"_id": 4, "q": 5.0}])
+    (doc,) = db.bad.aggregate(
+        [{"$group": {"_id": None, "a": {"$avg": "$q"}, "lo": {"$min": "$q"}, "hi": {"$max": "$q"}}}]
+    )
+    assert doc == {"_id": None, "a": 5.5, "lo": 5.0, "hi": ""}  # strings sort after numbers
+    (doc,) = db.bad.aggregate([{"$group": {"_id": None, "a": {"$avg": "$nothing"}}}])
+    assert doc == {"_id": None, "a": None}
+
+
+def test_replace_root_and_replace_with(db: Any) -> None:
+    db.people.insert_many(
+        [
+            {"_id": 1, "name": "Arlene", "age": 34, "pets": {"dogs": 2, "cats": 1}},
+            {"_id": 2, "name": "Sam", "age": 41, "pets": {"cats": 1, "fish": 3}},
+        ]
+    )
+    got = list(db.people.aggregate([{"$sort": {"_id": 1}}, {"$replaceRoot": {"newRoot": "$pets"}}]))
+    assert got == [{"dogs": 2, "cats": 1}, {"cats": 1, "fish": 3}]
+    assert list(db.people.aggregate([{"$sort": {"_id": 1}}, {"$replaceWith": "$pets"}])) == got
+    with pytest.raises(OperationFailure) as err:
+        list(db.people.aggregate([{"$replaceRoot": {"newRoot": "$name"}}]))
+    assert err.value.code == 40228
+
+
+def test_sort_by_count(db: Any) -> None:
+    db.exhibits.insert_many(
+        [
+            {"_id": 1, "tags": ["painting", "satire", "Expressionism", "caricature"]},
+            {"_id": 2, "tags": ["woodcut", "Expressionism"]},
+            {"_id": 3, "tags": ["painting", "abstract"]},
+            {"_id": 4, "tags": ["sculpture", "abstract"]},
+            {"_id": 5, "tags": ["painting", "Surrealism"]},
+            {"_id": 6, "tags": ["woodblock", "painting"]},
+        ]
+    )
+    got = list(db.exhibits.aggregate([{"$unwind": "$tags"}, {"$sortByCount": "$tags"}]))
+    assert got[0] == {"_id": "painting", "count": 4}
+    assert [d["count"] for d in got] == sorted((d["count"] for d in got), reverse=True)
+    assert {d["_id"]: d["count"] for d in got}["abstract"] == 2
+
+
+def test_explain_names_the_index_and_sorted_ranges_come_in_order(db: Any) -> None:
+    coll = db.ranged
+    coll.create_index("g")
+    values = [(i * 37) % 101 for i in range(300)]
+    coll.insert_many([{"_id": i, "g": v} for i, v in enumerate(values)] + [{"_id": "arr", "g": [150, 3]}])
+    plan = coll.find({"g": {"$gt": 50}}).sort("g", 1).explain()
+    assert plan["queryPlanner"]["indexName"] == "g_1", plan
+    got = [d["g"] for d in coll.find({"g": {"$gt": 50}}).sort("g", 1).limit(10)]
+    # the array matches (150 > 50) and sorts by its least element ascending, by its greatest descending
+    assert got == [[150, 3], *sorted(v for v in values if v > 50)[:9]]
+    assert coll.find_one({"g": {"$gt": 50}}, sort=[("g", -1)])["_id"] == "arr"
+    assert coll.count_documents({"g": {"$gte": 90}}) == sum(v >= 90 for v in values) + 1
