@@ -140,3 +140,33 @@ def test_explain_names_the_index_and_sorted_ranges_come_in_order(db: Any) -> Non
     assert got == [[150, 3], *sorted(v for v in values if v > 50)[:9]]
     assert coll.find_one({"g": {"$gt": 50}}, sort=[("g", -1)])["_id"] == "arr"
     assert coll.count_documents({"g": {"$gte": 90}}) == sum(v >= 90 for v in values) + 1
+
+
+def test_positional_updates_as_the_documentation(db: Any) -> None:
+    """`$`, `$[]` and `$[<identifier>]` with arrayFilters (patch 0009), MongoDB's examples."""
+    students = db.students
+    students.insert_many(
+        [{"_id": 1, "grades": [85, 80, 80]}, {"_id": 2, "grades": [88, 90, 92]}, {"_id": 3, "grades": [85, 100, 90]}]
+    )
+    students.update_one({"_id": 1, "grades": 80}, {"$set": {"grades.$": 82}})
+    assert students.find_one({"_id": 1})["grades"] == [85, 82, 80]
+    students.update_many({}, {"$inc": {"grades.$[]": 10}})
+    assert students.find_one({"_id": 2})["grades"] == [98, 100, 102]
+    students.update_many({}, {"$set": {"grades.$[element]": 100}}, array_filters=[{"element": {"$gte": 100}}])
+    assert [d["grades"] for d in students.find().sort("_id", 1)] == [[95, 92, 90], [98, 100, 100], [95, 100, 100]]
+    doc = students.find_one_and_update(
+        {"_id": 3}, {"$set": {"grades.$[g]": 0}}, array_filters=[{"g": {"$lt": 100}}], return_document=True
+    )
+    assert doc["grades"] == [0, 100, 100]
+    with pytest.raises(OperationFailure) as err:
+        students.update_one({"_id": 1}, {"$set": {"grades.$[x]": 1}}, array_filters=[{"y": 1}])
+    assert err.value.code in (2, 9)
+    with pytest.raises(OperationFailure) as err:
+        students.update_one({"_id": 1}, {"$set": {"grades.$": 1}})
+    assert err.value.code == 2
+
+
+def test_pull_with_a_condition(db: Any) -> None:
+    db.profiles.insert_one({"_id": 1, "votes": [3, 5, 6, 7, 7, 8]})
+    db.profiles.update_one({"_id": 1}, {"$pull": {"votes": {"$gte": 6}}})
+    assert db.profiles.find_one({"_id": 1})["votes"] == [3, 5]
