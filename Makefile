@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 JS_STAMP := tests/js/node_modules/.installed
 
-.PHONY: setup engine browser wrk run test lint bench crash clean
+.PHONY: setup engine browser wrk postgres run test lint bench crash clean
 
 setup: $(STAMP) engine
 
@@ -32,10 +32,15 @@ browser:
 wrk:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
+# Debian's PostgreSQL: the engine's PostgreSQL backend is tested on a primary and a streaming standby
+# (tests/api/test_engine_standby.py) and FerretDB's own backend tests need a server (scripts/test-engine.sh).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
+
 run: setup
 	$(VENV)/bin/dds serve
 
-test: setup $(JS_STAMP) browser wrk
+test: setup $(JS_STAMP) browser wrk postgres
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy src
 	./scripts/test-engine.sh
