@@ -170,3 +170,19 @@ def test_pull_with_a_condition(db: Any) -> None:
     db.profiles.insert_one({"_id": 1, "votes": [3, 5, 6, 7, 7, 8]})
     db.profiles.update_one({"_id": 1}, {"$pull": {"votes": {"$gte": 6}}})
     assert db.profiles.find_one({"_id": 1})["votes"] == [3, 5]
+
+
+def test_find_one_and_modify_with_a_projection(db: Any) -> None:
+    """findAndModify's `fields` (patch 0011): drivers send it for every find_one_and_* projection."""
+    coll = db.fam
+    coll.insert_many([{"_id": 1, "x": 1, "y": 2}, {"_id": 2, "x": 5, "y": 6}])
+    after = coll.find_one_and_update(
+        {"_id": 1}, {"$inc": {"x": 1}}, projection={"x": 1, "_id": 0}, return_document=True
+    )
+    assert after == {"x": 2}
+    assert coll.find_one_and_update({"_id": 1}, {"$inc": {"x": 1}}, projection={"y": 0}) == {"_id": 1, "x": 2}
+    assert coll.find_one_and_delete({"_id": 2}, projection={"y": 1}) == {"_id": 2, "y": 6}
+    with pytest.raises(OperationFailure) as err:
+        coll.find_one_and_update({"_id": 1}, {"$set": {"q": 1}}, projection={"x": 1, "y": 0})
+    assert err.value.code == 31254
+    assert coll.find_one({"_id": 1}) == {"_id": 1, "x": 3, "y": 2}
