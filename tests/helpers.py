@@ -11,6 +11,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -236,3 +238,38 @@ def wait_for(predicate: Any, timeout: float = 60, what: str = "condition", every
             return value
         time.sleep(every)
     raise AssertionError(f"{what} not met in {timeout}s")
+
+
+@contextlib.contextmanager
+def bare_engine(tmp: Path, *backend: str, document_class: type[Any] = dict) -> Iterator[MongoClient]:  # type: ignore[type-arg]
+    """The project's engine build, alone (no service, no gateway), with the given backend flags
+    (`--handler=...` and its URL) and its state and log in tmp; a client connected to it."""
+    port, debug = free_ports(2)
+    tmp.mkdir(parents=True, exist_ok=True)
+    argv = [
+        str(ROOT / "bin" / "ferretdb"),
+        *backend,
+        f"--state-dir={tmp}",
+        f"--listen-addr=127.0.0.1:{port}",
+        f"--debug-addr=127.0.0.1:{debug}",
+        "--telemetry=disable",
+        "--log-level=error",
+    ]
+    log = tmp / "engine.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{debug}/debug/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            time.sleep(0.05)
+        with MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", document_class=document_class) as client:
+            yield client
+        assert proc.poll() is None, "the engine exited: " + log.read_text()[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -19,9 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +29,7 @@ from bson import Int64, ObjectId
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient
 
-from tests.helpers import ROOT, free_ports
+from tests.helpers import bare_engine
 
 QUERIES = int(os.environ.get("DDS_PUSHDOWN_QUERIES", "10000"))
 DOCUMENTS = 200
@@ -158,39 +155,12 @@ def same_sorted(got: list[bytes], want: list[bytes], matching: list[bytes], sort
 
 @contextlib.contextmanager
 def engine(tmp: Path, *flags: str) -> Iterator[MongoClient[RawBSONDocument]]:
-    """A bare engine (the project's build) on its own data directory."""
-    port, debug = free_ports(2)
+    """A bare engine (the project's build, SQLite backend) on its own data directory."""
     (tmp / "data").mkdir(parents=True)
-    argv = [
-        str(ROOT / "bin" / "ferretdb"),
-        "--handler=sqlite",
-        f"--sqlite-url=file:{tmp / 'data'}/",
-        f"--state-dir={tmp}",
-        f"--listen-addr=127.0.0.1:{port}",
-        f"--debug-addr=127.0.0.1:{debug}",
-        "--telemetry=disable",
-        "--log-level=error",
-        *flags,
-    ]
-    with open(tmp / "engine.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp / "engine.log").read_text()[-2000:]
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{debug}/debug/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            time.sleep(0.05)
-        client: MongoClient[RawBSONDocument] = MongoClient(
-            f"mongodb://127.0.0.1:{port}/?directConnection=true", document_class=RawBSONDocument
-        )
+    with bare_engine(
+        tmp, "--handler=sqlite", f"--sqlite-url=file:{tmp / 'data'}/", *flags, document_class=RawBSONDocument
+    ) as client:
         yield client
-        client.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_pushdown_answers_exactly_as_the_handler_alone(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from tests.helpers import ROOT, free_ports
+from tests.helpers import bare_engine, free_ports
 
 PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 pytestmark = pytest.mark.skipif(not PG_BINS, reason="PostgreSQL is not installed (make test installs it)")
@@ -67,38 +66,9 @@ def primary_and_standby() -> Iterator[tuple[int, int]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def engine_on(tmp: Path, pg_port: int) -> Iterator[MongoClient[dict[str, Any]]]:
+def engine_on(tmp: Path, pg_port: int) -> contextlib.AbstractContextManager[MongoClient[dict[str, Any]]]:
     """The project's engine build with its PostgreSQL backend on the server at pg_port."""
-    port, debug = free_ports(2)
-    tmp.mkdir(parents=True)
-    argv = [
-        str(ROOT / "bin" / "ferretdb"),
-        "--handler=postgresql",
-        f"--postgresql-url=postgres://ferret@127.0.0.1:{pg_port}/ferretdb",
-        f"--state-dir={tmp}",
-        f"--listen-addr=127.0.0.1:{port}",
-        f"--debug-addr=127.0.0.1:{debug}",
-        "--telemetry=disable",
-        "--log-level=error",
-    ]
-    with open(tmp / "engine.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp / "engine.log").read_text()[-2000:]
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"http://127.0.0.1:{debug}/debug/readyz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            time.sleep(0.05)
-        with MongoClient[dict[str, Any]](f"mongodb://127.0.0.1:{port}/?directConnection=true") as client:
-            yield client
-        assert proc.poll() is None, "the engine exited: " + (tmp / "engine.log").read_text()[-2000:]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    return bare_engine(tmp, "--handler=postgresql", f"--postgresql-url=postgres://ferret@127.0.0.1:{pg_port}/ferretdb")
 
 
 def eventually(check: Callable[[], bool], what: str, seconds: float = 10) -> float:
