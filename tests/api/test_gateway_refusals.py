@@ -108,6 +108,11 @@ def duplicate_set() -> RawBSONDocument:
     return RawBSONDocument(len(inner + b"\x00\x00\x00\x00\x00").to_bytes(4, "little") + inner + b"\x00")
 
 
+def in_transaction(coll: Any) -> None:
+    with coll.database.client.start_session() as session, session.start_transaction():
+        coll.insert_one({"_id": 99}, session=session)
+
+
 # (what, the request, the expected code, words the errmsg must hold)
 REQUESTS: list[tuple[str, Callable[[Any], Any], int, str]] = [
     (
@@ -131,6 +136,18 @@ REQUESTS: list[tuple[str, Callable[[Any], Any], int, str]] = [
     ("MinKey in a range query", lambda coll: coll.find_one({"a": {"$gt": MinKey()}}), 238, "'filter.a.$gt'"),
     ("MaxKey in a document", lambda coll: coll.insert_one({"_id": 3, "top": MaxKey()}), 238, "MaxKey"),
     ("NaN in a document", lambda coll: coll.insert_one({"_id": 4, "x": math.nan}), 238, "NaN values"),
+    (
+        "a multi-document transaction",
+        lambda coll: in_transaction(coll),
+        238,
+        "multi-document transactions are not supported",
+    ),
+    (
+        "a database-level aggregate (a database's change stream)",
+        lambda coll: coll.database.watch(),
+        238,
+        "aggregate on a whole database",
+    ),
     (
         "a field repeated inside $set",
         lambda coll: coll.update_one({"_id": 0}, {"$set": duplicate_set()}),

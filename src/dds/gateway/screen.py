@@ -43,8 +43,16 @@ _DOUBLE_TYPE, _STRING, _DOCUMENT, _ARRAY, _BINARY, _BOOL, _REGEX = 0x01, 0x02, 0
 _ARRAY_KEYS = tuple(str(i).encode() for i in range(1000))
 
 
+# Commands of sessions' transactions: the engine applies every command on its own.
+TRANSACTION_COMMANDS = frozenset(("commitTransaction", "abortTransaction"))
+
+
 def screen(request: Request) -> None:
-    """Raise Refusal if any document of the request holds what the engine cannot take."""
+    """Raise Refusal if the request asks for what the engine does not have, or any of its
+    documents holds what the engine cannot take."""
+    unsupported = unsupported_feature(request)
+    if unsupported is not None:
+        raise unsupported
     data = request.data
     body = request.body
     problem = scan(data, body.start, body.end)
@@ -63,6 +71,26 @@ def screen(request: Request) -> None:
                 raise problem
             pos += size
             index += 1
+
+
+def unsupported_feature(request: Request) -> Refusal | None:
+    """NotImplemented (238), naming the feature, for what the engine would answer with an error
+    that does not say so ("unknown field startTransaction", "no such command", "Invalid command
+    format"): drivers and people then know what is missing."""
+    body = request.body
+    if request.command in TRANSACTION_COMMANDS or "startTransaction" in body:
+        return Refusal(
+            ErrorCode.NotImplemented,
+            "multi-document transactions are not supported by this instance's database engine: "
+            "run the commands without a transaction (each command is applied on its own)",
+        )
+    if request.command == "aggregate" and body.kind("aggregate") in (0x01, 0x10, 0x12):
+        return Refusal(
+            ErrorCode.NotImplemented,
+            "aggregate on a whole database (aggregate: 1, as for a database's or the deployment's change "
+            "stream, $currentOp or $documents) is not supported by this instance's database engine",
+        )
+    return None
 
 
 def scan(raw: bytes, start: int, limit: int, root: str = "") -> Refusal | None:
