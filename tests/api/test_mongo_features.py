@@ -186,3 +186,33 @@ def test_find_one_and_modify_with_a_projection(db: Any) -> None:
         coll.find_one_and_update({"_id": 1}, {"$set": {"q": 1}}, projection={"x": 1, "y": 0})
     assert err.value.code == 31254
     assert coll.find_one({"_id": 1}) == {"_id": 1, "x": 3, "y": 2}
+
+
+def test_pipeline_updates(db: Any) -> None:
+    """An aggregation pipeline as the update (patch 0012), as MongoDB's "Updates with Aggregation
+    Pipeline" page uses it."""
+    coll = db.piped
+    coll.insert_many([{"_id": 1, "tests": [95, 92, 90]}, {"_id": 2, "tests": [94, 88, 90]}])
+    coll.update_many(
+        {},
+        [
+            {"$set": {"average": {"$trunc": [{"$avg": "$tests"}, 0]}, "modified": "$$NOW"}},
+            {
+                "$set": {
+                    "grade": {
+                        "$switch": {"branches": [{"case": {"$gte": ["$average", 92]}, "then": "A"}], "default": "B"}
+                    }
+                }
+            },
+        ],
+    )
+    assert [(d["average"], d["grade"]) for d in coll.find().sort("_id", 1)] == [(92.0, "A"), (90.0, "B")]
+    assert isinstance(coll.find_one({"_id": 1})["modified"], datetime)
+    doc = coll.find_one_and_update({"_id": 2}, [{"$unset": ["modified", "average"]}], return_document=True)
+    assert doc == {"_id": 2, "tests": [94, 88, 90], "grade": "B"}
+    with pytest.raises(OperationFailure) as err:
+        coll.update_one({"_id": 1}, [{"$set": {"_id": 5}}])
+    assert err.value.code == 66
+    with pytest.raises(OperationFailure) as err:
+        coll.update_one({"_id": 1}, [{"$match": {"a": 1}}])
+    assert err.value.code == 72
