@@ -216,3 +216,71 @@ def test_pipeline_updates(db: Any) -> None:
     with pytest.raises(OperationFailure) as err:
         coll.update_one({"_id": 1}, [{"$match": {"a": 1}}])
     assert err.value.code == 72
+
+
+def test_facet_bucket_lookup_union_and_sample(db: Any) -> None:
+    """The stages of patch 0013, on MongoDB's documentation collections."""
+    db.orders.insert_many(
+        [
+            {"_id": 1, "item": "almonds", "price": 12, "quantity": 2},
+            {"_id": 2, "item": "pecans", "price": 20, "quantity": 1},
+            {"_id": 3},
+        ]
+    )
+    db.inventory.insert_many(
+        [
+            {"_id": 1, "sku": "almonds", "description": "product 1", "instock": 120},
+            {"_id": 2, "sku": "bread", "description": "product 2", "instock": 80},
+            {"_id": 3, "sku": "cashews", "description": "product 3", "instock": 60},
+            {"_id": 4, "sku": "pecans", "description": "product 4", "instock": 70},
+            {"_id": 5, "sku": None, "description": "Incomplete"},
+            {"_id": 6},
+        ]
+    )
+    joined = list(
+        db.orders.aggregate(
+            [
+                {"$sort": {"_id": 1}},
+                {"$lookup": {"from": "inventory", "localField": "item", "foreignField": "sku", "as": "docs"}},
+            ]
+        )
+    )
+    assert [[d["_id"] for d in o["docs"]] for o in joined] == [[1], [4], [5, 6]]  # missing matches null and missing
+
+    facets = list(
+        db.inventory.aggregate(
+            [
+                {
+                    "$facet": {
+                        "stocked": [{"$match": {"instock": {"$exists": 1}}}, {"$count": "n"}],
+                        "byStock": [
+                            {
+                                "$bucket": {
+                                    "groupBy": "$instock",
+                                    "boundaries": [0, 75, 200],
+                                    "default": "none",
+                                    "output": {"count": {"$sum": 1}, "skus": {"$push": "$sku"}},
+                                }
+                            }
+                        ],
+                    }
+                }
+            ]
+        )
+    )
+    assert facets == [
+        {
+            "stocked": [{"n": 4}],
+            "byStock": [
+                {"_id": 0, "count": 2, "skus": ["cashews", "pecans"]},
+                {"_id": 75, "count": 2, "skus": ["almonds", "bread"]},
+                {"_id": "none", "count": 2, "skus": [None]},
+            ],
+        }
+    ]
+    union = db.orders.aggregate(
+        [{"$project": {"item": 1}}, {"$unionWith": {"coll": "inventory", "pipeline": [{"$project": {"sku": 1}}]}}]
+    )
+    assert len(list(union)) == 3 + 6
+    sample = list(db.inventory.aggregate([{"$sample": {"size": 3}}]))
+    assert len(sample) == 3 and len({d["_id"] for d in sample}) == 3
