@@ -288,13 +288,10 @@ def start_service(home: Path) -> ServiceProcess:
 
 
 def project_of(service: ServiceProcess) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = re.search(r"Project '[^']+': ([0-9a-f]{32})", (service.home / "service.log").read_text())
-        if found:
-            return found.group(1)
-        time.sleep(0.2)
-    raise SetupError("the service printed no `Project '...': <id>` line")
+    try:
+        return service.project_id()
+    except AssertionError as exc:
+        raise SetupError(f"the service printed no `Project '...': <id>` line: {exc}") from exc
 
 
 def create_instance(service: ServiceProcess) -> Target:

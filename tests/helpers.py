@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -188,6 +189,18 @@ class ServiceProcess:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise AssertionError("service did not start: " + (self.home / "service.log").read_text()[-2000:])
+
+    def project_id(self, timeout: float = 30) -> str:
+        """The default project's id, from the line `dds serve` prints at start (`Project 'demo': <id>`),
+        as a newcomer reads it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            printed = (self.home / "service.log").read_text()
+            found = re.search(r"Project '[^']+': ([0-9a-f]{32})", printed)
+            if found:
+                return found.group(1)
+            assert time.monotonic() < deadline, "no `Project '...': <id>` line: " + printed[-2000:]
+            time.sleep(0.2)
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -102,10 +102,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
     service = ServiceProcess(tmp_path_factory.mktemp("quickstart"), readme_only=True)
     service.start()
     try:
-        printed = (service.home / "service.log").read_text()
-        found = re.search(r"Project '[^']+': ([0-9a-f]{32})", printed)
-        assert found, printed
-        yield Newcomer(service, found.group(1))
+        yield Newcomer(service, service.project_id())
     finally:
         service.stop()
 

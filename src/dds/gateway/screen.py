@@ -45,6 +45,8 @@ _ARRAY_KEYS = tuple(str(i).encode() for i in range(1000))
 
 # Commands of sessions' transactions: the engine applies every command on its own.
 TRANSACTION_COMMANDS = frozenset(("commitTransaction", "abortTransaction"))
+# `aggregate: 1` (a number, not a collection's name): a database-level aggregation.
+_NUMBER_TYPES = frozenset((0x01, 0x10, 0x12))  # double, int32, int64
 
 
 def screen(request: Request) -> None:
@@ -84,7 +86,7 @@ def unsupported_feature(request: Request) -> Refusal | None:
             "multi-document transactions are not supported by this instance's database engine: "
             "run the commands without a transaction (each command is applied on its own)",
         )
-    if request.command == "aggregate" and body.kind("aggregate") in (0x01, 0x10, 0x12):
+    if request.command == "aggregate" and body.kind("aggregate") in _NUMBER_TYPES:
         return Refusal(
             ErrorCode.NotImplemented,
             "aggregate on a whole database (aggregate: 1, as for a database's or the deployment's change "
