@@ -35,9 +35,10 @@ wrk:
 # Debian's PostgreSQL: the engine's PostgreSQL backend is tested on a primary and a streaming standby
 # (tests/api/test_engine_standby.py) and FerretDB's own backend tests need a server (scripts/test-engine.sh).
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v pg_autoctl; } >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq postgresql postgresql-15-auto-failover pg-auto-failover-cli; }
 
-run: setup
+run: setup $(if $(filter postgresql,$(DDS_REPLICA_SET_STORAGE)),postgres)
 	$(VENV)/bin/dds serve
 
 test: setup $(JS_STAMP) browser wrk postgres

@@ -15,7 +15,7 @@ from sqlalchemy.orm import object_session, selectinload
 from dds.background.periodic import Periodic
 from dds.db.models import Instance, Job, Node
 from dds.domain.states import InstanceStatus, JobStatus, NodeStatus, settled, transition
-from dds.fleet import gateways, integrity, layout, nodes
+from dds.fleet import gateways, integrity, layout, members, nodes
 from dds.services import instances, recovery, volume_policies
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,9 @@ class Supervisor(Periodic):
         # a crash interrupted, are stopped.
         with parts.db.session() as s:
             known_nodes = {(i, n) for i, n in s.execute(select(Node.instance_id, Node.id))}
+            # a replica set's monitor on PostgreSQL storage lives beside its nodes
+            on_postgresql = s.scalars(select(Instance.id).where(Instance.storage == "postgresql"))
+            known_nodes |= {(i, "monitor") for i in on_postgresql}
         leftovers = parts.provisioner.orphans(settings.instances_dir)
         if settings.backup_staging_dir.exists():
             leftovers += parts.provisioner.orphans(settings.backup_staging_dir)
@@ -105,6 +108,11 @@ class Supervisor(Periodic):
             watched = s.scalars(
                 select(Instance).where(Instance.status.in_(_WATCHED)).options(selectinload(Instance.nodes))
             ).all()
+            if any(members.uses_postgresql(inst) for inst in watched):
+                for inst in watched:
+                    if members.uses_postgresql(inst) and inst.id not in busy:
+                        members.sync_roles(parts, inst)  # who is primary, as the monitor says
+                s.commit()
             ids = [inst.id for inst in watched if inst.id not in busy and self._needs_action(inst)]
         for instance_id in ids:
             lock = parts.locks.of(instance_id)
@@ -129,6 +137,8 @@ class Supervisor(Periodic):
     def _data_fault(self, inst: Instance, node: Node) -> str | None:
         """A fault already recorded, or one a few stats find (the node's identity or engine files
         gone, even under a running engine). Nodes never stamped are checked when started."""
+        if members.uses_postgresql(inst):
+            return None  # a member whose server files are gone is rebuilt from the others (a dead role)
         known = integrity.known_fault(inst, node)
         if known:
             return str(known["reason"])

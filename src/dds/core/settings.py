@@ -40,6 +40,15 @@ class Settings(BaseSettings):
         default=True, description="start gateways by forking a pre-imported Python (a few ms) instead of a new one"
     )
 
+    replica_set_storage: str = Field(
+        default="sqlite",
+        pattern="^(sqlite|postgresql)$",
+        description="storage of new ReplicaSet instances: sqlite (one node) or postgresql (a server per member)",
+    )
+    postgres_bin_dir: Path | None = Field(
+        default=None, description="PostgreSQL's binaries for replica-set members; the newest /usr/lib/postgresql/*/bin"
+    )
+
     volume_unit_bytes: int = Field(default=1024**3, description="bytes in one 'GB' of a volume quota")
     supervise_interval: float = 2.0
     worker_threads: int = 4

@@ -66,6 +66,10 @@ class Instance(Base):
     backup_start_time: Mapped[str] = mapped_column(String(16), default="00:00-01:00")
     backup_period: Mapped[str] = mapped_column(String(32), default="1,2,3,4,5,6,7")
     incremental_backup: Mapped[bool] = mapped_column(default=False)  # continuous archiving for PITR
+    # Where the engines keep documents: "sqlite" (a file per database, one node) or "postgresql"
+    # (a server per member, streaming replication kept by pg_auto_failover; fleet/members.py).
+    storage: Mapped[str] = mapped_column(String(16), default="sqlite", server_default="sqlite")
+    monitor_port: Mapped[int | None] = mapped_column(Integer, nullable=True)  # pg_auto_failover's monitor
     tags: Mapped[list[Any]] = mapped_column(default=list)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created: Mapped[datetime] = mapped_column(DateTime)
@@ -94,6 +98,7 @@ class Node(Base):
     engine_host: Mapped[str] = mapped_column(String(64))
     engine_port: Mapped[int] = mapped_column(Integer)
     debug_port: Mapped[int] = mapped_column(Integer)
+    storage_port: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the member's PostgreSQL
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     restarts: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -22,6 +22,7 @@ class NodeSpec:
     setup_user: str | None = None
     setup_password: str | None = field(default=None, repr=False)
     cache_kib: int | None = None  # SQLite page cache per connection (storage.cacheSizeMB); None: SQLite's
+    postgresql_url: str | None = None  # the member's PostgreSQL server; None: SQLite files in data_dir
 
     @property
     def data_dir(self) -> Path:
@@ -39,10 +40,12 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class Launch:
-    """A process to start: argv without secrets, secrets in env."""
+    """A process to start: argv without secrets, secrets in env; `user`: run as this OS user
+    (PostgreSQL refuses to run as root)."""
 
     argv: list[str]
     env: dict[str, str]
+    user: str | None = None
 
 
 class Engine(Protocol):

@@ -1,4 +1,4 @@
-"""FerretDB v1 with its SQLite backend: one process per node."""
+"""FerretDB v1: one process per node, on SQLite files or on the member's PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -41,18 +41,8 @@ class FerretDB:
         mode (volume full) opens every SQLite file with `query_only`, so reads
         keep working and writes fail inside the engine.
         """
-        url = f"file:{spec.data_dir.resolve()}/"
-        pragmas = []
-        if spec.read_only:
-            pragmas.append("_pragma=query_only(true)")
-        if spec.cache_kib:
-            pragmas.append(f"_pragma=cache_size(-{spec.cache_kib})")  # negative: KiB, not pages
-        if pragmas:
-            url += "?" + "&".join(pragmas)
-        argv = [
-            str(self.binary),
-            "--handler=sqlite",
-            f"--sqlite-url={url}",
+        argv = [str(self.binary), *self._backend(spec)]
+        argv += [
             f"--state-dir={spec.state_dir.resolve()}",
             f"--listen-addr={spec.listen_host}:{spec.listen_port}",
             f"--debug-addr=127.0.0.1:{spec.debug_port}",
@@ -72,6 +62,20 @@ class FerretDB:
             argv += ["--setup-database=admin", f"--setup-username={spec.setup_user}"]
             env["FERRETDB_SETUP_PASSWORD"] = spec.setup_password
         return Launch(argv=argv, env=env)
+
+    @staticmethod
+    def _backend(spec: NodeSpec) -> list[str]:
+        if spec.postgresql_url:
+            return ["--handler=postgresql", f"--postgresql-url={spec.postgresql_url}"]
+        url = f"file:{spec.data_dir.resolve()}/"
+        pragmas = []
+        if spec.read_only:
+            pragmas.append("_pragma=query_only(true)")
+        if spec.cache_kib:
+            pragmas.append(f"_pragma=cache_size(-{spec.cache_kib})")  # negative: KiB, not pages
+        if pragmas:
+            url += "?" + "&".join(pragmas)
+        return ["--handler=sqlite", f"--sqlite-url={url}"]
 
     def is_ready(self, spec: NodeSpec) -> bool:
         """Ready when the debug server says so and the wire port accepts."""

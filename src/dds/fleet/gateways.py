@@ -22,10 +22,11 @@ from dds.db.gateway import ConnectionPolicy, KillOpRule
 from dds.db.models import Instance, Node
 from dds.engine.base import Launch
 from dds.fleet import integrity, layout, parameters, tls
-from dds.fleet.addresses import dial_host
+from dds.fleet.addresses import dial_host, gateway_listen_host
 from dds.fleet.secrets import SERVICE_USER
 from dds.gateway import control
 from dds.gateway.config import REFUSE, GatewayConfig, dump_config
+from dds.gateway.members import Member
 from dds.gateway.rules import KillRule
 from dds.parts import Parts
 from dds.provision.base import Role
@@ -90,7 +91,7 @@ def config_for(parts: Parts, inst: Instance, node: Node, policy: GatewayPolicy |
         cert = (str(made[0]), str(made[1]))
     tuned = parameters.effective(parts, inst.id, inst.spec_code)
     return GatewayConfig(
-        listen_host=parts.settings.engine_host,
+        listen_host=gateway_listen_host(parts.settings.engine_host, node),
         listen_port=node.port,
         engine_host=node.engine_host,
         engine_port=node.engine_port,
@@ -108,8 +109,20 @@ def config_for(parts: Parts, inst: Instance, node: Node, policy: GatewayPolicy |
         tls_key_file=cert[1],
         control_socket=str(control_path(parts, node)),
         roles_file=str(layout.roles_file(parts.settings, inst.id)),
+        **_replica_set_members(inst, node),
         extra={REFUSE: _refusal(inst, node)} if integrity.known_fault(inst, node) else {},
     )
+
+
+def _replica_set_members(inst: Instance, node: Node) -> dict[str, Any]:
+    """On PostgreSQL storage every member's gateway knows the others and asks the monitor who is primary."""
+    if inst.storage != "postgresql":
+        return {}
+    return {
+        "members": tuple(Member(n.id, n.host, n.port) for n in sorted(inst.nodes, key=lambda n: n.name)),
+        "member_name": node.id,
+        "monitor_port": inst.monitor_port,
+    }
 
 
 def _refusal(inst: Instance, node: Node) -> str:
@@ -148,7 +161,7 @@ def launch_gateway(parts: Parts, inst: Instance, node: Node) -> int:
 def wait_gateway(parts: Parts, node: Node) -> None:
     """Until the gateway accepts on the node's client port."""
     node_dir = layout.node_dir(parts.settings, node)
-    host = dial_host(parts.settings.engine_host)
+    host = dial_host(gateway_listen_host(parts.settings.engine_host, node))
     deadline = time.monotonic() + parts.settings.engine_start_timeout
     while time.monotonic() < deadline:
         if _accepts(host, node.port):

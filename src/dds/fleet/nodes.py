@@ -4,6 +4,7 @@ readiness, admin access."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -14,7 +15,7 @@ from dds.db.models import Instance, Node
 from dds.domain.catalog import FLAVORS
 from dds.domain.states import InstanceStatus
 from dds.engine.base import NodeSpec
-from dds.fleet import archivers, gateways, integrity, layout, parameters
+from dds.fleet import archivers, gateways, integrity, layout, members, parameters
 from dds.fleet.addresses import dial_host
 from dds.fleet.secrets import SERVICE_USER, service_password
 from dds.parts import Parts
@@ -37,6 +38,7 @@ def spec_for(parts: Parts, inst: Instance, node: Node, *, setup: bool = False) -
         setup_user=SERVICE_USER if setup else None,
         setup_password=service_password(parts.settings, inst.id) if setup else None,
         cache_kib=parameters.effective(parts, inst.id, inst.spec_code).cache_kib,
+        postgresql_url=members.storage_url(node) if members.uses_postgresql(inst) else None,
     )
 
 
@@ -59,7 +61,10 @@ def start_engine(parts: Parts, spec: NodeSpec, what: str) -> int:
 def start_node(parts: Parts, inst: Instance, node: Node, *, wait_gateway: bool = True) -> int:
     """(Re)start the node's engine and its gateway (side by side) and wait until the engine serves,
     and the gateway too unless a later step waits for it (`wait_gateway_of`); returns the engine's pid.
-    A gateway takes longer to start than the engine (a Python interpreter and its imports)."""
+    A gateway takes longer to start than the engine (a Python interpreter and its imports).
+    On PostgreSQL storage the member's server comes first (created on first use)."""
+    if members.uses_postgresql(inst):
+        members.ensure_member(parts, inst, node)
     gateways.launch_gateway(parts, inst, node)
     pid = _start_engine_of(parts, inst, node)
     if wait_gateway:
@@ -74,7 +79,10 @@ def wait_gateway_of(parts: Parts, node: Node) -> None:
 
 def revive_node(parts: Parts, inst: Instance, node: Node) -> int:
     """Start only the node's processes that are not running (a dead engine does not cost the
-    clients of a live gateway their listener); returns the engine's pid."""
+    clients of a live gateway their listener); returns the engine's pid. A member on PostgreSQL
+    storage whose server files are gone is rebuilt from the others first."""
+    if members.uses_postgresql(inst):
+        members.ensure_member(parts, inst, node)
     pid = engine_pid(parts, node)
     if pid is None:
         pid = _start_engine_of(parts, inst, node)
@@ -101,7 +109,12 @@ def sync_archiver(parts: Parts, inst: Instance, node: Node) -> None:
 def _start_engine_of(parts: Parts, inst: Instance, node: Node) -> int:
     """The node's engine, on data that has shown it is the node's own and whole
     (`fleet.integrity`): lost or damaged data is never started, so never served empty. Only the
-    creating job starts an engine on a node that has no identity yet, and stamps it."""
+    creating job starts an engine on a node that has no identity yet, and stamps it. On PostgreSQL
+    storage the server keeps the data (`fleet.members`): the creating job's engine on the primary
+    makes the service's login."""
+    if members.uses_postgresql(inst):
+        setup = inst.status == InstanceStatus.CREATING and members.wait_primary(parts, inst).name == node.id
+        return start_engine(parts, spec_for(parts, inst, node, setup=setup), f"node {node.name}")
     known = integrity.known_fault(inst, node)
     if known:
         raise integrity.DataFault(str(known["reason"]), node.name)
@@ -120,6 +133,19 @@ def stop_node(parts: Parts, node: Node) -> None:
     parts.provisioner.stop(layout.node_dir(parts.settings, node))
 
 
+def stop_instance(parts: Parts, inst: Instance) -> None:
+    """Stop every process of every node, and the instance's own. A replica set on PostgreSQL
+    storage loses its monitor first (no failover while its members stop) and then its members
+    all at once (each waits for its server's shutdown)."""
+    if not members.uses_postgresql(inst):
+        for node in inst.nodes:
+            stop_node(parts, node)
+        return
+    members.stop_monitor(parts, inst.id)
+    with ThreadPoolExecutor(max_workers=len(inst.nodes) or 1) as pool:
+        list(pool.map(lambda node: stop_node(parts, node), inst.nodes))
+
+
 def engine_pid(parts: Parts, node: Node) -> int | None:
     return parts.provisioner.running_pid(layout.node_dir(parts.settings, node), Role.ENGINE)
 
@@ -136,10 +162,14 @@ def dead_roles(parts: Parts, node: Node) -> list[str]:
         dead.append("gateway")
     if node.instance.incremental_backup and archivers.archiver_pid(parts, node) is None:
         dead.append("archiver")
+    if members.uses_postgresql(node.instance):
+        dead += members.dead_roles(parts, node)
     return dead
 
 
 def primary(inst: Instance) -> Node:
+    """The node recorded as the primary (a replica set on PostgreSQL: as of the supervisor's last
+    look at its monitor, `members.sync_roles`)."""
     for node in inst.nodes:
         if node.role in ("Primary", "master"):
             return node
@@ -163,9 +193,11 @@ def service_client(
 
 def admin_client(parts: Parts, inst: Instance, timeout_ms: int = 5000) -> AdminClient:
     """The service user on the instance's primary engine."""
-    node = primary(inst)
+    node = (members.primary_node(parts, inst) if members.uses_postgresql(inst) else None) or primary(inst)
     return service_client(parts, inst.id, node.engine_host, node.engine_port, timeout_ms)
 
 
 def data_bytes(parts: Parts, inst: Instance) -> int:
+    if members.uses_postgresql(inst):
+        return members.data_bytes(parts, list(inst.nodes))
     return layout.data_bytes(parts.settings, list(inst.nodes))

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dds.gateway.errors import ConfigError
+from dds.gateway.members import Member
 from dds.gateway.rules import KillRule, networks_from_json, rules_from_json
 
 __all__ = ["REFUSE", "ConfigError", "GatewayConfig", "config_from_json", "dump_config", "load_config"]
@@ -49,6 +50,11 @@ class GatewayConfig:
     control_socket: str | None = None  # Unix socket for the service: sessions, kill, stats
     # The instance's role grants (gateway/roles_store.py); None: no role checks (every user may do anything).
     roles_file: str | None = None
+    # A replica set on PostgreSQL storage: every member's client address, which one this gateway
+    # fronts, and the pg_auto_failover monitor that says who is primary (gateway/members.py).
+    members: tuple[Member, ...] = ()
+    member_name: str | None = None
+    monitor_port: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -62,6 +68,7 @@ class GatewayConfig:
         out["protected_users"] = list(self.protected_users)
         out["kill_op_rules"] = [rule.to_json() for rule in self.kill_op_rules]
         out["client_networks"] = list(self.client_networks)
+        out["members"] = [asdict(m) for m in self.members]
         extra = out.pop("extra")
         return {**extra, **out}
 
@@ -109,6 +116,7 @@ def config_from_json(data: Any) -> GatewayConfig:
     roles_file = data.get("roles_file")
     if roles_file is not None and (not isinstance(roles_file, str) or not roles_file):
         raise ConfigError("roles_file", "must be null or a path")
+    members = _members(data)
     return GatewayConfig(
         listen_host=data["listen_host"],
         listen_port=data["listen_port"],
@@ -129,8 +137,32 @@ def config_from_json(data: Any) -> GatewayConfig:
         tls_key_file=tls[1],
         control_socket=control,
         roles_file=roles_file,
+        members=members,
+        member_name=data.get("member_name") if members else None,
+        monitor_port=data.get("monitor_port") if members else None,
         extra={k: v for k, v in data.items() if k not in known},
     )
+
+
+def _members(data: dict[str, Any]) -> tuple[Member, ...]:
+    raw = data.get("members") or []
+    if not isinstance(raw, list):
+        raise ConfigError("members", "must be a list")
+    members = []
+    for item in raw:
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item[k] for k in ("name", "host")):
+            raise ConfigError("members", "each member needs a name and a host")
+        port = item.get("port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise ConfigError("members", "each member needs a port 1-65535")
+        members.append(Member(item["name"], item["host"], port))
+    if members:
+        if data.get("member_name") not in {m.name for m in members}:
+            raise ConfigError("member_name", "must name one of the members")
+        port = data.get("monitor_port")
+        if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+            raise ConfigError("monitor_port", "must be a port number 1-65535 when members are given")
+    return tuple(members)
 
 
 def load_config(path: Path) -> GatewayConfig:

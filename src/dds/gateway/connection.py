@@ -25,6 +25,7 @@ from dds.gateway.config import GatewayConfig
 from dds.gateway.errors import ErrorCode, ProtocolError, Refusal
 from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
 from dds.gateway.logs import GatewayLogs
+from dds.gateway.members import WRITE_COMMANDS
 from dds.gateway.privileges import Grants
 from dds.gateway.roles_store import RolesStore
 from dds.gateway.rules import AllowList, operation_type
@@ -348,6 +349,9 @@ class ClientConnection(asyncio.Protocol):
         except ProtocolError as exc:
             self._violation(exc)
             return
+        if self._awaits_topology_change(request):
+            asyncio.get_running_loop().create_task(self._hello_after_change(request))
+            return
         try:
             forward = self._admit(request)
         except ProtocolError as exc:
@@ -355,7 +359,8 @@ class ClientConnection(asyncio.Protocol):
             return
         except Refusal as refusal:
             if not request.more_to_come and self.transport is not None:
-                self.transport.write(reply_for(request, error_document(refusal.code, refusal.message)))
+                doc = error_document(refusal.code, refusal.message, refusal.labels)
+                self.transport.write(reply_for(request, doc))
             self.activity.refused(request, refusal)
             return
         if forward is None:
@@ -382,6 +387,8 @@ class ClientConnection(asyncio.Protocol):
                 f"Unsupported OP_QUERY command: {command}. The client driver may require an upgrade.",
             )
         gateway.guard.check(request, self.identity)
+        if command in WRITE_COMMANDS and not gateway.topology.writable:
+            raise Refusal(ErrorCode.NotWritablePrimary, "not primary", labels=("RetryableWriteError",))
         screen(request)  # what the engine cannot take would cost the connection: refused here
         if gateway.config.kill_op_rules and self.info is not None:
             self._check_kill_rules(request)
@@ -456,6 +463,30 @@ class ClientConnection(asyncio.Protocol):
         sasl_start = {k: v for k, v in spec.items() if k != "db"}
         sasl_start["$db"] = attempt.db
         return Forward(with_new_body(request, doc), attempt, build_op_msg(sasl_start, 0))
+
+    def _awaits_topology_change(self, request: Request) -> bool:
+        """An awaitable hello (drivers' streaming monitor) whose topologyVersion is still ours: it
+        is answered when who is primary changes, or after maxAwaitTimeMS."""
+        watch = self.gateway.topology.watch
+        if watch is None or request.command not in HELLO_COMMANDS or "maxAwaitTimeMS" not in request.body:
+            return False
+        seen = request.body.decode().get("topologyVersion")
+        return (
+            isinstance(seen, dict)
+            and seen.get("processId") == self.gateway.topology.process_id
+            and seen.get("counter") == watch.changes
+        )
+
+    async def _hello_after_change(self, request: Request) -> None:
+        watch = self.gateway.topology.watch
+        assert watch is not None
+        wait_ms = request.body.get("maxAwaitTimeMS")
+        timeout = float(wait_ms) / 1000 if isinstance(wait_ms, int | float) and not isinstance(wait_ms, bool) else 10.0
+        await watch.wait_change(watch.changes, min(max(timeout, 0.0), 60.0))
+        if self.transport is None or self.transport.is_closing():
+            return
+        body = {k: v for k, v in request.body.decode().items() if k not in ("maxAwaitTimeMS", "topologyVersion")}
+        self._handle_request(with_new_body(request, body))
 
     def _answer(self, request: Request, doc: dict[str, Any]) -> None:
         """A reply the gateway makes itself."""

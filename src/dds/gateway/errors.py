@@ -31,6 +31,7 @@ class ErrorCode(IntEnum):
     CommandNotFound = 59
     Interrupted = 11601
     NoReplicationEnabled = 76
+    NotWritablePrimary = 10107
     NotImplemented = 238
     UnsupportedOpQueryCommand = 352
     DuplicateKey = 11000
@@ -39,9 +40,17 @@ class ErrorCode(IntEnum):
 class Refusal(Exception):
     """A command the gateway answers with an error instead of forwarding it."""
 
-    def __init__(self, code: ErrorCode, message: str, audit: bool = False, subject: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        audit: bool = False,
+        subject: str | None = None,
+        labels: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.labels = labels  # MongoDB's errorLabels (e.g. RetryableWriteError: drivers retry)
         self.audit = audit  # a protection rule fired: worth an audit record, not just an error line
         self.subject = subject  # the user name an authentication attempt claimed, when known

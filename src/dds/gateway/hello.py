@@ -7,24 +7,48 @@ would then connect around the gateway. The gateway also answers `replSetGetStatu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bson import Timestamp
+from bson import Int64, ObjectId, Timestamp
 
 from dds.gateway.errors import ErrorCode, Refusal
+from dds.gateway.members import Member, MemberWatch
 
 LOCAL_COMMANDS = frozenset({"replSetGetStatus", "replSetGetConfig"})
 
 
 @dataclass(frozen=True)
 class Topology:
-    """The single-member view clients get: the advertised address, the set name, since when."""
+    """The view clients get: the advertised address, the set name, since when; with `members`
+    (a replica set on PostgreSQL storage), every member and, from `watch`, who is primary."""
 
     advertised: str
     repl_set_name: str | None
     started: datetime
+    members: tuple[Member, ...] = ()
+    watch: MemberWatch | None = None
+    process_id: ObjectId = field(default_factory=ObjectId)
+
+    @property
+    def writable(self) -> bool:
+        """This member takes writes (always, for a set of one)."""
+        return self.watch is None or self.watch.writable()
+
+    def primary_address(self) -> str | None:
+        if self.watch is None:
+            return self.advertised
+        name = self.watch.view.primary()
+        return next((m.address for m in self.members if m.name == name), None)
+
+    def hosts(self) -> list[str]:
+        return [m.address for m in self.members] or [self.advertised]
+
+    def election_id(self) -> ObjectId:
+        """MongoDB's shape (max timestamp + term); the term is the PostgreSQL timeline."""
+        term = self.watch.timeline() if self.watch else 1
+        return ObjectId(f"7fffffff{term:016x}")
 
 
 def rewrite_hello(reply: dict[str, Any], topology: Topology, connection_id: int) -> dict[str, Any]:
@@ -35,9 +59,25 @@ def rewrite_hello(reply: dict[str, Any], topology: Topology, connection_id: int)
     advertised = topology.advertised
     if topology.repl_set_name:
         out["setName"] = out.get("setName") or topology.repl_set_name
-        out["hosts"] = [advertised]
+        out["hosts"] = topology.hosts()
         out["me"] = advertised
-        out["primary"] = advertised
+        primary = topology.primary_address()
+        if primary:
+            out["primary"] = primary
+        else:
+            out.pop("primary", None)
+        writable = topology.writable
+        for key in ("isWritablePrimary", "ismaster"):
+            if key in out:
+                out[key] = writable
+        out["secondary"] = not writable
+        if topology.watch is not None:
+            out["setVersion"] = 1
+            if writable:
+                out["electionId"] = topology.election_id()
+            else:
+                out.pop("electionId", None)
+            out["topologyVersion"] = {"processId": topology.process_id, "counter": Int64(topology.watch.changes)}
     else:
         for key in ("me", "primary"):
             if key in out:
@@ -61,43 +101,82 @@ def local_reply(command: str, topology: Topology) -> dict[str, Any]:
     return repl_set_config(topology)
 
 
+_STATE_STR = {1: "PRIMARY", 2: "SECONDARY", 8: "(not reachable/healthy)", 0: "STARTUP"}
+
+
+def _member_rows(topology: Topology) -> list[tuple[int, str, int, bool]]:
+    """(_id, address, MongoDB state, self) of every member: PRIMARY 1, SECONDARY 2, STARTUP 0
+    (a member being created, rebuilt or promoted), DOWN 8 (the monitor finds it unhealthy)."""
+    if topology.watch is None or not topology.members:
+        return [(0, topology.advertised, 1, True)]
+    rows = []
+    view = topology.watch.view
+    for i, member in enumerate(topology.members):
+        state = view.states.get(member.name)
+        if state is None:
+            code = 0
+        elif state.writable:
+            code = 1
+        elif not state.healthy:
+            code = 8
+        elif state.secondary:
+            code = 2
+        else:
+            code = 0
+        rows.append((i, member.address, code, member.name == topology.watch.me))
+    return rows
+
+
 def repl_set_status(topology: Topology, now: datetime) -> dict[str, Any]:
-    """A healthy one-member set whose only member is the primary, since the gateway started."""
-    optime = {"ts": Timestamp(int(now.timestamp()), 1), "t": 1}
+    """Every member and its state (a set of one: the gateway's own member, primary since the
+    gateway started). Optimes are the reply's time: the members' PostgreSQL positions are not
+    MongoDB optimes."""
+    term = topology.election_id().binary[4:]
+    t = int.from_bytes(term, "big") if topology.watch else 1
+    optime = {"ts": Timestamp(int(now.timestamp()), 1), "t": t}
     started = topology.started
-    member = {
-        "_id": 0,
-        "name": topology.advertised,
-        "health": 1.0,
-        "state": 1,
-        "stateStr": "PRIMARY",
-        "uptime": max(0, int((now - started).total_seconds())),
-        "optime": optime,
-        "optimeDate": now,
-        "lastAppliedWallTime": now,
-        "lastDurableWallTime": now,
-        "syncSourceHost": "",
-        "syncSourceId": -1,
-        "infoMessage": "",
-        "electionTime": Timestamp(int(started.timestamp()), 1),
-        "electionDate": started,
-        "configVersion": 1,
-        "configTerm": 1,
-        "self": True,
-        "lastHeartbeatMessage": "",
-    }
+    members = []
+    my_state = 1
+    for member_id, address, state, me in _member_rows(topology):
+        row: dict[str, Any] = {
+            "_id": member_id,
+            "name": address,
+            "health": 0.0 if state == 8 else 1.0,
+            "state": state,
+            "stateStr": _STATE_STR[state],
+            "uptime": max(0, int((now - started).total_seconds())),
+            "optime": optime,
+            "optimeDate": now,
+            "lastAppliedWallTime": now,
+            "lastDurableWallTime": now,
+            "syncSourceHost": "",
+            "syncSourceId": -1,
+            "infoMessage": "",
+            "configVersion": 1,
+            "configTerm": t,
+            "lastHeartbeatMessage": "",
+        }
+        if state == 1:
+            row["electionTime"] = Timestamp(int(started.timestamp()), 1)
+            row["electionDate"] = started
+        if me:
+            row["self"] = True
+            my_state = state
+        members.append(row)
+    voting = len(members)
+    majority = voting // 2 + 1
     return {
         "set": topology.repl_set_name,
         "date": now,
-        "myState": 1,
-        "term": 1,
+        "myState": my_state,
+        "term": t,
         "syncSourceHost": "",
         "syncSourceId": -1,
         "heartbeatIntervalMillis": 2000,
-        "majorityVoteCount": 1,
-        "writeMajorityCount": 1,
-        "votingMembersCount": 1,
-        "writableVotingMembersCount": 1,
+        "majorityVoteCount": majority,
+        "writeMajorityCount": majority,
+        "votingMembersCount": voting,
+        "writableVotingMembersCount": voting,
         "optimes": {
             "lastCommittedOpTime": optime,
             "lastCommittedWallTime": now,
@@ -107,7 +186,7 @@ def repl_set_status(topology: Topology, now: datetime) -> dict[str, Any]:
             "lastAppliedWallTime": now,
             "lastDurableWallTime": now,
         },
-        "members": [member],
+        "members": members,
         "ok": 1.0,
     }
 
@@ -120,8 +199,8 @@ def repl_set_config(topology: Topology) -> dict[str, Any]:
         "term": 1,
         "members": [
             {
-                "_id": 0,
-                "host": topology.advertised,
+                "_id": member_id,
+                "host": address,
                 "arbiterOnly": False,
                 "buildIndexes": True,
                 "hidden": False,
@@ -130,6 +209,7 @@ def repl_set_config(topology: Topology) -> dict[str, Any]:
                 "secondaryDelaySecs": 0,
                 "votes": 1,
             }
+            for member_id, address, _state, _me in _member_rows(topology)
         ],
         "protocolVersion": 1,
         "writeConcernMajorityJournalDefault": True,

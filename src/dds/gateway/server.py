@@ -23,6 +23,7 @@ from dds.gateway.connection import ClientConnection
 from dds.gateway.control import ControlServer
 from dds.gateway.hello import Topology
 from dds.gateway.logs import GatewayLogs
+from dds.gateway.members import MemberWatch
 from dds.gateway.roles_store import RolesStore
 from dds.gateway.rules import AllowList
 from dds.gateway.stats import Stats
@@ -50,6 +51,7 @@ class Gateway:
         self._last_refusal_event = 0.0
         self._control: ControlServer | None = None
         self.roles: RolesStore | None = None
+        self.watch: MemberWatch | None = None
         self.user_admin: UserAdmin | None = None
         self._apply(config)
 
@@ -61,7 +63,9 @@ class Gateway:
         elif self.roles is None or str(self.roles.path) != config.roles_file:
             self.roles = RolesStore(Path(config.roles_file))
             self.user_admin = UserAdmin(self.roles)
-        self.topology = Topology(config.advertised, config.repl_set_name, self.started)
+        self.topology = Topology(
+            config.advertised, config.repl_set_name, self.started, config.members, self._watch_for(config)
+        )
         self.allow = AllowList(config.client_networks)
         self.logs.audit_enabled = config.audit_enabled
         self.stats.settings = {
@@ -76,6 +80,17 @@ class Gateway:
             "authorization": config.roles_file is not None,
         }
         self.stats.dirty = True
+
+    def _watch_for(self, config: GatewayConfig) -> MemberWatch | None:
+        """One watch of the monitor for the gateway's life (started with the listener)."""
+        if config.monitor_port is None or config.member_name is None:
+            return None
+        if self.watch is None or (self.watch.monitor_port, self.watch.me) != (config.monitor_port, config.member_name):
+            old, self.watch = self.watch, MemberWatch(config.monitor_port, config.member_name)
+            if old is not None:
+                asyncio.get_running_loop().create_task(old.stop())
+                self.watch.start()
+        return self.watch
 
     @property
     def stats_path(self) -> Path:
@@ -116,6 +131,8 @@ class Gateway:
             loop=type(loop).__module__.split(".")[0],  # asyncio or uvloop
             tls=tls is not None,
         )
+        if self.watch is not None:
+            self.watch.start()
         self._tick()
 
     def _tick(self) -> None:
@@ -225,6 +242,8 @@ class Gateway:
             conn.close()
         if self._stats_timer is not None:
             self._stats_timer.cancel()
+        if self.watch is not None:
+            await self.watch.stop()
         if self._server is not None:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), timeout=5)

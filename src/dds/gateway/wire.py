@@ -366,9 +366,12 @@ def reply_for(request: Request, doc: Mapping[str, Any], request_id: int | None =
     return build(doc, request.header.request_id, request_id)
 
 
-def error_document(code: ErrorCode, message: str) -> dict[str, Any]:
+def error_document(code: ErrorCode, message: str, labels: tuple[str, ...] = ()) -> dict[str, Any]:
     """MongoDB's command error shape."""
-    return {"ok": 0.0, "errmsg": message, "code": int(code), "codeName": code.name}
+    doc: dict[str, Any] = {"ok": 0.0, "errmsg": message, "code": int(code), "codeName": code.name}
+    if labels:
+        doc["errorLabels"] = list(labels)
+    return doc
 
 
 def with_new_body(request: Request, doc: Mapping[str, Any]) -> bytes:
@@ -380,6 +383,7 @@ def with_new_body(request: Request, doc: Mapping[str, Any]) -> bytes:
     for seq in request.sequences:
         payload = seq.identifier.encode("utf-8") + b"\x00" + request.data[seq.start : seq.end]
         sections.append(b"\x01" + _INT32.pack(len(payload) + 4) + payload)
-    body = _UINT32.pack(request.flags & ~CHECKSUM_PRESENT) + b"".join(sections)
+    # No checksum (the body changed); never exhaust (the gateway answers one reply per request).
+    body = _UINT32.pack(request.flags & ~(CHECKSUM_PRESENT | EXHAUST_ALLOWED)) + b"".join(sections)
     header = request.header
     return HEADER.pack(HEADER_SIZE + len(body), header.request_id, header.response_to, OP_MSG) + body

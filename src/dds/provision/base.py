@@ -19,6 +19,8 @@ class Role(StrEnum):
     ENGINE = "engine"  # the database process (FerretDB)
     GATEWAY = "gateway"  # the wire-protocol layer in front of the engine
     ARCHIVER = "archiver"  # continuous archiving of the engine's files (Litestream)
+    STORAGE = "storage"  # a member's PostgreSQL server under its pg_auto_failover keeper
+    MONITOR = "monitor"  # the instance's pg_auto_failover monitor (in `instances/<id>/monitor`)
 
 
 class Provisioner(Protocol):

@@ -10,15 +10,26 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from dds.engine.base import Launch
 from dds.provision.base import Role
+
+
+def as_user(user: str | None) -> dict[str, Any]:
+    """Popen arguments that run a child as `user` with that user's own group and no other: with
+    root's group kept, a root-owned 0701 directory on the way would deny it (group bits apply)."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def pidfile(node_dir: Path, role: Role) -> Path:
@@ -70,6 +81,7 @@ class LocalProvisioner:
                 env=env,
                 cwd=node_dir,
                 start_new_session=True,
+                **as_user(launch.user),
             )
         _write_atomically(pidfile(node_dir, role), str(proc.pid))
         self._children[_key(node_dir, role)] = proc
@@ -190,7 +202,7 @@ class LocalProvisioner:
     def sweep(self, root: Path) -> int:
         known = (*self._children, *self._adopted, *self._forked)
         kept = {pid for key in known if (pid := self._leader(key)) is not None}
-        left = [p for p in strays(root) if _group_of(p) not in kept] if root.exists() else []
+        left = [p for p in strays(root) if not _kept(p, kept)] if root.exists() else []
         for pid in left:
             kill_group(pid)
         return len(left)
@@ -241,6 +253,25 @@ def _group_of(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[2])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kept(pid: int, groups: set[int]) -> bool:
+    """The process, or one of its ancestors, is in a kept process group: PostgreSQL's workers
+    leave their server's group (setsid) but are its children, and serve it."""
+    seen = 0
+    at: int | None = pid
+    while at is not None and at > 1 and seen < 64:
+        if _group_of(at) in groups:
+            return True
+        at, seen = _parent_of(at), seen + 1
+    return False
 
 
 def _write_atomically(path: Path, text: str) -> None:

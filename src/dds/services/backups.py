@@ -99,6 +99,7 @@ def start_backup(
     scheduled_for: datetime | None = None,
 ) -> tuple[Backup, Job]:
     """Add a BUILDING backup and its job to the caller's transaction."""
+    instances.require_sqlite(inst, "A backup")
     if inst.status not in ALLOWED["backup"]:
         raise BackupNotAllowed(f"The DB instance status ({inst.status}) does not allow a backup.")
     b = new_backup(parts, inst, kind=kind, name=name, description=description, scheduled_for=scheduled_for)
@@ -402,6 +403,8 @@ def set_incremental(parts: Parts, project_id: str, instance_id: str, on: bool) -
         inst = instances.get(s, project_id, instance_id)
         if on and inst.backup_keep_days == 0:
             raise InvalidParameter("Incremental backup needs the automated backup policy (keep_days 1-732).")
+        if on:
+            instances.require_sqlite(inst, "Incremental backup")
         if on and inst.mode != "ReplicaSet":
             raise InvalidParameter("Incremental backup is available for replica set instances.")
         inst.incremental_backup = on

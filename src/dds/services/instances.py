@@ -58,6 +58,13 @@ def require(inst: Instance, action: str) -> None:
         raise Conflict(f"The DB instance status ({inst.status}) does not allow this operation.")
 
 
+def require_sqlite(inst: Instance, what: str) -> None:
+    """Backups, restores and port changes of replica sets on PostgreSQL storage come with their own
+    tools (base backups, WAL archiving); until then they are refused, never half done."""
+    if inst.storage == "postgresql":
+        raise Unsupported(f"{what} is not available yet for replica sets on PostgreSQL storage.")
+
+
 def _flavor(req: w.CreateInstanceRequestBody) -> tuple[catalog.Flavor, str, int]:
     if req.mode == "Sharding":
         raise Unsupported("Cluster (Sharding) instances are not supported by the bundled engine (FerretDB).")
@@ -76,10 +83,16 @@ def _flavor(req: w.CreateInstanceRequestBody) -> tuple[catalog.Flavor, str, int]
     if storage not in catalog.STORAGE_TYPES:
         raise InvalidStorageType(f"Invalid storage type {storage!r}.")
     size = _volume(f.size, want)
-    # OTC sends num 1 for a replica set, Huawei 3/5/7; FerretDB has no replication, so one node runs.
+    # OTC sends num 1 for a replica set (three members), Huawei 3/5/7.
     if str(f.num or "1") not in (("1", "3", "5", "7") if want == "replica" else ("1",)):
         raise InvalidNodeNumber()
     return flavor, storage, size
+
+
+def member_count(req: w.CreateInstanceRequestBody) -> int:
+    """Members of a replica set on PostgreSQL storage: the flavor's `num`, three for OTC's 1."""
+    num = int(str(req.flavor[0].num or "1")) if req.flavor else 1
+    return 3 if num == 1 else num
 
 
 def _volume(value: Any, flavor_type: str, current: int = 0) -> int:
@@ -94,8 +107,11 @@ def _volume(value: Any, flavor_type: str, current: int = 0) -> int:
 
 def _taken_ports(s: Session) -> set[int]:
     taken: set[int] = set()
-    for port, eport, dport in s.execute(select(Node.port, Node.engine_port, Node.debug_port)):
-        taken.update((port, eport, dport))
+    for port, eport, dport, sport in s.execute(select(Node.port, Node.engine_port, Node.debug_port, Node.storage_port)):
+        taken.update(p for p in (port, eport, dport, sport) if p is not None)
+    for (monitor,) in s.execute(select(Instance.monitor_port)):
+        if monitor is not None:
+            taken.add(monitor)
     return taken
 
 
@@ -175,16 +191,25 @@ def provision(
     low, high = parts.settings.port_bounds
     with _allocation, parts.db.session() as s:
         taken = _taken_ports(s)
+        # Restores into a new instance stay on SQLite until backups of PostgreSQL storage exist.
+        on_postgresql = (
+            v.mode == "ReplicaSet" and parts.settings.replica_set_storage == "postgresql" and job_name == JobName.CREATE
+        )
+        # Single and SQLite: one node (client, engine, debug port). PostgreSQL: per member a client,
+        # engine, debug and PostgreSQL port, and the monitor's.
+        count = member_count(req) if on_postgresql else 1
+        own_hosts = addresses.member_hosts(parts.settings.client_host, parts.settings.engine_host, count)
+        wanted = 4 * count + 1 - (count - 1 if own_hosts else 0) if on_postgresql else 3
         if requested_port is not None:
             _check_port_free(parts, s, requested_port)
-            picked = ports.pick(parts.settings.engine_host, low, high, taken | {requested_port}, 2)
+            picked = ports.pick(parts.settings.engine_host, low, high, taken | {requested_port}, wanted - 1)
             chosen = [requested_port, *picked]
         else:
-            chosen = ports.pick(parts.settings.engine_host, low, high, taken, 3)
-        if len(chosen) != 3:
+            chosen = ports.pick(parts.settings.engine_host, low, high, taken, wanted)
+        if len(chosen) != wanted:
             raise Conflict("No free port is left in the configured range.")
         quotas.check_room(parts, s, project_id, instances=1, volume_gb=size)
-        port, engine_port, debug_port = chosen  # the client's (gateway), the engine's private one, its debug
+        port = chosen[0]
         inst = Instance(
             id=ids.instance_id(),
             project_id=project_id,
@@ -208,23 +233,31 @@ def provision(
             incremental_backup=bool(parts.settings.incremental_backup_default and keep_days and v.mode == "ReplicaSet"),
             tags=given_tags,
             extra=req.model_dump(exclude={"password", "restore_point"}, exclude_none=True),
+            storage="postgresql" if on_postgresql else "sqlite",
+            monitor_port=chosen[-1] if on_postgresql else None,
             created=now,
             updated=now,
         )
         role_type = catalog.MODE_FLAVOR_TYPE[v.mode]
-        inst.nodes.append(
-            Node(
-                id=ids.node_id(),
-                name=f"{name}_{role_type}_node_1",
-                role="Primary",
-                status=NodeStatus.CREATING,
-                host=parts.settings.client_host,
-                port=port,
-                engine_host=addresses.ENGINE_HOST,
-                engine_port=engine_port,
-                debug_port=debug_port,
+        spare = iter(chosen[1:-1] if on_postgresql else chosen[1:])
+        for i in range(count):
+            # the client's port (the gateway's), the engine's private one, its debug, the member's PostgreSQL
+            client = port if i == 0 or own_hosts else next(spare)
+            engine_port, debug_port = next(spare), next(spare)
+            inst.nodes.append(
+                Node(
+                    id=ids.node_id(),
+                    name=f"{name}_{role_type}_node_{i + 1}",
+                    role="Primary" if i == 0 else "Secondary",
+                    status=NodeStatus.CREATING,
+                    host=own_hosts[i] if own_hosts and on_postgresql else parts.settings.client_host,
+                    port=client,
+                    engine_host=addresses.ENGINE_HOST,
+                    engine_port=engine_port,
+                    debug_port=debug_port,
+                    storage_port=next(spare) if on_postgresql else None,
+                )
             )
-        )
         s.add(inst)
         job = enqueue(
             s,
@@ -379,6 +412,7 @@ def modify_port(parts: Parts, project_id: str, instance_id: str, port: Any) -> t
         raise InvalidParameter("The port is required.")
     with _allocation, parts.db.session() as s:
         inst = get(s, project_id, instance_id)
+        require_sqlite(inst, "A port change")
         require(inst, "modify_port")
         if new_port == inst.port:
             raise InvalidParameter("The new port is the same as the current port.")

@@ -67,6 +67,7 @@ def restore_times(parts: Parts, project_id: str, instance_id: str, date: str | N
     end = int((day + timedelta(days=1)).timestamp() * 1000) - 1
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
+        instances.require_sqlite(inst, "A point-in-time restore")
         cov = coverage_of(parts, inst)
     return [(max(a, start), min(b, end)) for a, b in cov.ranges if a <= end and b >= start]
 

@@ -54,7 +54,9 @@ def delete(parts: Parts, project_id: str, instance_id: str) -> Job:
     with parts.db.session() as s:
         policy = s.get(RecyclePolicy, project_id)
         inst = instances.get(s, project_id, instance_id)
-        if policy is None or not policy.enabled or inst.status not in (*SERVING, InstanceStatus.ABNORMAL):
+        # Replica sets on PostgreSQL storage have no backups yet: deleted without a recycle-bin entry.
+        keep = inst.status in (*SERVING, InstanceStatus.ABNORMAL) and inst.storage != "postgresql"
+        if policy is None or not policy.enabled or not keep:
             s.rollback()
             return instances.delete(parts, project_id, instance_id)
         instances.require(inst, "delete")

@@ -80,6 +80,7 @@ def restore_existing(parts: Parts, project_id: str, source: w.Source | None, tar
         payload = {"backup_id": _backup_for(parts, project_id, source, where="source").id}
     with parts.db.session() as s:
         inst = instances.get(s, project_id, target.instance_id)
+        instances.require_sqlite(inst, "A restore onto the instance")
         if recovery.lost(inst):  # nothing of the target to keep: its node is rebuilt from the source
             job = recovery.start(parts, s, inst, payload, f"a restore request ({payload})")
         else:
@@ -101,6 +102,7 @@ def restore_collections(
     targets: set[tuple[str, str]] = set()
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
+        instances.require_sqlite(inst, "A database or collection restore")
         instances.require(inst, "restore_target")
         _ = inst.nodes
     for item in items:

@@ -62,8 +62,8 @@ def stop_nodes(ctx: JobContext) -> None:
     parts = ctx.parts
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = load_instance(ctx, s)
+        nodes.stop_instance(parts, inst)
         for node in inst.nodes:
-            nodes.stop_node(parts, node)
             node.pid = None
             transition(node, NodeStatus.STOPPED)
 
@@ -131,8 +131,8 @@ def create_failed(ctx: JobContext, reason: str) -> None:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             return
+        nodes.stop_instance(parts, inst)
         for node in inst.nodes:
-            nodes.stop_node(parts, node)
             node.pid = None
             transition(node, NodeStatus.ABNORMAL)
         transition(inst, InstanceStatus.CREATE_FAILED)

@@ -1,0 +1,263 @@
+"""The PostgreSQL side of a replica set on PostgreSQL storage (`engine/postgres.py`): the
+instance's pg_auto_failover monitor and each member's server under its keeper, created once and
+then started and supervised like a node's other processes.
+
+Files: `instances/<id>/monitor/` (the monitor) and `instances/<id>/<node>/pg/` (a member: its
+`pgdata/` and pg_autoctl's own configuration and state under `home/`). As root, the servers run as
+Debian's `postgres` user, which owns those directories.
+
+A member whose server files are gone is rebuilt from the others: it is removed from the monitor
+(which fails over first if it was the primary) and created again as a standby, a base backup of
+the current primary. The servers listen on 127.0.0.1 only and trust loopback connections (the
+engine's, the keepers' and the monitor's); tenants reach documents only through the gateway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from dds.core.errors import InternalError
+from dds.db.models import Instance, Node
+from dds.engine import postgres
+from dds.engine.base import Launch
+from dds.engine.postgres import MemberState, Tools
+from dds.fleet import layout
+from dds.parts import Parts
+from dds.provision.base import Role
+from dds.provision.local import as_user
+
+CREATE_TIMEOUT_S = 120.0
+
+
+def uses_postgresql(inst: Instance) -> bool:
+    return inst.storage == "postgresql"
+
+
+def monitor_dir(parts: Parts, instance_id: str) -> Path:
+    return layout.instance_dir(parts.settings, instance_id) / "monitor"
+
+
+def store_dir(parts: Parts, node: Node) -> Path:
+    return layout.node_dir(parts.settings, node) / "pg"
+
+
+def tools(parts: Parts) -> Tools:
+    """The PostgreSQL tools, and the servers' socket directory: one per service data directory,
+    under /tmp (short), made private to the servers' user."""
+    tag = hashlib.sha256(str(parts.settings.data_dir.resolve()).encode()).hexdigest()[:12]
+    found = Tools.find(parts.settings.postgres_bin_dir, Path(tempfile.gettempdir()) / f"dds-pg-{tag}")
+    if not found.socket_dir.is_dir():
+        found.socket_dir.mkdir(mode=0o700, exist_ok=True)
+        if found.user:
+            shutil.chown(found.socket_dir, found.user)
+    return found
+
+
+def storage_url(node: Node) -> str:
+    assert node.storage_port is not None, f"node {node.id} has no PostgreSQL port"
+    return postgres.member_url(node.storage_port)
+
+
+def created(directory: Path) -> bool:
+    """The server's files are there (a member whose `PG_VERSION` is gone has lost its data)."""
+    return (postgres.pgdata(directory) / "PG_VERSION").exists()
+
+
+def ensure_monitor(parts: Parts, inst: Instance) -> None:
+    """The instance's monitor exists and runs (created on first use)."""
+    port = inst.monitor_port
+    assert port is not None, f"instance {inst.id} has no monitor port"
+    d, t = monitor_dir(parts, inst.id), tools(parts)
+    if not created(d):
+        _fresh(d, t)
+        _run_once(t, postgres.create_monitor(t, d, port), d / "monitor.log", "the monitor")
+        with open(postgres.pgdata(d) / "postgresql.conf", "a") as conf:
+            conf.write(postgres.monitor_settings_text())
+    if parts.provisioner.running_pid(d, Role.MONITOR) is None:
+        parts.provisioner.start(d, Role.MONITOR, postgres.run(t, d), d / "monitor.log")
+    _wait(lambda: _monitor_answers(port), parts, "the monitor", d / "monitor.log")
+
+
+def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
+    """The member's server exists, runs under its keeper and takes connections. A member whose
+    files are gone is rebuilt from the others."""
+    assert inst.monitor_port is not None and node.storage_port is not None
+    ensure_monitor(parts, inst)
+    d, t = store_dir(parts, node), tools(parts)
+    node_dir = layout.node_dir(parts.settings, node)
+    if not created(d):
+        parts.provisioner.stop(node_dir, Role.ENGINE)
+        parts.provisioner.stop(node_dir, Role.STORAGE)
+        with contextlib.suppress(psycopg.Error):  # not registered yet: nothing to forget
+            postgres.remove_member(inst.monitor_port, node.storage_port)
+        _fresh(d, t)
+        launch = postgres.create_member(t, d, node.storage_port, node.id, inst.monitor_port)
+        others = [n.storage_port for n in inst.nodes if n.id != node.id and n.storage_port is not None]
+        _run_once(
+            t, launch, node_dir / "storage.log", f"the PostgreSQL server of node {node.name}", lambda: _hurry(others)
+        )
+    if parts.provisioner.running_pid(node_dir, Role.STORAGE) is None:
+        parts.provisioner.start(node_dir, Role.STORAGE, postgres.run(t, d), node_dir / "storage.log")
+    port = node.storage_port
+    _wait(lambda: postgres.accepts(port), parts, f"the PostgreSQL server of node {node.name}", node_dir / "storage.log")
+
+
+def states(parts: Parts, inst: Instance) -> list[MemberState]:
+    """Every member as the monitor sees it; empty when the monitor cannot be asked."""
+    if inst.monitor_port is None:
+        return []
+    try:
+        return postgres.read_states(inst.monitor_port)
+    except psycopg.Error:
+        return []
+
+
+def primary_node(parts: Parts, inst: Instance) -> Node | None:
+    """The node whose server the monitor says is the writable primary now."""
+    by_name = {node.id: node for node in inst.nodes}
+    for member in states(parts, inst):
+        if member.writable and member.name in by_name:
+            return by_name[member.name]
+    return None
+
+
+def sync_roles(parts: Parts, inst: Instance) -> bool:
+    """Record each node's role as the monitor has it (`Primary`, `Secondary`); True if one changed.
+    A member the monitor cannot place (failing over, rebuilding) keeps its recorded role."""
+    changed = False
+    by_name = {member.name: member for member in states(parts, inst)}
+    for node in inst.nodes:
+        member = by_name.get(node.id)
+        role = "Primary" if member and member.writable else "Secondary" if member and member.secondary else None
+        if role and node.role != role:
+            node.role, changed = role, True
+    return changed
+
+
+def dead_roles(parts: Parts, node: Node) -> list[str]:
+    """The member's server (under its keeper) and the instance's monitor, when not running; a
+    server whose files are gone counts as dead (it is rebuilt, never served)."""
+    dead = []
+    if parts.provisioner.running_pid(layout.node_dir(parts.settings, node), Role.STORAGE) is None:
+        dead.append("storage")
+    elif not created(store_dir(parts, node)):
+        dead.append("storage (files gone)")
+    if parts.provisioner.running_pid(monitor_dir(parts, node.instance_id), Role.MONITOR) is None:
+        dead.append("monitor")
+    return dead
+
+
+def wait_primary(parts: Parts, inst: Instance) -> MemberState:
+    """Until one member is a writable primary (after creation or a failover)."""
+    deadline = time.monotonic() + CREATE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for member in states(parts, inst):
+            if member.writable:
+                return member
+        time.sleep(0.2)
+    raise InternalError(f"No member of instance {inst.id} became the primary in time.")
+
+
+def stop_monitor(parts: Parts, instance_id: str) -> None:
+    parts.provisioner.stop(monitor_dir(parts, instance_id))
+
+
+def data_bytes(parts: Parts, nodes: list[Node]) -> int:
+    """Bytes of the members' server files (every file under each `pgdata/`)."""
+    total = 0
+    for node in nodes:
+        for root, _dirs, files in os.walk(postgres.pgdata(store_dir(parts, node))):
+            for name in files:
+                with contextlib.suppress(OSError):
+                    total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def _monitor_answers(port: int) -> bool:
+    try:
+        postgres.read_states(port, timeout=1)
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _fresh(directory: Path, t: Tools) -> None:
+    """An empty directory the servers' user owns (what an interrupted create left is removed)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    if t.user:
+        shutil.chown(directory, t.user)
+        _traversable(directory.parent)
+
+
+def _traversable(directory: Path) -> None:
+    """The servers' user must reach its directories through the service's: give every ancestor the
+    search bit for others (never the read bit: nothing is listed)."""
+    for d in [directory, *directory.parents]:
+        mode = d.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            d.chmod(mode | stat.S_IXOTH)
+
+
+def _hurry(ports: list[int]) -> None:
+    """A standby's base backup starts with a checkpoint on the primary, which pg_autoctl asks for
+    spread over minutes (pg_basebackup's default) when the primary has written much: a CHECKPOINT
+    request makes the one in progress finish now."""
+    for port in ports:
+        with contextlib.suppress(psycopg.Error), psycopg.connect(postgres.member_url(port), connect_timeout=1) as conn:
+            if conn.execute("SELECT NOT pg_is_in_recovery()").fetchone() == (True,):
+                conn.execute("CHECKPOINT")
+
+
+def _run_once(t: Tools, launch: Launch, log: Path, what: str, meanwhile: Callable[[], None] | None = None) -> None:
+    """Run a pg_autoctl creation to its end; `meanwhile` is called about every second while it runs."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {"LANG": "C.UTF-8", **launch.env}
+    deadline = time.monotonic() + CREATE_TIMEOUT_S
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            launch.argv,
+            env=env,
+            cwd=log.parent,
+            **as_user(launch.user),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    raise InternalError(f"Creating {what} took too long: {layout.log_tail(log)}")
+                try:
+                    proc.wait(1.0)
+                except subprocess.TimeoutExpired:
+                    if meanwhile is not None:
+                        meanwhile()
+        finally:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, 9)
+                proc.wait()
+    if proc.returncode != 0:
+        raise InternalError(f"Creating {what} failed: {layout.log_tail(log)}")
+
+
+def _wait(ready: Callable[[], bool], parts: Parts, what: str, log: Path) -> None:
+    deadline = time.monotonic() + max(parts.settings.engine_start_timeout, 60.0)
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.1)
+    raise InternalError(f"{what} did not start in time: {layout.log_tail(log)}")

@@ -1,0 +1,154 @@
+"""Which member of a replica set on PostgreSQL storage this gateway fronts, and who is primary:
+read from the instance's pg_auto_failover monitor a few times a second.
+
+The gateway asks the monitor itself (not the service), so clients learn of a failover while the
+service is down too. What drivers see follows from it (`hello.Topology`): every member in
+`hosts`, the primary's address, `isWritablePrimary` only on the member the monitor has made
+primary (and converged: a standby being promoted is still read-only), `electionId` from the
+PostgreSQL timeline (it grows with every promotion), and writes on any other member refused with
+`NotWritablePrimary` (drivers retry them on the new primary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from dds.engine import postgres
+from dds.engine.postgres import MemberState
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.2
+
+# Commands that change data or the catalog: refused on a member that is not the primary.
+WRITE_COMMANDS = frozenset(
+    {
+        "insert",
+        "update",
+        "delete",
+        "findAndModify",
+        "findandmodify",
+        "create",
+        "createIndexes",
+        "drop",
+        "dropIndexes",
+        "deleteIndexes",
+        "dropDatabase",
+        "renameCollection",
+        "collMod",
+        "convertToCapped",
+        "reIndex",
+        "compact",
+        "createUser",
+        "updateUser",
+        "dropUser",
+        "dropAllUsersFromDatabase",
+        "grantRolesToUser",
+        "revokeRolesFromUser",
+        "createRole",
+        "updateRole",
+        "dropRole",
+        "dropAllRolesFromDatabase",
+        "grantRolesToRole",
+        "revokeRolesFromRole",
+        "grantPrivilegesToRole",
+        "revokePrivilegesFromRole",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member as clients address it."""
+
+    name: str  # the monitor's node name (the service's node id)
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class View:
+    """What the monitor said last; `known` is False until it first answered."""
+
+    known: bool = False
+    states: dict[str, MemberState] = field(default_factory=dict)
+
+    def primary(self) -> str | None:
+        for name, state in self.states.items():
+            if state.writable:
+                return name
+        return None
+
+
+class MemberWatch:
+    """Polls the monitor; `view` is the latest answer, `changes` counts the changes of who is
+    primary (drivers see it as `topologyVersion.counter`)."""
+
+    def __init__(self, monitor_port: int, me: str) -> None:
+        self.monitor_port = monitor_port
+        self.me = me
+        self.view = View()
+        self.changes = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait_change(self, seen: int, timeout: float) -> None:
+        """Until `changes` moves past `seen`, or `timeout` seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.changes == seen:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(POLL_S, left))
+
+    def writable(self) -> bool:
+        state = self.view.states.get(self.me)
+        return state is not None and state.writable
+
+    def timeline(self) -> int:
+        primary = self.view.primary()
+        state = self.view.states.get(primary) if primary else None
+        return state.timeline if state else 0
+
+    def update(self, states: list[MemberState]) -> None:
+        view = View(True, {s.name: s for s in states})
+        if view.primary() != self.view.primary() or not self.view.known:
+            self.changes += 1
+            log.info("replica set view: primary %s", view.primary())
+        self.view = view
+
+    async def _run(self) -> None:
+        conn: psycopg.AsyncConnection[Any] | None = None
+        while True:
+            try:
+                if conn is None or conn.closed:
+                    conn = await psycopg.AsyncConnection.connect(
+                        postgres.monitor_url(self.monitor_port), connect_timeout=2, autocommit=True
+                    )
+                rows = await (await conn.execute(postgres.STATES_SQL)).fetchall()
+                self.update(postgres.states_from_rows(list(rows)))
+            except (psycopg.Error, OSError) as exc:
+                log.debug("monitor not reachable: %s", exc)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                conn = None
+            await asyncio.sleep(POLL_S)

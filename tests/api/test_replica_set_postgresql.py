@@ -1,0 +1,218 @@
+"""Replica sets on PostgreSQL storage (`DDS_REPLICA_SET_STORAGE=postgresql`, as the README says):
+three members, each a PostgreSQL server under pg_auto_failover, an engine and a gateway; what
+drivers see (hello, rs.status(), refused writes on secondaries, reads there); failover under a
+`w: "majority"` writer when every process of the primary member is killed, or its data deleted:
+writes resume, nothing acknowledged is lost, the old member comes back as a secondary."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import pytest
+from pymongo import MongoClient, ReadPreference, WriteConcern
+from pymongo.errors import NotPrimaryError, PyMongoError
+
+from tests import conftest
+from tests.conftest import PASSWORD, Service
+
+pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed")
+
+MONGOSH = Path(__file__).resolve().parents[1] / "js" / "node_modules" / ".bin" / "mongosh"
+RESUME_WITHIN_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def pg_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    svc, stop = conftest.run_service(
+        conftest.test_settings(tmp_path_factory.mktemp("dds-pg"), replica_set_storage="postgresql")
+    )
+    yield svc
+    stop()
+
+
+@pytest.fixture(scope="module")
+def replica_set(pg_service: Service) -> Iterator[dict[str, Any]]:
+    with pg_service.ready_instance("pg-rs-1", mode="ReplicaSet") as inst:
+        yield inst
+
+
+def _uri(inst: dict[str, Any]) -> str:
+    """What a tenant builds from the instance's details: every member's address, the instance's port."""
+    hosts = ",".join(f"{n['private_ip']}:{inst['port']}" for g in inst["groups"] for n in g["nodes"])
+    return f"mongodb://rwuser:{quote_plus(PASSWORD)}@{hosts}/?authSource=admin&replicaSet=replica"
+
+
+def _nodes(svc: Service, instance_id: str) -> list[dict[str, Any]]:
+    return [n for g in svc.instance(instance_id)["groups"] for n in g["nodes"]]
+
+
+def _node_dir(svc: Service, instance_id: str, address: str) -> Path:
+    """The node directory whose gateway listens on `address`'s port."""
+    for d in (svc.parts.settings.instances_dir / instance_id).iterdir():
+        config = d / "gateway.json"
+        if config.exists():
+            seen = json.loads(config.read_text())
+            if f"{seen['advertised_host']}:{seen['advertised_port']}" == address:
+                return d
+    raise AssertionError(f"no node listens on {address}")
+
+
+def test_three_members_with_their_roles(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    nodes = _nodes(pg_service, replica_set["id"])
+    assert sorted(n["role"] for n in nodes) == ["Primary", "Secondary", "Secondary"]
+    assert len({n["private_ip"] for n in nodes}) == 3, "each member has an address of its own"
+    assert all(n["status"] == "normal" for n in nodes)
+    inst_dir = pg_service.parts.settings.instances_dir / replica_set["id"]
+    members = [d for d in inst_dir.iterdir() if (d / "pg" / "pgdata" / "PG_VERSION").exists()]
+    assert len(members) == 3, "three PostgreSQL servers"
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+        hello = client.admin.command("hello")
+        assert hello["setName"] == "replica" and len(hello["hosts"]) == 3
+        assert hello["isWritablePrimary"] is True and hello["primary"] == hello["me"]
+        assert hello["electionId"].binary[:4] == b"\x7f\xff\xff\xff"
+        client.test.people.insert_one({"_id": 1, "name": "ada"})
+        client.test.get_collection("people", write_concern=WriteConcern(w="majority")).insert_one({"_id": 2})
+        secondary = client.test.get_collection("people", read_preference=ReadPreference.SECONDARY)
+        deadline = time.monotonic() + 10
+        while secondary.count_documents({}) != 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert secondary.count_documents({}) == 2, "reads on a secondary see the primary's writes"
+
+
+def test_mongosh_rs_status_shows_three_members(replica_set: dict[str, Any]) -> None:
+    script = "const s = rs.status(); print(JSON.stringify(s.members.map(m => m.stateStr).sort()))"
+    out = subprocess.run(
+        [str(MONGOSH), _uri(replica_set), "--quiet", "--norc", "--eval", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MONGOSH_DISABLE_TELEMETRY": "1"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["PRIMARY", "SECONDARY", "SECONDARY"]
+
+
+def test_a_secondary_refuses_writes_and_serves_reads(replica_set: dict[str, Any]) -> None:
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+        client.test.refuse.insert_one({"_id": "seen"})
+        hello = client.admin.command("hello")
+        address = next(h for h in hello["hosts"] if h != hello["primary"])
+    host, port = address.rsplit(":", 1)
+    direct = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{host}:{port}/?authSource=admin&directConnection=true"
+    with MongoClient(direct, serverSelectionTimeoutMS=20000) as client:
+        assert client.admin.command("hello")["secondary"] is True
+        with pytest.raises(NotPrimaryError) as raised:
+            client.test.refuse.insert_one({"_id": "refused"})
+        assert raised.value.details and raised.value.details["code"] == 10107  # NotWritablePrimary
+        deadline = time.monotonic() + 10
+        while client.test.refuse.find_one({"_id": "seen"}) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.test.refuse.find_one({"_id": "seen"}) == {"_id": "seen"}
+
+
+def test_backups_are_refused_until_they_exist_for_postgresql(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    with pg_service.client() as c:
+        r = c.post(
+            pg_service.path("/backups"), json={"backup": {"instance_id": replica_set["id"], "name": "nightly-1"}}
+        )
+    assert r.status_code == 400 and r.json()["error_code"] == "DBS.280342", r.text
+
+
+class Writer:
+    """A `w: "majority"` writer through the replica-set URI: each acknowledged `_id` and when."""
+
+    def __init__(self, inst: dict[str, Any], collection: str) -> None:
+        self.client: MongoClient[dict[str, Any]] = MongoClient(_uri(inst), serverSelectionTimeoutMS=30000)
+        self.coll = self.client.test.get_collection(collection, write_concern=WriteConcern(w="majority"))
+        self.acked: list[tuple[int, float]] = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        i = 0
+        while not self._stop.is_set() and i < 200_000:
+            try:
+                self.coll.insert_one({"_id": i})
+                self.acked.append((i, time.monotonic()))
+            except PyMongoError:  # a failover in progress (a retried write may find its first attempt)
+                self.errors += 1
+                time.sleep(0.02)
+            i += 1
+
+    def __enter__(self) -> Writer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def longest_gap_after(self, t0: float) -> float:
+        times = [t0] + [t for _, t in self.acked if t >= t0]
+        return max((b - a for a, b in zip(times, times[1:], strict=False)), default=float("inf"))
+
+
+def _failover(svc: Service, inst: dict[str, Any], collection: str, harm: str) -> None:
+    with Writer(inst, collection) as writer:
+        time.sleep(2)
+        assert writer.acked, "the writer writes before the failover"
+        primary = writer.client.admin.command("hello")["primary"]
+        node_dir = _node_dir(svc, inst["id"], primary)
+        t0 = time.monotonic()
+        if harm == "kill":
+            for role in ("storage", "engine", "gateway"):
+                pid = int((node_dir / f"{role}.pid").read_text())
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        else:
+            for _ in range(3):  # the running server writes while its files go
+                shutil.rmtree(node_dir / "pg" / "pgdata", ignore_errors=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(t > t0 + 1 for _, t in writer.acked[-1:]):
+            time.sleep(0.2)
+        time.sleep(2)
+    gap = writer.longest_gap_after(t0)
+    assert gap <= RESUME_WITHIN_S, f"writes resumed after {gap:.1f} s"
+    with MongoClient(_uri(inst), serverSelectionTimeoutMS=30000) as client:
+        assert client.admin.command("hello")["primary"] != primary
+        have = {d["_id"] for d in client.test[collection].find({}, {"_id": 1})}
+    lost = {i for i, _ in writer.acked} - have
+    assert not lost, f"{len(lost)} acknowledged majority writes lost"
+    # the harmed member comes back as a secondary, caught up; another one is Primary in the API
+    deadline = time.monotonic() + 120
+    roles: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        nodes = _nodes(svc, inst["id"])
+        roles = {n["id"]: n["role"] for n in nodes}
+        if roles.get(node_dir.name) == "Secondary" and all(n["status"] == "normal" for n in nodes):
+            break
+        time.sleep(1)
+    assert roles.get(node_dir.name) == "Secondary" and list(roles.values()).count("Primary") == 1, roles
+    host, port = primary.rsplit(":", 1)
+    direct = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{host}:{port}/?authSource=admin&directConnection=true"
+    with MongoClient(direct, serverSelectionTimeoutMS=30000) as client:
+        deadline = time.monotonic() + 30
+        while client.test[collection].count_documents({}) < len(have) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert client.test[collection].count_documents({}) >= len(have), "the old primary caught up"
+
+
+def test_failover_when_every_process_of_the_primary_is_killed(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    _failover(pg_service, replica_set, "killed", "kill")
+
+
+def test_failover_when_the_primary_loses_its_data(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    _failover(pg_service, replica_set, "deleted", "rmdata")
