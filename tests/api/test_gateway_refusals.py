@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 
 import httpx
 import pytest
-from bson import Code, Decimal128, MaxKey, MinKey
+from bson import Code, MaxKey, MinKey
 from bson.raw_bson import RawBSONDocument
 from pymongo import MongoClient, WriteConcern, monitoring
 from pymongo.errors import OperationFailure
@@ -116,10 +116,10 @@ def in_transaction(coll: Any) -> None:
 # (what, the request, the expected code, words the errmsg must hold)
 REQUESTS: list[tuple[str, Callable[[Any], Any], int, str]] = [
     (
-        "Decimal128 insert",
-        lambda coll: coll.insert_one({"_id": 1, "price": Decimal128("9.99")}),
+        "MinKey insert",
+        lambda coll: coll.insert_one({"_id": 1, "price": MinKey()}),
         238,
-        "Decimal128 values are not supported by this instance's database engine (field 'documents.0.price')",
+        "MinKey values are not supported by this instance's database engine (field 'documents.0.price')",
     ),
     (
         "JavaScript code in a query ($where)",
@@ -172,10 +172,10 @@ def test_requests_the_engine_cannot_handle_get_errors_on_the_same_connection(ins
             assert coll.find_one({"_id": 0}) == {"_id": 0, "a": 0}, what
             assert connection_marks(client) == marks, what
         # w:0 gets no reply: the refusal must not cost the connection either.
-        coll.with_options(write_concern=WriteConcern(w=0)).insert_one({"_id": 5, "p": Decimal128("1")})
+        coll.with_options(write_concern=WriteConcern(w=0)).insert_one({"_id": 5, "p": MinKey()})
         assert connection_marks(client) == marks
         # One document of a batch (an OP_MSG document sequence): the whole batch is refused, none stored.
-        batch = [{"_id": 10 + i, "p": i} for i in range(5)] + [{"_id": 20, "p": Decimal128("2")}]
+        batch = [{"_id": 10 + i, "p": i} for i in range(5)] + [{"_id": 20, "p": MinKey()}]
         with pytest.raises(OperationFailure) as failed:
             coll.insert_many(batch)
         assert failed.value.code == 238 and "'documents.5.p'" in str(failed.value)

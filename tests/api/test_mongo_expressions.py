@@ -1375,7 +1375,7 @@ def run_examples(db: Any) -> int:
         14,
         "$add only supports numeric or date types, not string",
     )
-    check_error("not implemented operator: 238", s, [{"$project": {"x": {"$reverseArray": "$item"}}}], 238)
+    check_error("not implemented operator: 238", s, [{"$project": {"x": {"$sin": "$item"}}}], 238)
     check_error(
         "$cond without else: 9",
         s,

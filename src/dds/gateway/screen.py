@@ -1,14 +1,14 @@
 """What the engine cannot take, found in a request's BSON before it is forwarded.
 
-FerretDB v1 does not answer some well-formed requests with an error: it drops the connection.
-Its wire reader refuses whole messages holding BSON types it has no model for (undefined,
-DBPointer, JavaScript code, Symbol, code with scope, MinKey, MaxKey), NaN doubles, a boolean
-byte other than 0/1 or arrays whose keys are not 0, 1, 2…; it panics on Decimal128 and,
-inside some commands (`sort`, `$set`, `$project`, `$addFields`, operator documents), on a
-field name that repeats in one document. A panic also leaves iterators unclosed, whose
-finalizers later crash the whole engine process. So the gateway walks every document of a
-request (the command document and each OP_MSG document sequence) once, iteratively, and
-refuses such a request with MongoDB's error shape; the connection stays usable.
+FerretDB v1 does not answer some well-formed requests with an error: it drops the connection. Its
+wire reader refuses whole messages holding BSON types it has no model for (undefined, DBPointer,
+JavaScript code, Symbol, code with scope, MinKey, MaxKey), NaN doubles, a boolean byte other than
+0/1 or arrays whose keys are not 0, 1, 2…; it panics, inside some commands (`sort`, `$set`,
+`$project`, `$addFields`, operator documents), on a field name that repeats in one document. A
+panic also leaves iterators unclosed, whose finalizers later crash the whole engine process. So
+the gateway walks every document of a request (the command document and each OP_MSG document
+sequence) once, iteratively, and refuses such a request with MongoDB's error shape; the connection
+stays usable.
 
 Codes: a type or value MongoDB accepts but the engine cannot store or read is
 `NotImplemented` (238); a repeated field name or a malformed array is `BadValue` (2); nested
@@ -33,12 +33,11 @@ UNSUPPORTED_TYPES = {
     0x0D: "JavaScript code",
     0x0E: "Symbol",
     0x0F: "JavaScript code with scope",
-    0x13: "Decimal128",
     0x7F: "MaxKey",
     0xFF: "MinKey",
 }
 # Scalars of a fixed size the engine takes as they are (double and bool are checked apart).
-_FIXED = {0x07: 12, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8}
+_FIXED = {0x07: 12, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8, 0x13: 16}  # 0x13: Decimal128 (patch 0018)
 _DOUBLE_TYPE, _STRING, _DOCUMENT, _ARRAY, _BINARY, _BOOL, _REGEX = 0x01, 0x02, 0x03, 0x04, 0x05, 0x08, 0x0B
 _ARRAY_KEYS = tuple(str(i).encode() for i in range(1000))
 
