@@ -74,6 +74,16 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
             r"engine RSS at [\d,]+ documents: ours \d+ MiB, unpatched \d+ MiB",
         ],
     ),
+    "bench_failover": (
+        ["-m", "bench.bench_failover"],
+        [
+            r"writes resumed after: p50 [\d.]+ s, p99 [\d.]+ s",
+            r"acknowledged majority writes lost: 0",
+            r"replication lag at \d+ writes/s: p50 [\d.]+ ms, p99 [\d.]+ ms",
+            r"(?m)^ +[\d,]+ +[\d,]+ +[\d,]+ +\d+\.\d\d",
+            r"RSS per member: ",
+        ],
+    ),
     "bench_load": (
         ["-m", "bench.bench_load"],
         [
