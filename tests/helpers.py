@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
+from bson.int64 import Int64
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
@@ -286,3 +287,20 @@ def bare_engine(tmp: Path, *backend: str, document_class: type[Any] = dict) -> I
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def canon(v: Any) -> Any:
+    """Values with their BSON types: int is int32, Int64 is int64, float is double."""
+    if isinstance(v, dict):
+        return {k: canon(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [canon(x) for x in v]
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, Int64):
+        return ("long", int(v))
+    if isinstance(v, int):
+        return ("int", v)
+    if isinstance(v, float):
+        return ("double", v)
+    return v

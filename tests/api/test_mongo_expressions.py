@@ -15,30 +15,13 @@ from bson.int64 import Int64
 from pymongo.errors import OperationFailure
 
 from tests.conftest import PASSWORD, Service
-from tests.helpers import connect
+from tests.helpers import canon, connect
 
 FAILED: list[str] = []
 
 
 def D(*a: int) -> dt.datetime:  # noqa: N802 - reads as the documentation's ISODate
     return dt.datetime(*a)  # noqa: DTZ001 - BSON dates come back naive (UTC)
-
-
-def canon(v: Any) -> Any:
-    """Values with their BSON types: int is int32, Int64 is int64, float is double."""
-    if isinstance(v, dict):
-        return {k: canon(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [canon(x) for x in v]
-    if isinstance(v, bool):
-        return ("bool", v)
-    if isinstance(v, Int64):
-        return ("long", int(v))
-    if isinstance(v, int):
-        return ("int", v)
-    if isinstance(v, float):
-        return ("double", v)
-    return v
 
 
 DB: list[Any] = []  # the instance's database, set by run_examples

@@ -21,28 +21,13 @@ from bson.int64 import Int64
 from bson.regex import Regex
 from pymongo.errors import OperationFailure
 
+from tests.helpers import canon
+
 
 def D(  # noqa: N802 - reads as the documentation's ISODate
     year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
 ) -> dt.datetime:
     return dt.datetime(year, month, day, hour, minute, second, microsecond)  # noqa: DTZ001 - BSON dates are naive UTC
-
-
-def canon(v: Any) -> Any:
-    """Values with their BSON types: int is int32, Int64 is int64, float is double."""
-    if isinstance(v, dict):
-        return {k: canon(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [canon(x) for x in v]
-    if isinstance(v, bool):
-        return ("bool", v)
-    if isinstance(v, Int64):
-        return ("long", int(v))
-    if isinstance(v, int):
-        return ("int", v)
-    if isinstance(v, float):
-        return ("double", v)
-    return v
 
 
 def nested_array(v: Any) -> bool:

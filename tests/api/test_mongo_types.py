@@ -17,22 +17,7 @@ from bson.int64 import Int64
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-
-def canon(v: Any) -> Any:
-    """Values with their BSON types: int is int32, Int64 is int64, float is double."""
-    if isinstance(v, dict):
-        return {k: canon(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [canon(x) for x in v]
-    if isinstance(v, bool):
-        return ("bool", v)
-    if isinstance(v, Int64):
-        return ("long", int(v))
-    if isinstance(v, int):
-        return ("int", v)
-    if isinstance(v, float):
-        return ("double", v)
-    return v
+from tests.helpers import canon
 
 
 def fresh(db: Any, name: str, docs: list[dict[str, Any]]) -> Any:
@@ -262,7 +247,9 @@ def test_positional_updates_on_nested_arrays(db: Any) -> None:
 
 
 def test_aggregation_with_nested_arrays(nested: Any) -> None:
-    unwound = list(nested.aggregate([{"$match": {"_id": {"$in": [1, 4, 7, 8]}}}, {"$unwind": "$a"}, {"$sort": {"_id": 1}}]))
+    unwound = list(
+        nested.aggregate([{"$match": {"_id": {"$in": [1, 4, 7, 8]}}}, {"$unwind": "$a"}, {"$sort": {"_id": 1}}])
+    )
     # $unwind opens one level; an empty array gives nothing
     assert unwound == [{"_id": 1, "a": [1, 2]}, {"_id": 1, "a": [3]}, {"_id": 4, "a": [[1, 2]]}, {"_id": 8, "a": []}]
     twice = list(nested.aggregate([{"$match": {"_id": 1}}, {"$unwind": "$a"}, {"$unwind": "$a"}]))
@@ -271,10 +258,21 @@ def test_aggregation_with_nested_arrays(nested: Any) -> None:
     assert sorted(map(repr, groups)) == sorted(
         map(repr, [{"_id": [1, 2], "n": 1}, {"_id": [[1, 2]], "n": 1}, {"_id": [[1, 2], [3]], "n": 1}])
     )
-    got = list(nested.aggregate([
-        {"$match": {"_id": 1}},
-        {"$project": {"_id": 0, "n": {"$size": "$a"}, "f": {"$arrayElemAt": ["$a", 0]}, "in": {"$in": [[3], "$a"]}}},
-    ]))
+    got = list(
+        nested.aggregate(
+            [
+                {"$match": {"_id": 1}},
+                {
+                    "$project": {
+                        "_id": 0,
+                        "n": {"$size": "$a"},
+                        "f": {"$arrayElemAt": ["$a", 0]},
+                        "in": {"$in": [[3], "$a"]},
+                    }
+                },
+            ]
+        )
+    )
     assert got == [{"n": 2, "f": [1, 2], "in": True}]
     assert sorted(map(repr, nested.distinct("a", {"_id": {"$in": [1, 3]}}))) == sorted(map(repr, [[1, 2], [3]]))
 
@@ -282,13 +280,15 @@ def test_aggregation_with_nested_arrays(nested: Any) -> None:
 def test_index_lookups_never_miss_nested_arrays(db: Any) -> None:
     c = fresh(db, "nested_indexed", [])
     c.create_index("a")
-    c.insert_many([
-        {"_id": 1, "a": [[5, "5"], 5]},
-        {"_id": 2, "a": [[1, 5], [True]]},
-        {"_id": 3, "a": 5.5},
-        {"_id": 4, "a": [[[5]]]},
-        {"_id": 5, "a": [[0], 6]},
-    ])
+    c.insert_many(
+        [
+            {"_id": 1, "a": [[5, "5"], 5]},
+            {"_id": 2, "a": [[1, 5], [True]]},
+            {"_id": 3, "a": 5.5},
+            {"_id": 4, "a": [[[5]]]},
+            {"_id": 5, "a": [[0], 6]},
+        ]
+    )
     assert ids(c.find({"a": 5}).sort("_id", 1)) == [1]
     assert ids(c.find({"a": {"$in": [[True], 0, 6]}}).sort("_id", 1)) == [2, 5]
     assert ids(c.find({"a": [1, 5]}).sort("_id", 1)) == [2]
@@ -437,51 +437,110 @@ def test_decimal_inc_by_zero_changes_nothing(db: Any) -> None:
 def test_to_decimal_documentation_examples(db: Any) -> None:
     """$toDecimal page: its conversion table and the orders example (totalPrice)."""
     c = fresh(db, "todecimal", [{"_id": 0}])
-    (got,) = c.aggregate([{"$project": {
-        "_id": 0,
-        "t": {"$toDecimal": True}, "f": {"$toDecimal": False}, "d": {"$toDecimal": 2.5},
-        "i": {"$toDecimal": 5}, "l": {"$toDecimal": Int64(10000)}, "s": {"$toDecimal": "-5.5"},
-        "date": {"$toDecimal": datetime(2018, 3, 27, 5, 4, 47, 890000)},
-    }}])
+    (got,) = c.aggregate(
+        [
+            {
+                "$project": {
+                    "_id": 0,
+                    "t": {"$toDecimal": True},
+                    "f": {"$toDecimal": False},
+                    "d": {"$toDecimal": 2.5},
+                    "i": {"$toDecimal": 5},
+                    "l": {"$toDecimal": Int64(10000)},
+                    "s": {"$toDecimal": "-5.5"},
+                    "date": {"$toDecimal": datetime(2018, 3, 27, 5, 4, 47, 890000)},
+                }
+            }
+        ]
+    )
     assert {k: str(v) for k, v in got.items()} == {
-        "t": "1", "f": "0", "d": "2.50000000000000", "i": "5", "l": "10000", "s": "-5.5", "date": "1522127087890",
+        "t": "1",
+        "f": "0",
+        "d": "2.50000000000000",
+        "i": "5",
+        "l": "10000",
+        "s": "-5.5",
+        "date": "1522127087890",
     }
     assert all(isinstance(v, Decimal128) for v in got.values())
 
-    orders = fresh(db, "orders", [
-        {"_id": 1, "item": "apple", "qty": 5, "price": 10},
-        {"_id": 2, "item": "pie", "qty": 10, "price": Decimal128("20.0")},
-        {"_id": 3, "item": "ice cream", "qty": 2, "price": "4.99"},
-        {"_id": 4, "item": "almonds", "qty": 5, "price": 5},
-    ])
-    got = list(orders.aggregate([
-        {"$addFields": {"convertedPrice": {"$toDecimal": "$price"}, "convertedQty": {"$toInt": "$qty"}}},
-        {"$project": {"item": 1, "totalPrice": {"$multiply": ["$convertedPrice", "$convertedQty"]}}},
-        {"$sort": {"_id": 1}},
-    ]))
+    orders = fresh(
+        db,
+        "orders",
+        [
+            {"_id": 1, "item": "apple", "qty": 5, "price": 10},
+            {"_id": 2, "item": "pie", "qty": 10, "price": Decimal128("20.0")},
+            {"_id": 3, "item": "ice cream", "qty": 2, "price": "4.99"},
+            {"_id": 4, "item": "almonds", "qty": 5, "price": 5},
+        ],
+    )
+    got = list(
+        orders.aggregate(
+            [
+                {"$addFields": {"convertedPrice": {"$toDecimal": "$price"}, "convertedQty": {"$toInt": "$qty"}}},
+                {"$project": {"item": 1, "totalPrice": {"$multiply": ["$convertedPrice", "$convertedQty"]}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+    )
     assert [(d["_id"], d["item"], str(d["totalPrice"])) for d in got] == [
-        (1, "apple", "50"), (2, "pie", "200.0"), (3, "ice cream", "9.98"), (4, "almonds", "25"),
+        (1, "apple", "50"),
+        (2, "pie", "200.0"),
+        (3, "ice cream", "9.98"),
+        (4, "almonds", "25"),
     ]
 
 
 def test_decimal_aggregation_arithmetic(db: Any) -> None:
-    c = fresh(db, "decimal_sums", [
-        {"_id": 1, "p": Decimal128("10.25"), "q": 2},
-        {"_id": 2, "p": Decimal128("0.10"), "q": Int64(3)},
-        {"_id": 3, "p": 1.5, "q": 4},
-    ])
-    (g,) = c.aggregate([{"$group": {"_id": None, "s": {"$sum": "$p"}, "a": {"$avg": "$p"},
-                                    "mn": {"$min": "$p"}, "mx": {"$max": "$p"}}}])
+    c = fresh(
+        db,
+        "decimal_sums",
+        [
+            {"_id": 1, "p": Decimal128("10.25"), "q": 2},
+            {"_id": 2, "p": Decimal128("0.10"), "q": Int64(3)},
+            {"_id": 3, "p": 1.5, "q": 4},
+        ],
+    )
+    (g,) = c.aggregate(
+        [
+            {
+                "$group": {
+                    "_id": None,
+                    "s": {"$sum": "$p"},
+                    "a": {"$avg": "$p"},
+                    "mn": {"$min": "$p"},
+                    "mx": {"$max": "$p"},
+                }
+            }
+        ]
+    )
     assert {k: str(v) for k, v in g.items() if k != "_id"} == {"s": "11.85", "a": "3.95", "mn": "0.10", "mx": "10.25"}
     assert isinstance(g["s"], Decimal128)
-    got = list(c.aggregate([{"$match": {"_id": 1}}, {"$project": {
-        "_id": 0,
-        "add": {"$add": ["$p", "$q"]}, "addDouble": {"$add": ["$p", 0.1]}, "exact": {"$add": [Decimal128("0.1"), Decimal128("0.2")]},
-        "sub": {"$subtract": ["$p", 1]}, "mul": {"$multiply": ["$p", "$q"]}, "div": {"$divide": ["$p", 3]},
-        "abs": {"$abs": Decimal128("-1.50")}, "type": {"$type": "$p"}, "str": {"$toString": "$p"},
-        "dbl": {"$toDouble": "$p"}, "int": {"$toInt": "$p"}, "num": {"$isNumber": "$p"},
-        "eq": {"$eq": ["$p", 10.25]},
-    }}]))
+    got = list(
+        c.aggregate(
+            [
+                {"$match": {"_id": 1}},
+                {
+                    "$project": {
+                        "_id": 0,
+                        "add": {"$add": ["$p", "$q"]},
+                        "addDouble": {"$add": ["$p", 0.1]},
+                        "exact": {"$add": [Decimal128("0.1"), Decimal128("0.2")]},
+                        "sub": {"$subtract": ["$p", 1]},
+                        "mul": {"$multiply": ["$p", "$q"]},
+                        "div": {"$divide": ["$p", 3]},
+                        "abs": {"$abs": Decimal128("-1.50")},
+                        "type": {"$type": "$p"},
+                        "str": {"$toString": "$p"},
+                        "dbl": {"$toDouble": "$p"},
+                        "int": {"$toInt": "$p"},
+                        "num": {"$isNumber": "$p"},
+                        "eq": {"$eq": ["$p", 10.25]},
+                    }
+                },
+            ]
+        )
+    )
     assert {k: (type(v).__name__, str(v)) for k, v in got[0].items()} == {
         "add": ("Decimal128", "12.25"),
         "addDouble": ("Decimal128", "10.350000000000000"),  # the double as 15 digits

@@ -110,8 +110,11 @@ def test_json_schema_students_example(db: Any) -> None:
     with pytest.raises(WriteError) as e:
         students.insert_one({"_id": 2, "name": "Bob", "year": 2020, "address": {}})
     rules = e.value.details["errInfo"]["details"]["schemaRulesNotSatisfied"]
-    assert {"operatorName": "required", "specifiedAs": {"required": ["address", "major", "name", "year"]},
-            "missingProperties": ["major"]} in rules
+    assert {
+        "operatorName": "required",
+        "specifiedAs": {"required": ["address", "major", "name", "year"]},
+        "missingProperties": ["major"],
+    } in rules
 
     # year out of [2017, 3017]
     with pytest.raises(WriteError) as e:
@@ -176,9 +179,7 @@ def test_expr_validator_orders_example(db: Any) -> None:
         "failingDocumentId": 7,
         "details": {
             "operatorName": "$expr",
-            "specifiedAs": {
-                "$expr": {"$eq": ["$totalWithVAT", {"$multiply": ["$total", {"$sum": [1, "$VAT"]}]}]}
-            },
+            "specifiedAs": {"$expr": {"$eq": ["$totalWithVAT", {"$multiply": ["$total", {"$sum": [1, "$VAT"]}]}]}},
             "reason": "expression did not match",
             "expressionResult": False,
         },
@@ -222,12 +223,24 @@ KEYWORD_CASES = [
     ("type-number", {"properties": {"v": {"type": "number"}}}, {"v": 2.5}, {"v": "2"}),
     ("type-boolean", {"properties": {"v": {"type": "boolean"}}}, {"v": False}, {"v": "false"}),
     ("required", {"required": ["v"]}, {"v": 1}, {"w": 1}),
-    ("properties-nested", {"properties": {"v": {"properties": {"a": {"bsonType": "int"}}}}},
-     {"v": {"a": 1}}, {"v": {"a": "1"}}),
-    ("additionalProperties-false", {"properties": {"_id": {}, "v": {}}, "additionalProperties": False},
-     {"v": 1}, {"v": 1, "w": 2}),
-    ("additionalProperties-schema", {"properties": {"_id": {}}, "additionalProperties": {"bsonType": "int"}},
-     {"v": 1, "w": 2}, {"v": 1, "w": "2"}),
+    (
+        "properties-nested",
+        {"properties": {"v": {"properties": {"a": {"bsonType": "int"}}}}},
+        {"v": {"a": 1}},
+        {"v": {"a": "1"}},
+    ),
+    (
+        "additionalProperties-false",
+        {"properties": {"_id": {}, "v": {}}, "additionalProperties": False},
+        {"v": 1},
+        {"v": 1, "w": 2},
+    ),
+    (
+        "additionalProperties-schema",
+        {"properties": {"_id": {}}, "additionalProperties": {"bsonType": "int"}},
+        {"v": 1, "w": 2},
+        {"v": 1, "w": "2"},
+    ),
     ("minimum", {"properties": {"v": {"minimum": 5}}}, {"v": 5}, {"v": 4}),
     ("maximum", {"properties": {"v": {"maximum": 5}}}, {"v": 5.0}, {"v": 6}),
     ("exclusiveMinimum", {"properties": {"v": {"minimum": 5, "exclusiveMinimum": True}}}, {"v": 6}, {"v": 5}),
@@ -236,19 +249,31 @@ KEYWORD_CASES = [
     ("maxLength", {"properties": {"v": {"maxLength": 2}}}, {"v": "éé"}, {"v": "abc"}),
     ("pattern", {"properties": {"v": {"pattern": "^[a-z]+$"}}}, {"v": "abc"}, {"v": "ab1"}),
     ("enum", {"properties": {"v": {"enum": ["a", 1]}}}, {"v": 1.0}, {"v": "b"}),
-    ("enum-object-any-field-order", {"properties": {"v": {"enum": [{"a": 1, "b": 2}]}}},
-     {"v": {"b": 2, "a": 1}}, {"v": {"a": 1}}),
+    (
+        "enum-object-any-field-order",
+        {"properties": {"v": {"enum": [{"a": 1, "b": 2}]}}},
+        {"v": {"b": 2, "a": 1}},
+        {"v": {"a": 1}},
+    ),
     ("items-schema", {"properties": {"v": {"items": {"bsonType": "int"}}}}, {"v": [1, 2]}, {"v": [1, "2"]}),
-    ("items-array", {"properties": {"v": {"items": [{"bsonType": "int"}, {"bsonType": "string"}]}}},
-     {"v": [1, "a", None]}, {"v": ["a", 1]}),
+    (
+        "items-array",
+        {"properties": {"v": {"items": [{"bsonType": "int"}, {"bsonType": "string"}]}}},
+        {"v": [1, "a", None]},
+        {"v": ["a", 1]},
+    ),
     ("additionalItems", {"properties": {"v": {"items": [{}], "additionalItems": False}}}, {"v": [1]}, {"v": [1, 2]}),
     ("minItems", {"properties": {"v": {"minItems": 2}}}, {"v": [1, 2]}, {"v": [1]}),
     ("maxItems", {"properties": {"v": {"maxItems": 1}}}, {"v": [1]}, {"v": [1, 2]}),
     ("uniqueItems", {"properties": {"v": {"uniqueItems": True}}}, {"v": [1, 2]}, {"v": [1, 1.0]}),
     ("minProperties", {"minProperties": 3}, {"v": 1, "w": 2}, {"v": 1}),
     ("maxProperties", {"maxProperties": 2}, {"v": 1}, {"v": 1, "w": 2}),
-    ("description-title-ignored", {"title": "t", "description": "d", "properties": {"v": {"description": "x"}}},
-     {"v": 1}, None),
+    (
+        "description-title-ignored",
+        {"title": "t", "description": "d", "properties": {"v": {"description": "x"}}},
+        {"v": 1},
+        None,
+    ),
     ("allOf", {"properties": {"v": {"allOf": [{"minimum": 1}, {"maximum": 3}]}}}, {"v": 2}, {"v": 4}),
     ("anyOf", {"properties": {"v": {"anyOf": [{"bsonType": "string"}, {"minimum": 3}]}}}, {"v": "x"}, {"v": 2}),
     ("oneOf", {"properties": {"v": {"oneOf": [{"minimum": 1}, {"maximum": 3}]}}}, {"v": 5}, {"v": 2}),
@@ -506,7 +531,9 @@ def test_coll_mod(db: Any) -> None:
         pytest.param({"collMod": "nope"}, 26, id="unknown-collection"),
         pytest.param({"collMod": "nope", "validator": {"a": 1}}, 26, id="unknown-collection-validator"),
         pytest.param({"collMod": "cmerr", "foo": 1}, 72, id="unknown-option"),
-        pytest.param({"collMod": "cmerr", "index": {"name": "a_1", "expireAfterSeconds": 10}}, 27, id="index-not-found"),
+        pytest.param(
+            {"collMod": "cmerr", "index": {"name": "a_1", "expireAfterSeconds": 10}}, 27, id="index-not-found"
+        ),
         pytest.param({"collMod": "cmerr", "validationLevel": "lax"}, 2, id="bad-level"),
         pytest.param({"collMod": "cmerr", "validationAction": "ignore"}, 2, id="bad-action"),
         pytest.param({"collMod": "cmerr", "validationLevel": 1}, 14, id="level-not-string"),
@@ -535,11 +562,18 @@ def test_coll_mod_errors(db: Any, command: dict[str, Any], code: int) -> None:
         pytest.param({"validator": {"$jsonSchema": {"required": "a"}}}, 14, id="required-not-array"),
         pytest.param({"validator": {"$jsonSchema": {"bsonType": "integer"}}}, 2, id="unknown-bsonType"),
         pytest.param({"validator": {"$jsonSchema": {"type": "integer"}}}, 9, id="type-integer"),
-        pytest.param({"validator": {"$jsonSchema": {"type": "object", "bsonType": "object"}}}, 9, id="type-and-bsonType"),
+        pytest.param(
+            {"validator": {"$jsonSchema": {"type": "object", "bsonType": "object"}}}, 9, id="type-and-bsonType"
+        ),
         pytest.param({"validator": {"$jsonSchema": {"properties": {"a": {"maximum": "5"}}}}}, 14, id="maximum-string"),
-        pytest.param({"validator": {"$jsonSchema": {"properties": {"a": {"minLength": -1}}}}}, 9, id="minLength-negative"),
-        pytest.param({"validator": {"$jsonSchema": {"properties": {"a": {"exclusiveMinimum": True}}}}}, 9,
-                     id="exclusive-without-minimum"),
+        pytest.param(
+            {"validator": {"$jsonSchema": {"properties": {"a": {"minLength": -1}}}}}, 9, id="minLength-negative"
+        ),
+        pytest.param(
+            {"validator": {"$jsonSchema": {"properties": {"a": {"exclusiveMinimum": True}}}}},
+            9,
+            id="exclusive-without-minimum",
+        ),
         pytest.param({"validator": {"$jsonSchema": {"enum": []}}}, 9, id="enum-empty"),
         pytest.param({"validator": {"$jsonSchema": {"properties": {"a": 1}}}}, 14, id="property-not-object"),
         pytest.param({"validator": {"$jsonSchema": {"anyOf": []}}}, 2, id="anyOf-empty"),
@@ -573,8 +607,7 @@ def test_bad_schema_message_names_the_validator(db: Any) -> None:
         db.command("collMod", "badmsg", validator={"$jsonSchema": {"required": []}})
     assert e.value.code == 9
     assert e.value.details["errmsg"] == (
-        "Parsing of collection validator failed :: caused by :: "
-        "$jsonSchema keyword 'required' cannot be an empty array"
+        "Parsing of collection validator failed :: caused by :: $jsonSchema keyword 'required' cannot be an empty array"
     )
 
 

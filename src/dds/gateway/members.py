@@ -21,12 +21,13 @@ import psycopg
 
 from dds.engine import postgres
 from dds.engine.postgres import MemberState
+from dds.gateway.user_admin import UserAdmin
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
 
-# Commands that change data or the catalog: refused on a member that is not the primary.
+# Commands that change data, the catalog or users and roles: refused on a member that is not the primary.
 WRITE_COMMANDS = frozenset(
     {
         "insert",
@@ -45,22 +46,8 @@ WRITE_COMMANDS = frozenset(
         "convertToCapped",
         "reIndex",
         "compact",
-        "createUser",
-        "updateUser",
-        "dropUser",
-        "dropAllUsersFromDatabase",
-        "grantRolesToUser",
-        "revokeRolesFromUser",
-        "createRole",
-        "updateRole",
-        "dropRole",
-        "dropAllRolesFromDatabase",
-        "grantRolesToRole",
-        "revokeRolesFromRole",
-        "grantPrivilegesToRole",
-        "revokePrivilegesFromRole",
     }
-)
+) | (UserAdmin.COMMANDS - {"usersInfo", "rolesInfo"})
 
 
 @dataclass(frozen=True)
