@@ -169,6 +169,18 @@ def wait_primary(parts: Parts, inst: Instance) -> MemberState:
     raise InternalError(f"No member of instance {inst.id} became the primary in time.")
 
 
+def wait_converged(parts: Parts, inst: Instance) -> None:
+    """Until every member is the primary or a secondary that has caught up: an instance is shown
+    serving only as a whole replica set."""
+    deadline = time.monotonic() + CREATE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        found = states(parts, inst)
+        if len(found) == len(inst.nodes) and all(m.writable or m.secondary for m in found):
+            return
+        time.sleep(0.2)
+    raise InternalError(f"The members of instance {inst.id} did not all become primary or secondary in time.")
+
+
 def stop_monitor(parts: Parts, instance_id: str) -> None:
     parts.provisioner.stop(monitor_dir(parts, instance_id))
 

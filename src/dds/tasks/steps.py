@@ -14,7 +14,7 @@ from dds.backup import archive
 from dds.core.errors import InstanceNotFound
 from dds.db.models import Instance
 from dds.domain.states import InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, integrity, layout, nodes, secrets
+from dds.fleet import authorization, integrity, layout, members, nodes, secrets
 from dds.jobs.registry import JobContext
 from dds.parts import Parts
 
@@ -56,6 +56,8 @@ def _start_nodes(ctx: JobContext, *, wait_gateway: bool) -> None:
         for node in inst.nodes:
             node.pid = nodes.start_node(parts, inst, node, wait_gateway=wait_gateway)
             transition(node, NodeStatus.NORMAL)
+        if members.uses_postgresql(inst):
+            members.wait_converged(parts, inst)
 
 
 def stop_nodes(ctx: JobContext) -> None:
