@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import zstandard
-from bson import Binary, Int64, ObjectId
+from bson import Binary, Decimal128, Int64, ObjectId
 from bson.codec_options import CodecOptions
 from bson.raw_bson import RawBSONDocument
 from pymongo import ASCENDING, DESCENDING, MongoClient
@@ -25,7 +25,7 @@ RAW = CodecOptions(document_class=RawBSONDocument)
 
 
 def seed(client: MongoClient, rows: int = 300) -> None:  # type: ignore[type-arg]
-    """Several databases and collections, indexes, and the BSON types FerretDB v1 supports."""
+    """Several databases and collections, indexes, and the BSON types the engine supports."""
     base = dt.datetime(2024, 2, 29, 12, 30, 15, 123000)
     orders = [
         {
@@ -41,6 +41,8 @@ def seed(client: MongoClient, rows: int = 300) -> None:  # type: ignore[type-arg
             "customer": {"name": f"c{i % 17}", "address": {"city": "Berlin", "zip": f"{10000 + i}"}},
             "lines": [{"sku": f"s{j}", "qty": j, "tags": ["a", "b"]} for j in range(i % 4)],
             "scores": [i, i + 0.5, "x"],
+            "exact": Decimal128(f"{i}.10"),  # engine patch 0018
+            "grid": [[i, i + 1], [i + 2]],  # nested arrays (patch 0018)
         }
         for i in range(rows)
     ]

@@ -254,7 +254,7 @@ def check_password(parts: Parts, project_id: str, instance_id: str, body: w.Chec
     )
     try:
         client.admin.command("ping")
-    except OperationFailure:
+    except (OperationFailure, ValueError):  # ValueError: no SASLprep form (prohibited characters)
         raise InvalidCredentials() from None
     except PyMongoError as exc:
         raise InternalError(f"the instance's engine did not answer ({type(exc).__name__}).") from None
