@@ -131,8 +131,7 @@ def repl_set_status(topology: Topology, now: datetime) -> dict[str, Any]:
     """Every member and its state (a set of one: the gateway's own member, primary since the
     gateway started). Optimes are the reply's time: the members' PostgreSQL positions are not
     MongoDB optimes."""
-    term = topology.election_id().binary[4:]
-    t = int.from_bytes(term, "big") if topology.watch else 1
+    t = topology.watch.timeline() if topology.watch else 1  # the term electionId carries
     optime = {"ts": Timestamp(int(now.timestamp()), 1), "t": t}
     started = topology.started
     members = []
