@@ -30,7 +30,7 @@ from urllib.parse import quote_plus
 import httpx
 from pymongo import MongoClient, WriteConcern
 from pymongo.errors import PyMongoError
-from tests.helpers import instance_body, wait_for, wait_job
+from tests.helpers import instance_body, member_logs, wait_for, wait_job
 
 from bench.common import ServiceProcess, arguments, pct, table
 
@@ -117,7 +117,10 @@ def failover_trial(
         found = {n["id"]: n for n in nodes(instance(api, project, inst["id"]))}
         return found[node_dir.name]["role"] == "Secondary" and all(n["status"] == "normal" for n in found.values())
 
-    wait_for(rejoined, what="the killed member back as a Secondary", timeout=180, every=0.5)
+    try:
+        wait_for(rejoined, what="the killed member back as a Secondary", timeout=180, every=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{member_logs(node_dir.parent)}") from None
     return gap, lost, time.monotonic() - t0
 
 

@@ -40,6 +40,8 @@ OPERATIONS = [
     "show_auto_enlarge_policy",
     "show_repl_set_name",
     "update_repl_set_name",
+    "switchover_replica_set",
+    "switch_instance_primary",
     "list_configurations",
     "create_configuration",
     "validate_configuration_name",

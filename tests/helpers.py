@@ -304,3 +304,13 @@ def canon(v: Any) -> Any:
     if isinstance(v, float):
         return ("double", v)
     return v
+
+
+def member_logs(instance_dir: Path, lines: int = 12) -> str:
+    """The last lines of every member's keeper log and of the monitor's (replica sets on
+    PostgreSQL): what a failed wait on a member shows, so a red run says what the members did."""
+    out = []
+    for log in sorted(instance_dir.glob("*/storage.log")) + sorted(instance_dir.glob("monitor/monitor.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        out.append(f"--- {log.parent.name}/{log.name}\n" + "\n".join(tail))
+    return "\n".join(out)

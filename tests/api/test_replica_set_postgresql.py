@@ -24,6 +24,7 @@ from pymongo.errors import NotPrimaryError, PyMongoError
 
 from tests import conftest
 from tests.conftest import PASSWORD, Service
+from tests.helpers import member_logs
 
 pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed")
 
@@ -54,6 +55,10 @@ def _uri(inst: dict[str, Any]) -> str:
 
 def _nodes(svc: Service, instance_id: str) -> list[dict[str, Any]]:
     return [n for g in svc.instance(instance_id)["groups"] for n in g["nodes"]]
+
+
+def _instance_dir(svc: Service, inst: dict[str, Any]) -> Path:
+    return svc.parts.settings.instances_dir / inst["id"]
 
 
 def _node_dir(svc: Service, instance_id: str, address: str) -> Path:
@@ -89,17 +94,21 @@ def test_three_members_with_their_roles(pg_service: Service, replica_set: dict[s
         assert secondary.count_documents({}) == 2, "reads on a secondary see the primary's writes"
 
 
-def test_mongosh_rs_status_shows_three_members(replica_set: dict[str, Any]) -> None:
+def test_mongosh_rs_status_shows_three_members(pg_service: Service, replica_set: dict[str, Any]) -> None:
     script = "const s = rs.status(); print(JSON.stringify(s.members.map(m => m.stateStr).sort()))"
-    out = subprocess.run(
-        [str(MONGOSH), _uri(replica_set), "--quiet", "--norc", "--eval", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "MONGOSH_DISABLE_TELEMETRY": "1"},
-    )
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["PRIMARY", "SECONDARY", "SECONDARY"]
+    seen: list[str] = []
+    deadline = time.monotonic() + 30  # a standby the monitor moves between catching up and caught up stays SECONDARY
+    while seen != ["PRIMARY", "SECONDARY", "SECONDARY"] and time.monotonic() < deadline:
+        out = subprocess.run(
+            [str(MONGOSH), _uri(replica_set), "--quiet", "--norc", "--eval", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "MONGOSH_DISABLE_TELEMETRY": "1"},
+        )
+        assert out.returncode == 0, out.stderr
+        seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == ["PRIMARY", "SECONDARY", "SECONDARY"], member_logs(_instance_dir(pg_service, replica_set))
 
 
 def test_a_secondary_refuses_writes_and_serves_reads(replica_set: dict[str, Any]) -> None:
@@ -163,6 +172,117 @@ class Writer:
         return max((b - a for a, b in zip(times, times[1:], strict=False)), default=float("inf"))
 
 
+GAP_WITHIN_S = 3.0  # a switchover, and the rolling operations around one
+
+
+def _primary_address(inst: dict[str, Any]) -> str:
+    with MongoClient(_uri(inst), serverSelectionTimeoutMS=20000) as client:
+        return str(client.admin.command("hello")["primary"])
+
+
+def _under_writer(svc: Service, inst: dict[str, Any], collection: str, request: Any) -> tuple[dict[str, Any], float]:
+    """`request()` (an API call answering a job) under a `w: "majority"` writer: the job, the
+    longest gap between two acknowledged writes from the request on; nothing acknowledged lost."""
+    with Writer(inst, collection) as writer:
+        time.sleep(1)
+        assert writer.acked, "the writer writes before the request"
+        t0 = time.monotonic()
+        r = request()
+        assert r.status_code in (200, 202), r.text
+        job = svc.wait_job(r.json()["job_id"], timeout=300)
+        time.sleep(1)
+    gap = writer.longest_gap_after(t0)
+    with MongoClient(_uri(inst), serverSelectionTimeoutMS=30000) as client:
+        have = {d["_id"] for d in client.test[collection].find({}, {"_id": 1})}
+    assert not {i for i, _ in writer.acked} - have, "acknowledged majority writes lost"
+    return job, gap
+
+
+def test_switchover_moves_the_primary_with_a_short_gap(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    before = _primary_address(replica_set)
+    with pg_service.client() as c:
+        job, gap = _under_writer(
+            pg_service,
+            replica_set,
+            "switched",
+            lambda: c.post(pg_service.path(f"/instances/{replica_set['id']}/switchover"), json={}),
+        )
+    assert job["status"] == "Completed", job
+    assert gap <= GAP_WITHIN_S, f"writes paused {gap:.2f} s over the switchover"
+    assert _primary_address(replica_set) != before
+    nodes = _nodes(pg_service, replica_set["id"])
+    assert sorted(n["role"] for n in nodes) == ["Primary", "Secondary", "Secondary"]
+    assert pg_service.instance(replica_set["id"])["status"] == "normal"
+
+
+def _promote(svc: Service, inst: dict[str, Any], node_id: str) -> None:
+    with svc.client() as c:
+        r = c.post(svc.path(f"/instances/{inst['id']}/nodes/{node_id}/primary"))
+        assert r.status_code == 200, r.text
+        assert svc.wait_job(r.json()["job_id"], timeout=120)["status"] == "Completed"
+    roles = {n["id"]: n["role"] for n in _nodes(svc, inst["id"])}
+    assert roles[node_id] == "Primary" and list(roles.values()).count("Primary") == 1, roles
+
+
+def test_a_named_secondary_is_promoted_and_back(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    """The primary goes to a chosen secondary and back: each member's engine follows its role (a
+    demoted primary sees what the next one creates; promoted again, it writes there)."""
+    nodes = _nodes(pg_service, replica_set["id"])
+    primary = next(n for n in nodes if n["role"] == "Primary")
+    chosen = next(n for n in nodes if n["role"] == "Secondary")
+    base = f"/instances/{replica_set['id']}/nodes"
+    with pg_service.client() as c:
+        refused = c.post(pg_service.path(f"{base}/{primary['id']}/primary"))
+        assert refused.status_code == 400 and refused.json()["error_code"] == "DBS.200001", refused.text
+        unknown = c.post(pg_service.path(f"{base}/no-such-node/primary"))
+        assert unknown.status_code == 400 and unknown.json()["error_code"] == "DBS.200001", unknown.text
+    _promote(pg_service, replica_set, chosen["id"])
+    assert _primary_address(replica_set) == f"{chosen['private_ip']}:{replica_set['port']}"
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+        client.test.made_by_the_second.insert_one({"_id": 1})
+    _promote(pg_service, replica_set, primary["id"])  # the first primary again, demoted in between
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+        assert client.admin.command("hello")["primary"] == f"{primary['private_ip']}:{replica_set['port']}"
+        client.test.made_by_the_second.insert_one({"_id": 2})
+        client.test.made_by_the_first_again.insert_one({"_id": 1})
+        assert client.test.made_by_the_second.count_documents({}) == 2
+
+
+def test_rolling_restart_keeps_taking_writes(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    started = {
+        n["id"]: _node_dir(pg_service, replica_set["id"], f"{n['private_ip']}:{replica_set['port']}")
+        for n in _nodes(pg_service, replica_set["id"])
+    }
+    pids = {i: (d / "engine.pid").read_text() for i, d in started.items()}
+    with pg_service.client() as c:
+        job, gap = _under_writer(
+            pg_service,
+            replica_set,
+            "rolled",
+            lambda: c.post(pg_service.path(f"/instances/{replica_set['id']}/restart"), json={}),
+        )
+    assert job["status"] == "Completed", job
+    assert gap <= GAP_WITHIN_S, f"writes paused {gap:.2f} s over the rolling restart"
+    assert all((started[i] / "engine.pid").read_text() != pid for i, pid in pids.items()), "every member restarted"
+    assert sorted(n["role"] for n in _nodes(pg_service, replica_set["id"])) == ["Primary", "Secondary", "Secondary"]
+
+
+def test_rolling_resize_keeps_taking_writes(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    spec = "dds.mongodb.s2.large.4.repset"
+    body = {"resize": {"target_id": replica_set["id"], "target_spec_code": spec}}
+    with pg_service.client() as c:
+        job, gap = _under_writer(
+            pg_service,
+            replica_set,
+            "resized",
+            lambda: c.post(pg_service.path(f"/instances/{replica_set['id']}/resize"), json=body),
+        )
+    assert job["status"] == "Completed", job
+    assert gap <= GAP_WITHIN_S, f"writes paused {gap:.2f} s over the rolling resize"
+    inst = pg_service.instance(replica_set["id"])
+    assert {n["spec_code"] for g in inst["groups"] for n in g["nodes"]} == {spec}
+
+
 def _failover(svc: Service, inst: dict[str, Any], collection: str, harm: str) -> None:
     with Writer(inst, collection) as writer:
         time.sleep(2)
@@ -200,7 +320,9 @@ def _failover(svc: Service, inst: dict[str, Any], collection: str, harm: str) ->
         if roles.get(node_dir.name) == "Secondary" and all(n["status"] == "normal" for n in nodes):
             break
         time.sleep(1)
-    assert roles.get(node_dir.name) == "Secondary" and list(roles.values()).count("Primary") == 1, roles
+    assert roles.get(node_dir.name) == "Secondary" and list(roles.values()).count("Primary") == 1, (
+        f"{roles}\n{member_logs(node_dir.parent)}"
+    )
     host, port = primary.rsplit(":", 1)
     direct = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{host}:{port}/?authSource=admin&directConnection=true"
     with MongoClient(direct, serverSelectionTimeoutMS=30000) as client:

@@ -22,6 +22,7 @@ _WIRE_STATUS: dict[str, tuple[str, list[str]]] = {
     InstanceStatus.DELETING: ("normal", ["DELETE_INSTANCE"]),
     InstanceStatus.RESTORING: ("normal", ["RESTORING"]),
     InstanceStatus.BACKING_UP: ("normal", ["BACKUP"]),
+    InstanceStatus.SWITCHING: ("normal", ["SWITCHOVER"]),
 }
 
 

@@ -26,6 +26,8 @@ class JobName(StrEnum):
     SWITCH_SSL = "SwitchSsl"
     APPLY_PARAMETERS = "ApplyConfiguration"  # instance parameters changed, directly or by a template
     RECOVER_DATA = "MongodbRecoverLostData"  # a node whose data was lost or damaged, rebuilt from backups
+    SWITCHOVER = "SwitchoverReplicaSet"  # the primary moves to a caught-up secondary
+    PROMOTE = "SwitchInstancePrimary"  # a chosen secondary becomes the primary
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

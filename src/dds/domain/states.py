@@ -24,6 +24,7 @@ class InstanceStatus(StrEnum):
     DELETING = "deleting"  # delete job running
     BACKING_UP = "backing_up"  # manual or automated backup running
     RESTORING = "restoring"  # a backup is being restored into this instance
+    SWITCHING = "switchover"  # a replica set's primary is being moved to another member
 
 
 class NodeStatus(StrEnum):
@@ -70,6 +71,7 @@ ALLOWED: dict[str, frozenset[InstanceStatus]] = {
     "backup": frozenset({InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL}),
     "restore_target": frozenset({InstanceStatus.NORMAL, InstanceStatus.DATA_DISK_FULL}),
     "backup_policy": frozenset(InstanceStatus) - {InstanceStatus.DELETING, InstanceStatus.CREATING},
+    "switchover": frozenset({InstanceStatus.NORMAL}),  # DDS: not on frozen or abnormal instances
 }
 
 # Backup states a backup may be in for each action on it.
@@ -87,7 +89,7 @@ def settled(read_only: bool) -> InstanceStatus:
 
 
 _I = InstanceStatus
-_BUSY = frozenset({_I.REBOOTING, _I.RESIZING, _I.BACKING_UP, _I.RESTORING})
+_BUSY = frozenset({_I.REBOOTING, _I.RESIZING, _I.BACKING_UP, _I.RESTORING, _I.SWITCHING})
 _AFTER_BUSY = frozenset({_I.NORMAL, _I.DATA_DISK_FULL, _I.ABNORMAL, _I.DELETING})
 
 INSTANCE_TRANSITIONS: dict[InstanceStatus, frozenset[InstanceStatus]] = {

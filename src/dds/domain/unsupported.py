@@ -37,8 +37,6 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", _I + "/enlarge", "add_sharding_node", SHARDING),
     Operation("POST", _I + "/shards/batch-delete", "batch_delete_shards", SHARDING),
     Operation("DELETE", _I + "/mongos-node", "delete_mongos_node", SHARDING),
-    Operation("POST", _I + "/switchover", "switchover_replica_set", ONE_NODE),
-    Operation("POST", _I + "/nodes/{node_id}/primary", "switch_instance_primary", ONE_NODE),
     Operation("POST", _I + "/readonly-node", "add_readonly_node", ONE_NODE),
     Operation("DELETE", _I + "/readonly-node", "delete_readonly_node", ONE_NODE),
     Operation("POST", _I + "/replicaset-node", "expand_replicaset_node", ONE_NODE),

@@ -148,12 +148,26 @@ class MemberState:
 
     @property
     def writable(self) -> bool:
-        """The member is the primary and has converged to it (a standby being promoted is not)."""
+        """The member is the primary and has converged to it (a standby being promoted is not).
+        A primary asked to drain for a switchover takes writes until its keeper stops its server:
+        every commit still waits for a synchronous standby, and the monitor promotes the standby
+        with the most WAL (or fast-forwards the chosen one from it), so none is lost; it shortens
+        the switchover's write gap."""
+        if self.reported in WRITABLE_STATES and self.goal == "draining":
+            return True
         return self.reported == self.goal and self.reported in WRITABLE_STATES
 
     @property
-    def secondary(self) -> bool:
-        return self.reported == self.goal and self.reported in STANDBY_STATES
+    def standby(self) -> bool:
+        """A hot standby streaming from the primary (caught up or catching up): it serves reads,
+        and drivers see it as a SECONDARY, as MongoDB shows a lagging secondary."""
+        return self.healthy and self.reported in STANDBY_STATES
+
+    @property
+    def caught_up(self) -> bool:
+        """A standby the monitor counts as caught up (within its WAL lag threshold): a candidate
+        for promotion, and what an instance needs of every non-primary member to be `normal`."""
+        return self.reported == self.goal == "secondary"
 
 
 STATES_SQL = (
@@ -179,6 +193,17 @@ def remove_member(monitor_port: int, member_port: int) -> None:
     """Forget a member whose server is gone, so it can be created again from the others."""
     with psycopg.connect(monitor_url(monitor_port), connect_timeout=2, autocommit=True) as conn:
         conn.execute("SELECT pgautofailover.remove_node('127.0.0.1', %s, true)", (member_port,))
+
+
+def perform_switchover(monitor_port: int, to: str | None = None) -> None:
+    """Ask the monitor for a switchover: the primary drains and is demoted, a caught-up standby
+    (`to`, or the one the monitor picks) promoted. The monitor refuses (psycopg.Error) when no
+    standby is a candidate."""
+    with psycopg.connect(monitor_url(monitor_port), connect_timeout=2, autocommit=True) as conn:
+        if to is None:
+            conn.execute("SELECT pgautofailover.perform_failover('default', 0)")
+        else:
+            conn.execute("SELECT pgautofailover.perform_promotion('default', %s)", (to,))
 
 
 def accepts(port: int, timeout: float = 1.0) -> bool:

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -96,6 +97,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
     ensure_monitor(parts, inst)
     d, t = store_dir(parts, node), tools(parts)
     node_dir = layout.node_dir(parts.settings, node)
+    others = [n.storage_port for n in inst.nodes if n.id != node.id and n.storage_port is not None]
     if not created(d):
         parts.provisioner.stop(node_dir, Role.ENGINE)
         parts.provisioner.stop(node_dir, Role.STORAGE)
@@ -103,14 +105,20 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
             postgres.remove_member(inst.monitor_port, node.storage_port)
         _fresh(d, t)
         launch = postgres.create_member(t, d, node.storage_port, node.id, inst.monitor_port)
-        others = [n.storage_port for n in inst.nodes if n.id != node.id and n.storage_port is not None]
         _run_once(
             t, launch, node_dir / "storage.log", f"the PostgreSQL server of node {node.name}", lambda: _hurry(others)
         )
     if parts.provisioner.running_pid(node_dir, Role.STORAGE) is None:
         parts.provisioner.start(node_dir, Role.STORAGE, postgres.run(t, d), node_dir / "storage.log")
     port = node.storage_port
-    _wait(lambda: postgres.accepts(port), parts, f"the PostgreSQL server of node {node.name}", node_dir / "storage.log")
+    # A deposed primary rejoins by pg_rewind, or by a base backup when that fails: hurry it too.
+    _wait(
+        lambda: postgres.accepts(port),
+        parts,
+        f"the PostgreSQL server of node {node.name}",
+        node_dir / "storage.log",
+        meanwhile=lambda: _hurry(others),
+    )
 
 
 def states(parts: Parts, inst: Instance) -> list[MemberState]:
@@ -139,7 +147,7 @@ def sync_roles(parts: Parts, inst: Instance) -> bool:
     by_name = {member.name: member for member in states(parts, inst)}
     for node in inst.nodes:
         member = by_name.get(node.id)
-        role = "Primary" if member and member.writable else "Secondary" if member and member.secondary else None
+        role = "Primary" if member and member.writable else "Secondary" if member and member.standby else None
         if role and node.role != role:
             node.role, changed = role, True
     return changed
@@ -175,10 +183,16 @@ def wait_converged(parts: Parts, inst: Instance) -> None:
     deadline = time.monotonic() + CREATE_TIMEOUT_S
     while time.monotonic() < deadline:
         found = states(parts, inst)
-        if len(found) == len(inst.nodes) and all(m.writable or m.secondary for m in found):
+        if len(found) == len(inst.nodes) and all(m.writable or m.caught_up for m in found):
             return
         time.sleep(0.2)
     raise InternalError(f"The members of instance {inst.id} did not all become primary or secondary in time.")
+
+
+def nudge(parts: Parts, node: Node) -> None:
+    """Wake the member's keeper now (SIGHUP: it reloads its settings and runs its next step at
+    once instead of after its one-second sleep): a switchover takes a few keeper steps in turn."""
+    parts.provisioner.signal(layout.node_dir(parts.settings, node), Role.STORAGE, signal.SIGHUP)
 
 
 def stop_monitor(parts: Parts, instance_id: str) -> None:
@@ -266,10 +280,17 @@ def _run_once(t: Tools, launch: Launch, log: Path, what: str, meanwhile: Callabl
         raise InternalError(f"Creating {what} failed: {layout.log_tail(log)}")
 
 
-def _wait(ready: Callable[[], bool], parts: Parts, what: str, log: Path) -> None:
-    deadline = time.monotonic() + max(parts.settings.engine_start_timeout, 60.0)
+def _wait(
+    ready: Callable[[], bool], parts: Parts, what: str, log: Path, meanwhile: Callable[[], None] | None = None
+) -> None:
+    """Until `ready`; `meanwhile` is called every few seconds once the wait is no longer short."""
+    start = time.monotonic()
+    deadline, nudged = start + max(parts.settings.engine_start_timeout, 60.0), start
     while time.monotonic() < deadline:
         if ready():
             return
+        if meanwhile is not None and time.monotonic() - nudged >= 3.0:
+            meanwhile()
+            nudged = time.monotonic()
         time.sleep(0.1)
     raise InternalError(f"{what} did not start in time: {layout.log_tail(log)}")

@@ -115,11 +115,11 @@ def _member_rows(topology: Topology) -> list[tuple[int, str, int, bool]]:
         state = view.states.get(member.name)
         if state is None:
             code = 0
-        elif state.writable:
+        elif state.writable or view.promoted == member.name:
             code = 1
         elif not state.healthy:
             code = 8
-        elif state.secondary:
+        elif state.standby:
             code = 2
         else:
             code = 0

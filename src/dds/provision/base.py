@@ -33,6 +33,9 @@ class Provisioner(Protocol):
     def stop(self, node_dir: Path, role: Role | None = None, timeout: float = 10.0) -> None:
         """Stop one role's process, or every process of the node when `role` is None."""
 
+    def signal(self, node_dir: Path, role: Role, signum: int) -> bool:
+        """Send a signal to the role's process group; False when it is not running."""
+
     def adopt(self, node_dir: Path, role: Role) -> None:
         """Take over a live process a crashed predecessor started (it is stopped like our own at
         shutdown); a paused one is resumed (a crash may hit between SIGSTOP and SIGCONT)."""

@@ -168,6 +168,16 @@ class LocalProvisioner:
         with contextlib.suppress(FileNotFoundError):
             pidfile(node_dir, role).unlink()
 
+    def signal(self, node_dir: Path, role: Role, signum: int) -> bool:
+        pid = self.running_pid(node_dir, role)
+        if pid is None:
+            return False
+        try:
+            os.killpg(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
     def adopt(self, node_dir: Path, role: Role) -> None:
         pid = self.running_pid(node_dir, role)
         if pid is None:

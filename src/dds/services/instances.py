@@ -382,7 +382,8 @@ def restart(parts: Parts, project_id: str, instance_id: str, target_id: str | No
         if target_id and target_id not in valid_targets:
             raise InvalidParameter(f"Invalid target_id {target_id!r}.")
         require(inst, "restart")
-        job = start_job(parts, s, inst, JobName.RESTART, InstanceStatus.REBOOTING)
+        payload = {"target_id": target_id} if target_id and target_id != inst.id else {}
+        job = start_job(parts, s, inst, JobName.RESTART, InstanceStatus.REBOOTING, payload)
     parts.wakeup.set()
     return job
 

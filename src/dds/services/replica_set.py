@@ -1,12 +1,16 @@
-"""The replica set name of a ReplicaSet instance: shown, and changed by restarting its node."""
+"""A ReplicaSet instance's own operations: its replica set name (shown, and changed by restarting
+its nodes), a switchover, and the promotion of a chosen secondary (members on PostgreSQL storage)."""
 
 from __future__ import annotations
 
 import re
 
-from dds.core.errors import InvalidParameter
+from dds.core.errors import InvalidParameter, Unsupported
+from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import InstanceStatus
+from dds.domain.unsupported import ONE_NODE
+from dds.fleet import members
 from dds.fleet.gateways import repl_set_name
 from dds.parts import Parts
 from dds.services import instances
@@ -41,3 +45,40 @@ def update(parts: Parts, project_id: str, instance_id: str, name: str | None) ->
         job_id = job.id
     parts.wakeup.set()
     return job_id
+
+
+def switchover(parts: Parts, project_id: str, instance_id: str, group_id: str | None = None) -> str:
+    """A job moving the primary to a caught-up secondary (the monitor's pick)."""
+    with parts.db.session() as s:
+        inst = instances.get(s, project_id, instance_id)
+        _require_members(inst)
+        if group_id and group_id != inst.id:
+            raise InvalidParameter(f"Invalid group_id {group_id!r}: the replica set's group is {inst.id}.")
+        instances.require(inst, "switchover")
+        job_id = instances.start_job(parts, s, inst, JobName.SWITCHOVER, InstanceStatus.SWITCHING).id
+    parts.wakeup.set()
+    return job_id
+
+
+def promote(parts: Parts, project_id: str, instance_id: str, node_id: str) -> str:
+    """A job making the named secondary the primary."""
+    with parts.db.session() as s:
+        inst = instances.get(s, project_id, instance_id)
+        _require_members(inst)
+        node = next((n for n in inst.nodes if n.id == node_id), None)
+        if node is None:
+            raise InvalidParameter(f"Node {node_id!r} is not a node of this instance.")
+        if node.role != "Secondary":
+            raise InvalidParameter(f"Node {node_id!r} is the {node.role.lower()}, not a secondary.")
+        instances.require(inst, "switchover")
+        payload = {"node_id": node_id}
+        job_id = instances.start_job(parts, s, inst, JobName.PROMOTE, InstanceStatus.SWITCHING, payload).id
+    parts.wakeup.set()
+    return job_id
+
+
+def _require_members(inst: Instance) -> None:
+    """Only a replica set with members to switch between (PostgreSQL storage) has a switchover;
+    a Single instance, or a replica set on SQLite, runs one node."""
+    if inst.mode != "ReplicaSet" or not members.uses_postgresql(inst):
+        raise Unsupported(ONE_NODE)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dds.jobs.registry import JobKind, Registry
-from dds.tasks import backup, connections, instance, parameters, recovery, restore
+from dds.tasks import backup, connections, instance, parameters, recovery, replica_set, restore
 
 ALL: tuple[JobKind, ...] = (
     *instance.KINDS,
@@ -12,6 +12,7 @@ ALL: tuple[JobKind, ...] = (
     *connections.KINDS,
     *parameters.KINDS,
     *recovery.KINDS,
+    *replica_set.KINDS,
 )
 
 

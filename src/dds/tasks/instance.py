@@ -11,7 +11,7 @@ from datetime import timedelta
 from dds.db.management import RecycledInstance
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
-from dds.fleet import addresses, archivers, layout, nodes
+from dds.fleet import addresses, archivers, layout, members, nodes, rolling
 from dds.jobs.registry import JobContext, JobKind
 from dds.tasks import backup, backup_files
 from dds.tasks.steps import (
@@ -125,6 +125,31 @@ def _reopen_if_needed(ctx: JobContext) -> None:
         start_nodes(ctx)
 
 
+def _rolls(ctx: JobContext) -> bool:
+    """A replica set on PostgreSQL storage restarts member by member (`fleet.rolling`), never
+    stopped as a whole."""
+    with ctx.parts.db.session() as s:
+        return members.uses_postgresql(load_instance(ctx, s))
+
+
+def _stop_unless_rolling(ctx: JobContext) -> None:
+    if not _rolls(ctx):
+        stop_nodes(ctx)
+
+
+def _start_or_roll(ctx: JobContext) -> None:
+    """Start the stopped nodes, or restart the members one by one (only the target node's when
+    the request named one)."""
+    if not _rolls(ctx):
+        start_nodes(ctx)
+        return
+    parts = ctx.parts
+    with parts.locks.of(ctx.instance_id), parts.db.session() as s:
+        inst = load_instance(ctx, s)
+        target = next((n for n in inst.nodes if n.id == ctx.payload.get("target_id")), None)
+        rolling.roll(parts, inst, rolling.restart_member, only=target)
+
+
 def _revert_port(ctx: JobContext, reason: str) -> None:
     """A port change that could not start leaves the instance on its old port, serving."""
     old = ctx.payload.get("old_port")
@@ -146,8 +171,8 @@ KINDS = (
         (_recycle_backup, stop_nodes, _drop_automated_backups, _drop_archive, _record_recycled, _delete_rows),
         on_failure=_delete_failed,
     ),
-    JobKind(JobName.RESTART, (stop_nodes, start_nodes, settle), on_failure=restore_status),
+    JobKind(JobName.RESTART, (_stop_unless_rolling, _start_or_roll, settle), on_failure=restore_status),
     JobKind(JobName.MODIFY_PORT, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=_revert_port),
-    JobKind(JobName.RESIZE, (stop_nodes, _apply_payload, start_nodes, settle), on_failure=restore_status),
+    JobKind(JobName.RESIZE, (_stop_unless_rolling, _apply_payload, _start_or_roll, settle), on_failure=restore_status),
     JobKind(JobName.ENLARGE, (_apply_payload, _reopen_if_needed, settle), on_failure=restore_status),
 )

@@ -383,6 +383,18 @@ class UpdateReplSetNameResponse(Wire):
     body: str | None = None
 
 
+class SwitchoverReplicaSetRequestBody(Wire):
+    group_id: str | None = None
+
+
+class SwitchoverReplicaSetResponse(Wire):
+    job_id: str | None = None
+
+
+class SwitchInstancePrimaryResponse(Wire):
+    pass
+
+
 class ListConfigurationsResult(Wire):
     id: str | None = None
     name: str | None = None

@@ -138,3 +138,34 @@ def update_repl_set_name(
     instance_id: str, body: w.MongoUpdateReplSetV3RequestBody, project_id: ProjectDep, parts: PartsDep
 ) -> ReplSetNameJob:
     return ReplSetNameJob(job_id=replica_set.update(parts, project_id, instance_id, body.name))
+
+
+@router.post(
+    "/v3/{project_id}/instances/{instance_id}/switchover",
+    status_code=202,
+    response_model=w.SwitchoverReplicaSetResponse,
+    response_model_exclude_unset=True,
+)
+def switchover_replica_set(
+    instance_id: str,
+    project_id: ProjectDep,
+    parts: PartsDep,
+    body: w.SwitchoverReplicaSetRequestBody | None = None,
+) -> w.SwitchoverReplicaSetResponse:
+    job_id = replica_set.switchover(parts, project_id, instance_id, body.group_id if body else None)
+    return w.SwitchoverReplicaSetResponse(job_id=job_id)
+
+
+class PromotionJob(w.SwitchInstancePrimaryResponse):
+    """DDS answers `{}`; the promotion is a job, so its id is given too."""
+
+    job_id: str | None = None
+
+
+@router.post(
+    "/v3/{project_id}/instances/{instance_id}/nodes/{node_id}/primary",
+    response_model=PromotionJob,
+    response_model_exclude_unset=True,
+)
+def switch_instance_primary(instance_id: str, node_id: str, project_id: ProjectDep, parts: PartsDep) -> PromotionJob:
+    return PromotionJob(job_id=replica_set.promote(parts, project_id, instance_id, node_id))
