@@ -42,6 +42,8 @@ OPERATIONS = [
     "update_repl_set_name",
     "switchover_replica_set",
     "switch_instance_primary",
+    "expand_replicaset_node",
+    "shrink_instance_nodes",
     "list_configurations",
     "create_configuration",
     "validate_configuration_name",

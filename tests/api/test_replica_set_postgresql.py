@@ -283,6 +283,58 @@ def test_rolling_resize_keeps_taking_writes(pg_service: Service, replica_set: di
     assert {n["spec_code"] for g in inst["groups"] for n in g["nodes"]} == {spec}
 
 
+def _members_seen(inst: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(hello's hosts, rs.status() states) as a driver sees them."""
+    with MongoClient(_uri(inst), serverSelectionTimeoutMS=20000) as client:
+        hosts = sorted(client.admin.command("hello")["hosts"])
+        states = sorted(m["stateStr"] for m in client.admin.command("replSetGetStatus")["members"])
+    return hosts, states
+
+
+def test_members_enlarged_3_5_7_and_shrunk_to_3(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    iid = replica_set["id"]
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+        client.test.grown.insert_many([{"_id": i} for i in range(100)])
+    with pg_service.client() as c:
+        for bad in ({"num": 3}, {"num": 6}, {"num": "x"}):
+            r = c.post(pg_service.path(f"/instances/{iid}/replicaset-node"), json=bad)
+            assert r.status_code == 400 and r.json()["error_code"] in ("DBS.280123", "DBS.200001"), r.text
+        for num, total in ((2, 5), (2, 7)):
+            r = c.post(pg_service.path(f"/instances/{iid}/replicaset-node"), json={"num": num})
+            assert r.status_code == 202, r.text
+            assert pg_service.wait_job(r.json()["job_id"], timeout=300)["status"] == "Completed"
+            nodes = _nodes(pg_service, iid)
+            assert len(nodes) == total and all(n["status"] == "normal" for n in nodes)
+            assert sorted(n["role"] for n in nodes) == ["Primary"] + ["Secondary"] * (total - 1)
+            hosts, states = _members_seen(pg_service.instance(iid))
+            assert len(hosts) == total and states == ["PRIMARY"] + ["SECONDARY"] * (total - 1)
+        too_many = c.post(pg_service.path(f"/instances/{iid}/replicaset-node"), json={"num": 2})
+        assert too_many.status_code == 400 and too_many.json()["error_code"] == "DBS.280123", too_many.text
+        newest = max(_nodes(pg_service, iid), key=lambda n: n["name"])
+        address = f"{newest['private_ip']}:{replica_set['port']}"
+        direct = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{address}/?authSource=admin&directConnection=true"
+        with MongoClient(direct, serverSelectionTimeoutMS=20000) as client:
+            assert client.test.grown.count_documents({}) == 100, "a new member has the data"
+        primary = next(n for n in _nodes(pg_service, iid) if n["role"] == "Primary")
+        refused = c.request(
+            "DELETE", pg_service.path(f"/instances/{iid}/nodes"), json={"num": 1, "node_list": [primary["id"]]}
+        )
+        assert refused.status_code == 400 and refused.json()["error_code"] == "DBS.200001", refused.text
+        below = c.request("DELETE", pg_service.path(f"/instances/{iid}/nodes"), json={"num": 5})
+        assert below.status_code == 400 and below.json()["error_code"] == "DBS.280123", below.text
+        r = c.request("DELETE", pg_service.path(f"/instances/{iid}/nodes"), json={"num": 4})
+        assert r.status_code == 202, r.text
+        assert pg_service.wait_job(r.json()["job_id"], timeout=300)["status"] == "Completed"
+    nodes = _nodes(pg_service, iid)
+    assert len(nodes) == 3 and sorted(n["role"] for n in nodes) == ["Primary", "Secondary", "Secondary"]
+    hosts, states = _members_seen(pg_service.instance(iid))
+    assert len(hosts) == 3 and states == ["PRIMARY", "SECONDARY", "SECONDARY"]
+    assert len([d for d in _instance_dir(pg_service, replica_set).iterdir() if (d / "pg").exists()]) == 3
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000, w="majority") as client:
+        client.test.grown.insert_one({"_id": "after"})
+        assert client.test.grown.count_documents({}) == 101
+
+
 def _failover(svc: Service, inst: dict[str, Any], collection: str, harm: str) -> None:
     with Writer(inst, collection) as writer:
         time.sleep(2)

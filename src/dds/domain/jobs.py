@@ -28,6 +28,8 @@ class JobName(StrEnum):
     RECOVER_DATA = "MongodbRecoverLostData"  # a node whose data was lost or damaged, rebuilt from backups
     SWITCHOVER = "SwitchoverReplicaSet"  # the primary moves to a caught-up secondary
     PROMOTE = "SwitchInstancePrimary"  # a chosen secondary becomes the primary
+    ENLARGE_MEMBERS = "ExpandReplicasetNode"  # two or four more members
+    SHRINK_MEMBERS = "ShrinkInstanceNodes"  # fewer members (never below three)
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

@@ -39,8 +39,6 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("DELETE", _I + "/mongos-node", "delete_mongos_node", SHARDING),
     Operation("POST", _I + "/readonly-node", "add_readonly_node", ONE_NODE),
     Operation("DELETE", _I + "/readonly-node", "delete_readonly_node", ONE_NODE),
-    Operation("POST", _I + "/replicaset-node", "expand_replicaset_node", ONE_NODE),
-    Operation("DELETE", _I + "/nodes", "shrink_instance_nodes", ONE_NODE),
     Operation("POST", _I + "/create-ip", "create_ip", NETWORK),
     Operation("DELETE", _I + "/ip", "delete_ip", NETWORK),
     Operation("POST", _I + "/modify-internal-ip", "attach_internal_ip", NETWORK),

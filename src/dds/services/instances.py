@@ -42,7 +42,7 @@ from dds.provision import ports
 from dds.services import quotas
 from dds.wire import models as w
 
-_allocation = threading.Lock()  # port choice and its commit happen together
+allocation = threading.Lock()  # port choice and its commit happen together
 
 
 def get(s: Session, project_id: str, instance_id: str) -> Instance:
@@ -115,12 +115,50 @@ def _taken_ports(s: Session) -> set[int]:
     return taken
 
 
+def add_member_nodes(parts: Parts, s: Session, inst: Instance, count: int) -> list[Node]:
+    """`count` more members for a replica set on PostgreSQL storage, as creation makes them: an
+    address of their own with the instance's port where the service is on loopback (else a client
+    port each), an engine, a debug and a PostgreSQL port each. The caller holds `allocation`."""
+    hosts = addresses.member_hosts(parts.settings.client_host, parts.settings.engine_host, len(inst.nodes) + count)
+    free_hosts = [h for h in hosts or [] if h not in {n.host for n in inst.nodes}]
+    wanted = (3 if hosts else 4) * count
+    low, high = parts.settings.port_bounds
+    chosen = ports.pick(parts.settings.engine_host, low, high, _taken_ports(s), wanted)
+    if len(chosen) != wanted:
+        raise Conflict("No free port is left in the configured range.")
+    spare = iter(chosen)
+    names = {n.name for n in inst.nodes}
+    role_type = catalog.MODE_FLAVOR_TYPE[inst.mode]
+    added = []
+    for i in range(count):
+        k = len(names) + 1
+        while f"{inst.name}_{role_type}_node_{k}" in names:
+            k += 1
+        names.add(f"{inst.name}_{role_type}_node_{k}")
+        node = Node(
+            id=ids.node_id(),
+            name=f"{inst.name}_{role_type}_node_{k}",
+            role="Secondary",
+            status=NodeStatus.CREATING,
+            host=free_hosts[i] if hosts else parts.settings.client_host,
+            port=inst.port if hosts else next(spare),
+            engine_host=addresses.ENGINE_HOST,
+            engine_port=next(spare),
+            debug_port=next(spare),
+            storage_port=next(spare),
+        )
+        inst.nodes.append(node)
+        added.append(node)
+    s.flush()
+    return added
+
+
 def separate_engine_ports(parts: Parts) -> int:
     """Nodes created before gateways existed have their engine on the client port: give each
     engine a private loopback port so a gateway can take the client port (start-up only)."""
     low, high = parts.settings.port_bounds
     moved = 0
-    with _allocation, parts.db.session() as s:
+    with allocation, parts.db.session() as s:
         for node in s.scalars(select(Node).where(Node.engine_port == Node.port)):
             picked = ports.pick(parts.settings.engine_host, low, high, _taken_ports(s), 1)
             if not picked:
@@ -189,7 +227,7 @@ def provision(
     given_tags = tags.from_request(req.tags)
     now = parts.clock.now()
     low, high = parts.settings.port_bounds
-    with _allocation, parts.db.session() as s:
+    with allocation, parts.db.session() as s:
         taken = _taken_ports(s)
         # Restores into a new instance stay on SQLite until backups of PostgreSQL storage exist.
         on_postgresql = (
@@ -411,7 +449,7 @@ def modify_port(parts: Parts, project_id: str, instance_id: str, port: Any) -> t
     new_port = rules.check_port(port)
     if new_port is None:
         raise InvalidParameter("The port is required.")
-    with _allocation, parts.db.session() as s:
+    with allocation, parts.db.session() as s:
         inst = get(s, project_id, instance_id)
         require_sqlite(inst, "A port change")
         require(inst, "modify_port")

@@ -51,7 +51,7 @@ def switchover(parts: Parts, project_id: str, instance_id: str, group_id: str | 
     """A job moving the primary to a caught-up secondary (the monitor's pick)."""
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
-        _require_members(inst)
+        require_members(inst)
         if group_id and group_id != inst.id:
             raise InvalidParameter(f"Invalid group_id {group_id!r}: the replica set's group is {inst.id}.")
         instances.require(inst, "switchover")
@@ -64,7 +64,7 @@ def promote(parts: Parts, project_id: str, instance_id: str, node_id: str) -> st
     """A job making the named secondary the primary."""
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
-        _require_members(inst)
+        require_members(inst)
         node = next((n for n in inst.nodes if n.id == node_id), None)
         if node is None:
             raise InvalidParameter(f"Node {node_id!r} is not a node of this instance.")
@@ -77,7 +77,7 @@ def promote(parts: Parts, project_id: str, instance_id: str, node_id: str) -> st
     return job_id
 
 
-def _require_members(inst: Instance) -> None:
+def require_members(inst: Instance) -> None:
     """Only a replica set with members to switch between (PostgreSQL storage) has a switchover;
     a Single instance, or a replica set on SQLite, runs one node."""
     if inst.mode != "ReplicaSet" or not members.uses_postgresql(inst):

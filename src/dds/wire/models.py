@@ -395,6 +395,26 @@ class SwitchInstancePrimaryResponse(Wire):
     pass
 
 
+class EnlargeReplicasetNodeRequestBody(Wire):
+    num: int | None = None
+    is_auto_pay: bool | None = None
+
+
+class ExpandReplicasetNodeResponse(Wire):
+    job_id: str | None = None
+    order_id: str | None = None
+
+
+class ReduceInstanceNodeRequestBody(Wire):
+    num: int | None = None
+    node_list: list[str] | None = None
+
+
+class ShrinkInstanceNodesResponse(Wire):
+    job_id: str | None = None
+    order_id: str | None = None
+
+
 class ListConfigurationsResult(Wire):
     id: str | None = None
     name: str | None = None

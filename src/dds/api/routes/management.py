@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dds.api.deps import PartsDep, ProjectDep, paging
-from dds.services import maintenance, quotas, recycle, replica_set, volume_policies
+from dds.services import maintenance, quotas, recycle, replica_set, replica_set_nodes, volume_policies
 from dds.wire import models as w
 
 router = APIRouter(tags=["DB instance management"])
@@ -169,3 +169,28 @@ class PromotionJob(w.SwitchInstancePrimaryResponse):
 )
 def switch_instance_primary(instance_id: str, node_id: str, project_id: ProjectDep, parts: PartsDep) -> PromotionJob:
     return PromotionJob(job_id=replica_set.promote(parts, project_id, instance_id, node_id))
+
+
+@router.post(
+    "/v3/{project_id}/instances/{instance_id}/replicaset-node",
+    status_code=202,
+    response_model=w.ExpandReplicasetNodeResponse,
+    response_model_exclude_unset=True,
+)
+def expand_replicaset_node(
+    instance_id: str, body: w.EnlargeReplicasetNodeRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.ExpandReplicasetNodeResponse:
+    return w.ExpandReplicasetNodeResponse(job_id=replica_set_nodes.enlarge(parts, project_id, instance_id, body.num))
+
+
+@router.delete(
+    "/v3/{project_id}/instances/{instance_id}/nodes",
+    status_code=202,
+    response_model=w.ShrinkInstanceNodesResponse,
+    response_model_exclude_unset=True,
+)
+def shrink_instance_nodes(
+    instance_id: str, body: w.ReduceInstanceNodeRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.ShrinkInstanceNodesResponse:
+    job_id = replica_set_nodes.shrink(parts, project_id, instance_id, body.num, body.node_list)
+    return w.ShrinkInstanceNodesResponse(job_id=job_id)
