@@ -44,6 +44,8 @@ OPERATIONS = [
     "switch_instance_primary",
     "expand_replicaset_node",
     "shrink_instance_nodes",
+    "add_readonly_node",
+    "delete_readonly_node",
     "list_configurations",
     "create_configuration",
     "validate_configuration_name",

@@ -335,6 +335,50 @@ def test_members_enlarged_3_5_7_and_shrunk_to_3(pg_service: Service, replica_set
         assert client.test.grown.count_documents({}) == 101
 
 
+def test_a_delayed_read_replica_is_added_and_deleted(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    iid = replica_set["id"]
+    path = pg_service.path(f"/instances/{iid}/readonly-node")
+    spec = "dds.mongodb.s6.large.4.rr"
+    with pg_service.client() as c:
+        for bad, code in (
+            ({"spec_code": "dds.mongodb.s6.large.4.repset", "num": 1}, "DBS.280239"),
+            ({"spec_code": spec, "num": 6}, "DBS.280123"),
+            ({"spec_code": spec, "num": 1, "delay": 5000}, "DBS.200001"),
+        ):
+            r = c.post(path, json=bad)
+            assert r.status_code == 400 and r.json()["error_code"] == code, r.text
+        r = c.post(path, json={"spec_code": spec, "num": 1, "delay": 1000})
+        assert r.status_code == 202, r.text
+        assert pg_service.wait_job(r.json()["job_id"], timeout=300)["status"] == "Completed"
+        replica = next(n for n in _nodes(pg_service, iid) if n["role"] == "ReadOnly")
+        assert replica["spec_code"] == spec and replica["status"] == "normal"
+        address = f"{replica['private_ip']}:{replica_set['port']}"
+        with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000, w="majority") as client:
+            assert address not in client.admin.command("hello")["hosts"], "a read replica is not an HA member"
+            conf = {m["host"]: m for m in client.admin.command("replSetGetConfig")["config"]["members"]}
+            assert conf[address]["hidden"] is True and conf[address]["priority"] == 0
+            assert conf[address]["secondaryDelaySecs"] == 1
+            client.test.delayed.insert_one({"_id": "late"})
+            direct = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{address}/?authSource=admin&directConnection=true"
+            with MongoClient(direct, serverSelectionTimeoutMS=20000) as mirror:
+                assert mirror.admin.command("hello")["hidden"] is True
+                assert mirror.test.delayed.find_one({"_id": "late"}) is None, "applied before its delay"
+                deadline = time.monotonic() + 15
+                while mirror.test.delayed.find_one({"_id": "late"}) is None and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert mirror.test.delayed.find_one({"_id": "late"}) == {"_id": "late"}
+                with pytest.raises(NotPrimaryError):
+                    mirror.test.delayed.insert_one({"_id": "refused"})
+        not_replica = next(n for n in _nodes(pg_service, iid) if n["role"] == "Secondary")
+        refused = c.request("DELETE", path, json={"node_list": [not_replica["id"]]})
+        assert refused.status_code == 400 and refused.json()["error_code"] == "DBS.200001", refused.text
+        r = c.request("DELETE", path, json={"node_list": [replica["id"]]})
+        assert r.status_code == 202, r.text
+        assert pg_service.wait_job(r.json()["job_id"], timeout=300)["status"] == "Completed"
+    nodes = _nodes(pg_service, iid)
+    assert sorted(n["role"] for n in nodes) == ["Primary", "Secondary", "Secondary"]
+
+
 def _failover(svc: Service, inst: dict[str, Any], collection: str, harm: str) -> None:
     with Writer(inst, collection) as writer:
         time.sleep(2)

@@ -39,8 +39,9 @@ DOCS = [{"_id": i, "v": "x" * 50} for i in range(2000)]
 class Trial:
     """One service process, killed and started again by each trial."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.svc = ServiceProcess(data_dir)
+        self.svc.env.update(env or {})
         self.svc.start()
         self.prefix = f"/v3/{self.svc.project()}"
 

@@ -12,6 +12,7 @@ from dds.db.backups import Backup
 from dds.db.models import Instance, Job
 from dds.domain.catalog import FLAVORS, MODE_FLAVOR_TYPE
 from dds.domain.states import InstanceStatus, JobStatus
+from dds.fleet import members
 from dds.wire import models as w
 
 # Operations in progress are not DDS statuses: they show as `actions` on a normal instance.
@@ -81,7 +82,7 @@ def instance(inst: Instance, used_bytes: int, unit: int) -> w.QueryInstanceRespo
                             "role": n.role,
                             "private_ip": n.host,
                             "public_ip": "",
-                            "spec_code": inst.spec_code,
+                            "spec_code": (members.replica_settings(inst, n) or {}).get("spec_code", inst.spec_code),
                             "availability_zone": inst.availability_zone,
                         }
                         for n in inst.nodes

@@ -10,7 +10,7 @@ STORAGE_TYPES = ("ULTRAHIGH",)
 
 # Mode -> the flavor type its single group uses, and the suffix of its spec codes.
 MODE_FLAVOR_TYPE = {"ReplicaSet": "replica", "Single": "single"}
-_SUFFIX = {"replica": "repset", "single": "single"}
+_SUFFIX = {"replica": "repset", "single": "single", "readonly": "rr"}  # readonly: a replica set's read replicas
 _SIZES = {"medium": 1, "large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16}
 _FAMILIES = ("s6", "c6", "c3", "s2")  # Huawei Cloud general/enhanced, Open Telekom Cloud general
 _RAM_RATIOS = (2, 4)

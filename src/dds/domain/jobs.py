@@ -30,6 +30,8 @@ class JobName(StrEnum):
     PROMOTE = "SwitchInstancePrimary"  # a chosen secondary becomes the primary
     ENLARGE_MEMBERS = "ExpandReplicasetNode"  # two or four more members
     SHRINK_MEMBERS = "ShrinkInstanceNodes"  # fewer members (never below three)
+    ADD_READ_REPLICAS = "AddReadonlyNode"  # read replicas: standbys never promoted
+    DELETE_READ_REPLICAS = "DeleteReadonlyNode"
 
 
 RESTORE_JOBS = frozenset({JobName.RESTORE_NEW, JobName.RESTORE_CURRENT, JobName.RESTORE_COLLECTIONS})

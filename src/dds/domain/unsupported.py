@@ -37,8 +37,6 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", _I + "/enlarge", "add_sharding_node", SHARDING),
     Operation("POST", _I + "/shards/batch-delete", "batch_delete_shards", SHARDING),
     Operation("DELETE", _I + "/mongos-node", "delete_mongos_node", SHARDING),
-    Operation("POST", _I + "/readonly-node", "add_readonly_node", ONE_NODE),
-    Operation("DELETE", _I + "/readonly-node", "delete_readonly_node", ONE_NODE),
     Operation("POST", _I + "/create-ip", "create_ip", NETWORK),
     Operation("DELETE", _I + "/ip", "delete_ip", NETWORK),
     Operation("POST", _I + "/modify-internal-ip", "attach_internal_ip", NETWORK),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from dds.engine.base import Launch
 
@@ -103,9 +104,13 @@ def monitor_settings_text() -> str:
     return "listen_addresses = '127.0.0.1'\n" + "".join(f"{k} = {v}\n" for k, v in MONITOR_SETTINGS.items())
 
 
-def create_member(tools: Tools, store_dir: Path, port: int, name: str, monitor_port: int) -> Launch:
+def create_member(
+    tools: Tools, store_dir: Path, port: int, name: str, monitor_port: int, candidate: bool = True
+) -> Launch:
     """Register a member with the monitor and initialise its server: the first one as the primary
-    (initdb), the others as standbys (a base backup of the primary). Returns when done."""
+    (initdb), the others as standbys (a base backup of the primary). Returns when done. A member
+    that is no `candidate` (a read replica) is never promoted nor waited for by commits."""
+    replica = [] if candidate else ["--candidate-priority=0", "--replication-quorum=false"]
     argv = [
         tools.pg_autoctl,
         "create",
@@ -116,6 +121,7 @@ def create_member(tools: Tools, store_dir: Path, port: int, name: str, monitor_p
         f"--dbname={DATABASE}",
         f"--username={SUPERUSER}",
         "--listen=127.0.0.1",
+        *replica,
     ]
     return Launch(argv=argv, env=_env(tools, store_dir), user=tools.user)
 
@@ -204,6 +210,14 @@ def perform_switchover(monitor_port: int, to: str | None = None) -> None:
             conn.execute("SELECT pgautofailover.perform_failover('default', 0)")
         else:
             conn.execute("SELECT pgautofailover.perform_promotion('default', %s)", (to,))
+
+
+def set_apply_delay(port: int, delay_ms: int) -> None:
+    """How long the standby waits before applying what the primary committed (a delayed read
+    replica); kept in the server's own settings file, applied without a restart."""
+    with psycopg.connect(member_url(port), connect_timeout=2, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(f"{delay_ms}ms")))
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def accepts(port: int, timeout: float = 1.0) -> bool:

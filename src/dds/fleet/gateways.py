@@ -21,7 +21,7 @@ from dds.core.errors import InternalError
 from dds.db.gateway import ConnectionPolicy, KillOpRule
 from dds.db.models import Instance, Node
 from dds.engine.base import Launch
-from dds.fleet import integrity, layout, parameters, tls
+from dds.fleet import integrity, layout, members, parameters, tls
 from dds.fleet.addresses import dial_host, gateway_listen_host
 from dds.fleet.secrets import SERVICE_USER
 from dds.gateway import control
@@ -119,10 +119,18 @@ def _replica_set_members(inst: Instance, node: Node) -> dict[str, Any]:
     if inst.storage != "postgresql":
         return {}
     return {
-        "members": tuple(Member(n.id, n.host, n.port) for n in sorted(inst.nodes, key=lambda n: n.name)),
+        "members": tuple(
+            Member(n.id, n.host, n.port, n.role == members.READ_REPLICA, _delay_ms(inst, n))
+            for n in sorted(inst.nodes, key=lambda n: n.name)
+        ),
         "member_name": node.id,
         "monitor_port": inst.monitor_port,
     }
+
+
+def _delay_ms(inst: Instance, node: Node) -> int:
+    replica = members.replica_settings(inst, node)
+    return int(replica.get("delay_ms") or 0) if replica else 0
 
 
 def _refusal(inst: Instance, node: Node) -> str:

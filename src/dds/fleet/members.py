@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -41,8 +42,18 @@ from dds.provision.local import as_user
 CREATE_TIMEOUT_S = 120.0
 
 
+READ_REPLICA = "ReadOnly"  # the role of a read replica: a standby never promoted nor waited for
+
+
 def uses_postgresql(inst: Instance) -> bool:
     return inst.storage == "postgresql"
+
+
+def replica_settings(inst: Instance, node: Node) -> dict[str, Any] | None:
+    """A read replica's flavor and delay (`spec_code`, `delay_ms`), kept with the instance; None
+    for the other members."""
+    found = (inst.extra.get("read_replicas") or {}).get(node.id)
+    return dict(found) if node.role == READ_REPLICA and found is not None else None
 
 
 def monitor_dir(parts: Parts, instance_id: str) -> Path:
@@ -104,7 +115,8 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
         with contextlib.suppress(psycopg.Error):  # not registered yet: nothing to forget
             postgres.remove_member(inst.monitor_port, node.storage_port)
         _fresh(d, t)
-        launch = postgres.create_member(t, d, node.storage_port, node.id, inst.monitor_port)
+        candidate = node.role != READ_REPLICA
+        launch = postgres.create_member(t, d, node.storage_port, node.id, inst.monitor_port, candidate)
         _run_once(
             t, launch, node_dir / "storage.log", f"the PostgreSQL server of node {node.name}", lambda: _hurry(others)
         )
@@ -119,6 +131,9 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
         node_dir / "storage.log",
         meanwhile=lambda: _hurry(others),
     )
+    replica = replica_settings(inst, node)
+    if replica is not None:
+        postgres.set_apply_delay(port, int(replica.get("delay_ms") or 0))
 
 
 def states(parts: Parts, inst: Instance) -> list[MemberState]:
@@ -147,6 +162,8 @@ def sync_roles(parts: Parts, inst: Instance) -> bool:
     by_name = {member.name: member for member in states(parts, inst)}
     for node in inst.nodes:
         member = by_name.get(node.id)
+        if node.role == READ_REPLICA:
+            continue  # never primary: its role is what it was made as
         role = "Primary" if member and member.writable else "Secondary" if member and member.standby else None
         if role and node.role != role:
             node.role, changed = role, True
@@ -183,7 +200,10 @@ def wait_converged(parts: Parts, inst: Instance) -> None:
     deadline = time.monotonic() + CREATE_TIMEOUT_S
     while time.monotonic() < deadline:
         found = states(parts, inst)
-        if len(found) == len(inst.nodes) and all(m.writable or m.caught_up for m in found):
+        replicas = {n.id for n in inst.nodes if n.role == READ_REPLICA}
+        if len(found) == len(inst.nodes) and all(
+            m.writable or m.caught_up or (m.name in replicas and m.standby) for m in found
+        ):
             return
         time.sleep(0.2)
     raise InternalError(f"The members of instance {inst.id} did not all become primary or secondary in time.")

@@ -155,7 +155,9 @@ def _members(data: dict[str, Any]) -> tuple[Member, ...]:
         port = item.get("port")
         if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
             raise ConfigError("members", "each member needs a port 1-65535")
-        members.append(Member(item["name"], item["host"], port))
+        members.append(
+            Member(item["name"], item["host"], port, bool(item.get("hidden")), int(item.get("delay_ms") or 0))
+        )
     if members:
         if data.get("member_name") not in {m.name for m in members}:
             raise ConfigError("member_name", "must name one of the members")

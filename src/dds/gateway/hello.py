@@ -42,8 +42,14 @@ class Topology:
         name = self.watch.view.primary()
         return next((m.address for m in self.members if m.name == name), None)
 
+    def member(self) -> Member | None:
+        """The member this gateway fronts (a replica set on PostgreSQL storage)."""
+        me = self.watch.me if self.watch else None
+        return next((m for m in self.members if m.name == me), None)
+
     def hosts(self) -> list[str]:
-        return [m.address for m in self.members] or [self.advertised]
+        """What drivers discover: the members that may be primary (read replicas are hidden)."""
+        return [m.address for m in self.members if not m.hidden] or [self.advertised]
 
     def election_id(self) -> ObjectId:
         """MongoDB's shape (max timestamp + term); the term is the PostgreSQL timeline."""
@@ -71,6 +77,9 @@ def rewrite_hello(reply: dict[str, Any], topology: Topology, connection_id: int)
             if key in out:
                 out[key] = writable
         out["secondary"] = not writable
+        me = topology.member()
+        if me is not None and me.hidden:  # a read replica, as MongoDB shows a hidden member
+            out["hidden"], out["passive"] = True, True
         if topology.watch is not None:
             out["setVersion"] = 1
             if writable:
@@ -162,7 +171,7 @@ def repl_set_status(topology: Topology, now: datetime) -> dict[str, Any]:
             row["self"] = True
             my_state = state
         members.append(row)
-    voting = len(members)
+    voting = len([m for m in topology.members if not m.hidden]) or len(members)
     majority = voting // 2 + 1
     return {
         "set": topology.repl_set_name,
@@ -192,24 +201,29 @@ def repl_set_status(topology: Topology, now: datetime) -> dict[str, Any]:
 
 def repl_set_config(topology: Topology) -> dict[str, Any]:
     """The matching one-member configuration."""
-    config = {
-        "_id": topology.repl_set_name,
-        "version": 1,
-        "term": 1,
-        "members": [
+    by_address = {m.address: m for m in topology.members}
+    rows = []
+    for member_id, address, _state, _me in _member_rows(topology):
+        member = by_address.get(address)
+        replica = member is not None and member.hidden  # a read replica: never elected, never votes
+        rows.append(
             {
                 "_id": member_id,
                 "host": address,
                 "arbiterOnly": False,
                 "buildIndexes": True,
-                "hidden": False,
-                "priority": 1.0,
+                "hidden": replica,
+                "priority": 0.0 if replica else 1.0,
                 "tags": {},
-                "secondaryDelaySecs": 0,
-                "votes": 1,
+                "secondaryDelaySecs": round(member.delay_ms / 1000) if member and replica else 0,
+                "votes": 0 if replica else 1,
             }
-            for member_id, address, _state, _me in _member_rows(topology)
-        ],
+        )
+    config = {
+        "_id": topology.repl_set_name,
+        "version": 1,
+        "term": 1,
+        "members": rows,
         "protocolVersion": 1,
         "writeConcernMajorityJournalDefault": True,
         "settings": {"chainingAllowed": True, "heartbeatIntervalMillis": 2000, "electionTimeoutMillis": 10000},

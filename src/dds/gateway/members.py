@@ -57,6 +57,8 @@ class Member:
     name: str  # the monitor's node name (the service's node id)
     host: str
     port: int
+    hidden: bool = False  # a read replica: reached on its own address, never in `hosts`, never primary
+    delay_ms: int = 0  # a read replica's replication delay
 
     @property
     def address(self) -> str:

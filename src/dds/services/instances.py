@@ -115,10 +115,13 @@ def _taken_ports(s: Session) -> set[int]:
     return taken
 
 
-def add_member_nodes(parts: Parts, s: Session, inst: Instance, count: int) -> list[Node]:
+def add_member_nodes(
+    parts: Parts, s: Session, inst: Instance, count: int, role: str = "Secondary", kind: str = ""
+) -> list[Node]:
     """`count` more members for a replica set on PostgreSQL storage, as creation makes them: an
     address of their own with the instance's port where the service is on loopback (else a client
-    port each), an engine, a debug and a PostgreSQL port each. The caller holds `allocation`."""
+    port each), an engine, a debug and a PostgreSQL port each; named `<name>_<kind>_node_<k>`
+    (`kind` the mode's flavor type unless given). The caller holds `allocation`."""
     hosts = addresses.member_hosts(parts.settings.client_host, parts.settings.engine_host, len(inst.nodes) + count)
     free_hosts = [h for h in hosts or [] if h not in {n.host for n in inst.nodes}]
     wanted = (3 if hosts else 4) * count
@@ -128,7 +131,7 @@ def add_member_nodes(parts: Parts, s: Session, inst: Instance, count: int) -> li
         raise Conflict("No free port is left in the configured range.")
     spare = iter(chosen)
     names = {n.name for n in inst.nodes}
-    role_type = catalog.MODE_FLAVOR_TYPE[inst.mode]
+    role_type = kind or catalog.MODE_FLAVOR_TYPE[inst.mode]
     added = []
     for i in range(count):
         k = len(names) + 1
@@ -138,7 +141,7 @@ def add_member_nodes(parts: Parts, s: Session, inst: Instance, count: int) -> li
         node = Node(
             id=ids.node_id(),
             name=f"{inst.name}_{role_type}_node_{k}",
-            role="Secondary",
+            role=role,
             status=NodeStatus.CREATING,
             host=free_hosts[i] if hosts else parts.settings.client_host,
             port=inst.port if hosts else next(spare),

@@ -11,7 +11,7 @@ from datetime import timedelta
 from dds.db.management import RecycledInstance
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
-from dds.fleet import addresses, archivers, layout, members, nodes, rolling
+from dds.fleet import addresses, archivers, layout, nodes
 from dds.jobs.registry import JobContext, JobKind
 from dds.tasks import backup, backup_files
 from dds.tasks.steps import (
@@ -20,6 +20,8 @@ from dds.tasks.steps import (
     init_engine,
     load_instance,
     restore_status,
+    roll_members,
+    rolls,
     settle,
     start_engines_first,
     start_nodes,
@@ -125,29 +127,17 @@ def _reopen_if_needed(ctx: JobContext) -> None:
         start_nodes(ctx)
 
 
-def _rolls(ctx: JobContext) -> bool:
-    """A replica set on PostgreSQL storage restarts member by member (`fleet.rolling`), never
-    stopped as a whole."""
-    with ctx.parts.db.session() as s:
-        return members.uses_postgresql(load_instance(ctx, s))
-
-
 def _stop_unless_rolling(ctx: JobContext) -> None:
-    if not _rolls(ctx):
+    if not rolls(ctx):
         stop_nodes(ctx)
 
 
 def _start_or_roll(ctx: JobContext) -> None:
-    """Start the stopped nodes, or restart the members one by one (only the target node's when
-    the request named one)."""
-    if not _rolls(ctx):
+    """Start the stopped nodes, or restart the members one by one (`steps.roll_members`)."""
+    if rolls(ctx):
+        roll_members(ctx)
+    else:
         start_nodes(ctx)
-        return
-    parts = ctx.parts
-    with parts.locks.of(ctx.instance_id), parts.db.session() as s:
-        inst = load_instance(ctx, s)
-        target = next((n for n in inst.nodes if n.id == ctx.payload.get("target_id")), None)
-        rolling.roll(parts, inst, rolling.restart_member, only=target)
 
 
 def _revert_port(ctx: JobContext, reason: str) -> None:

@@ -1,4 +1,5 @@
-"""Job kind of parameter changes: write the values, reload the gateways, restart the engine if needed."""
+"""Job kind of parameter changes: write the values, reload the gateways, restart the engines if
+needed (member by member on a replica set on PostgreSQL storage)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dds.domain.jobs import JobName
 from dds.domain.states import InstanceStatus
 from dds.fleet import gateways
 from dds.jobs.registry import JobContext, JobKind
-from dds.tasks.steps import load_instance, restore_status, settle_if, start_nodes, stop_nodes
+from dds.tasks.steps import load_instance, restart_nodes, restore_status, settle_if
 
 
 def _store_values(ctx: JobContext) -> None:
@@ -29,8 +30,7 @@ def _make_real(ctx: JobContext) -> None:
     """Gateway settings by reload (clients keep their connections); engine settings by a restart."""
     parts = ctx.parts
     if ctx.payload.get("restart"):
-        stop_nodes(ctx)
-        start_nodes(ctx)
+        restart_nodes(ctx)
         return
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         gateways.reload_gateways(parts, load_instance(ctx, s))

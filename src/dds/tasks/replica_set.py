@@ -63,7 +63,8 @@ def _remove(ctx: JobContext) -> None:
         gone = [n for n in inst.nodes if n.id in ctx.payload["removed"]]
         primary = members.primary_node(parts, inst)
         if primary is not None and primary in gone:
-            rolling.switchover(parts, inst, next(n for n in inst.nodes if n not in gone))
+            stays = [n for n in inst.nodes if n not in gone and n.role != members.READ_REPLICA]
+            rolling.switchover(parts, inst, stays[0])
         _drop(parts, s, inst, gone)
         members.wait_converged(parts, inst)
         members.sync_roles(parts, inst)
@@ -79,6 +80,8 @@ def _drop(parts: Parts, s: Session, inst: Instance, gone: list[Node]) -> None:
         nodes.stop_node(parts, node)
         shutil.rmtree(layout.node_dir(parts.settings, node), ignore_errors=True)
         inst.nodes.remove(node)
+    replicas = {k: v for k, v in (inst.extra.get("read_replicas") or {}).items() if k not in {n.id for n in gone}}
+    inst.extra = {**inst.extra, "read_replicas": replicas}
     s.flush()
     gateways.reload_gateways(parts, inst)
 
@@ -88,4 +91,6 @@ KINDS = (
     JobKind(JobName.PROMOTE, (_switch, settle), on_failure=restore_status),
     JobKind(JobName.ENLARGE_MEMBERS, (_start_added, settle), on_failure=_drop_added),
     JobKind(JobName.SHRINK_MEMBERS, (_remove, settle), on_failure=restore_status),
+    JobKind(JobName.ADD_READ_REPLICAS, (_start_added, settle), on_failure=_drop_added),
+    JobKind(JobName.DELETE_READ_REPLICAS, (_remove, settle), on_failure=restore_status),
 )

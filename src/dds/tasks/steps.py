@@ -14,7 +14,7 @@ from dds.backup import archive
 from dds.core.errors import InstanceNotFound
 from dds.db.models import Instance
 from dds.domain.states import InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, integrity, layout, members, nodes, secrets
+from dds.fleet import authorization, integrity, layout, members, nodes, rolling, secrets
 from dds.jobs.registry import JobContext
 from dds.parts import Parts
 
@@ -58,6 +58,31 @@ def _start_nodes(ctx: JobContext, *, wait_gateway: bool) -> None:
             transition(node, NodeStatus.NORMAL)
         if members.uses_postgresql(inst):
             members.wait_converged(parts, inst)
+
+
+def rolls(ctx: JobContext) -> bool:
+    """A replica set on PostgreSQL storage restarts member by member (`fleet.rolling`), never
+    stopped as a whole: it keeps taking writes apart from one switchover."""
+    with ctx.parts.db.session() as s:
+        return members.uses_postgresql(load_instance(ctx, s))
+
+
+def roll_members(ctx: JobContext) -> None:
+    """Restart the members one by one (only the target node when the request named one)."""
+    parts = ctx.parts
+    with parts.locks.of(ctx.instance_id), parts.db.session() as s:
+        inst = load_instance(ctx, s)
+        target = next((n for n in inst.nodes if n.id == ctx.payload.get("target_id")), None)
+        rolling.roll(parts, inst, rolling.restart_member, only=target)
+
+
+def restart_nodes(ctx: JobContext) -> None:
+    """Every node restarted: stopped and started, or rolled member by member."""
+    if rolls(ctx):
+        roll_members(ctx)
+    else:
+        stop_nodes(ctx)
+        start_nodes(ctx)
 
 
 def stop_nodes(ctx: JobContext) -> None:

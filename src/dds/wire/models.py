@@ -415,6 +415,29 @@ class ShrinkInstanceNodesResponse(Wire):
     order_id: str | None = None
 
 
+class AddReadonlyNodeRequestBody(Wire):
+    spec_code: str | None = None
+    num: int | None = None
+    delay: int | None = None
+    is_auto_pay: bool | None = None
+    group_id: str | None = None
+    availability_zone: str | None = None
+
+
+class AddReadonlyNodeResponse(Wire):
+    job_id: str | None = None
+    order_id: str | None = None
+
+
+class DeleteReadonlyNodeRequestBody(Wire):
+    node_list: list[str] | None = None
+
+
+class DeleteReadonlyNodeResponse(Wire):
+    job_id: str | None = None
+    order_id: str | None = None
+
+
 class ListConfigurationsResult(Wire):
     id: str | None = None
     name: str | None = None

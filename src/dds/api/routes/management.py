@@ -194,3 +194,28 @@ def shrink_instance_nodes(
 ) -> w.ShrinkInstanceNodesResponse:
     job_id = replica_set_nodes.shrink(parts, project_id, instance_id, body.num, body.node_list)
     return w.ShrinkInstanceNodesResponse(job_id=job_id)
+
+
+@router.post(
+    "/v3/{project_id}/instances/{instance_id}/readonly-node",
+    status_code=202,
+    response_model=w.AddReadonlyNodeResponse,
+    response_model_exclude_unset=True,
+)
+def add_readonly_node(
+    instance_id: str, body: w.AddReadonlyNodeRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.AddReadonlyNodeResponse:
+    return w.AddReadonlyNodeResponse(job_id=replica_set_nodes.add_read_replicas(parts, project_id, instance_id, body))
+
+
+@router.delete(
+    "/v3/{project_id}/instances/{instance_id}/readonly-node",
+    status_code=202,
+    response_model=w.DeleteReadonlyNodeResponse,
+    response_model_exclude_unset=True,
+)
+def delete_readonly_node(
+    instance_id: str, body: w.DeleteReadonlyNodeRequestBody, project_id: ProjectDep, parts: PartsDep
+) -> w.DeleteReadonlyNodeResponse:
+    job_id = replica_set_nodes.delete_read_replicas(parts, project_id, instance_id, body.node_list)
+    return w.DeleteReadonlyNodeResponse(job_id=job_id)
