@@ -136,6 +136,8 @@ def process_pids(under: Path, program: str) -> set[int]:
             cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
+        if cmd.startswith("postgres"):
+            continue  # a PostgreSQL server process (its title may name the `ferretdb` user and database)
         if program in cmd and (marker in cmd or cwd.startswith(marker)) and state != "Z":
             found.add(int(entry))
     return found

@@ -153,15 +153,18 @@ class MemberState:
     timeline: int
 
     @property
-    def writable(self) -> bool:
-        """The member is the primary and has converged to it (a standby being promoted is not).
-        A primary asked to drain for a switchover takes writes until its keeper stops its server:
-        every commit still waits for a synchronous standby, and the monitor promotes the standby
-        with the most WAL (or fast-forwards the chosen one from it), so none is lost; it shortens
-        the switchover's write gap."""
-        if self.reported in WRITABLE_STATES and self.goal == "draining":
-            return True
+    def primary(self) -> bool:
+        """The member is the primary and has converged to it (a standby being promoted is not, nor
+        a primary being drained)."""
         return self.reported == self.goal and self.reported in WRITABLE_STATES
+
+    @property
+    def writable(self) -> bool:
+        """The member takes writes (what its gateway answers): the primary, and also a primary
+        asked to drain for a switchover until its keeper stops its server: every commit still
+        waits for a synchronous standby, and the monitor promotes the standby with the most WAL (or
+        fast-forwards the chosen one from it), so none is lost; it shortens the write gap."""
+        return self.primary or (self.reported in WRITABLE_STATES and self.goal == "draining")
 
     @property
     def standby(self) -> bool:

@@ -114,6 +114,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
         parts.provisioner.stop(node_dir, Role.STORAGE)
         with contextlib.suppress(psycopg.Error):  # not registered yet: nothing to forget
             postgres.remove_member(inst.monitor_port, node.storage_port)
+        _stop_leftovers(d)
         _fresh(d, t)
         candidate = node.role != READ_REPLICA
         launch = postgres.create_member(t, d, node.storage_port, node.id, inst.monitor_port, candidate)
@@ -121,15 +122,17 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
             t, launch, node_dir / "storage.log", f"the PostgreSQL server of node {node.name}", lambda: _hurry(others)
         )
     if parts.provisioner.running_pid(node_dir, Role.STORAGE) is None:
+        _let_creation_finish(d)
         parts.provisioner.start(node_dir, Role.STORAGE, postgres.run(t, d), node_dir / "storage.log")
     port = node.storage_port
-    # A deposed primary rejoins by pg_rewind, or by a base backup when that fails: hurry it too.
+    # A deposed primary rejoins by pg_rewind, or by a base backup when that fails: hurry it too;
+    # and wake the keeper, which retries a failed step (e.g. following a new primary) only slowly.
     _wait(
         lambda: postgres.accepts(port),
         parts,
         f"the PostgreSQL server of node {node.name}",
         node_dir / "storage.log",
-        meanwhile=lambda: _hurry(others),
+        meanwhile=lambda: (_hurry(others), nudge(parts, node)),
     )
     replica = replica_settings(inst, node)
     if replica is not None:
@@ -150,7 +153,7 @@ def primary_node(parts: Parts, inst: Instance) -> Node | None:
     """The node whose server the monitor says is the writable primary now."""
     by_name = {node.id: node for node in inst.nodes}
     for member in states(parts, inst):
-        if member.writable and member.name in by_name:
+        if member.primary and member.name in by_name:
             return by_name[member.name]
     return None
 
@@ -164,7 +167,7 @@ def sync_roles(parts: Parts, inst: Instance) -> bool:
         member = by_name.get(node.id)
         if node.role == READ_REPLICA:
             continue  # never primary: its role is what it was made as
-        role = "Primary" if member and member.writable else "Secondary" if member and member.standby else None
+        role = "Primary" if member and member.primary else "Secondary" if member and member.standby else None
         if role and node.role != role:
             node.role, changed = role, True
     return changed
@@ -188,7 +191,7 @@ def wait_primary(parts: Parts, inst: Instance) -> MemberState:
     deadline = time.monotonic() + CREATE_TIMEOUT_S
     while time.monotonic() < deadline:
         for member in states(parts, inst):
-            if member.writable:
+            if member.primary:
                 return member
         time.sleep(0.2)
     raise InternalError(f"No member of instance {inst.id} became the primary in time.")
@@ -197,16 +200,19 @@ def wait_primary(parts: Parts, inst: Instance) -> MemberState:
 def wait_converged(parts: Parts, inst: Instance) -> None:
     """Until every member is the primary or a secondary that has caught up: an instance is shown
     serving only as a whole replica set."""
-    deadline = time.monotonic() + CREATE_TIMEOUT_S
+    deadline, found = time.monotonic() + CREATE_TIMEOUT_S, []
     while time.monotonic() < deadline:
         found = states(parts, inst)
         replicas = {n.id for n in inst.nodes if n.role == READ_REPLICA}
         if len(found) == len(inst.nodes) and all(
-            m.writable or m.caught_up or (m.name in replicas and m.standby) for m in found
+            m.primary or m.caught_up or (m.name in replicas and m.standby) for m in found
         ):
             return
         time.sleep(0.2)
-    raise InternalError(f"The members of instance {inst.id} did not all become primary or secondary in time.")
+    seen = ", ".join(f"{m.name}: {m.reported}/{m.goal}{'' if m.healthy else ' (unhealthy)'}" for m in found)
+    raise InternalError(
+        f"The members of instance {inst.id} did not all become primary or secondary in time ({seen or 'no monitor'})."
+    )
 
 
 def nudge(parts: Parts, node: Node) -> None:
@@ -236,6 +242,40 @@ def _monitor_answers(port: int) -> bool:
         return True
     except psycopg.Error:
         return False
+
+
+def _creations(directory: Path) -> list[int]:
+    """Process groups of `pg_autoctl create` runs on this data directory that a crash of the
+    service left running (each in a session of its own)."""
+    marker = f"--pgdata={postgres.pgdata(directory)}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            if marker in argv and b"create" in argv:
+                found.append(os.getpgid(int(entry)))
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+def _stop_leftovers(directory: Path) -> None:
+    """Stop an interrupted creation before creating again (pg_autoctl refuses a second one on the
+    same data directory)."""
+    for group in _creations(directory):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _let_creation_finish(directory: Path) -> None:
+    """A creation that got as far as the server's files is let finish before the keeper starts
+    (it would refuse to run beside it); one that does not finish in time is stopped."""
+    deadline = time.monotonic() + CREATE_TIMEOUT_S
+    while _creations(directory) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    _stop_leftovers(directory)
 
 
 def _fresh(directory: Path, t: Tools) -> None:
@@ -305,7 +345,7 @@ def _wait(
 ) -> None:
     """Until `ready`; `meanwhile` is called every few seconds once the wait is no longer short."""
     start = time.monotonic()
-    deadline, nudged = start + max(parts.settings.engine_start_timeout, 60.0), start
+    deadline, nudged = start + max(parts.settings.engine_start_timeout, CREATE_TIMEOUT_S), start
     while time.monotonic() < deadline:
         if ready():
             return

@@ -11,7 +11,7 @@ the next member goes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import psycopg
 
@@ -29,21 +29,28 @@ def switchover(parts: Parts, inst: Instance, to: Node | None = None) -> Node:
     """Move the primary to `to` (or to the caught-up secondary the monitor picks); returns the new
     primary once every member is again the primary or a caught-up secondary."""
     assert inst.monitor_port is not None
+    revive_members(parts, inst)
     before = members.primary_node(parts, inst)
+    if before is None:  # one in progress (a job resumed after a crash): let the monitor finish it
+        members.wait_primary(parts, inst)
+        before = members.primary_node(parts, inst)
     if before is None:
         raise Conflict("The replica set has no primary now; a switchover needs one.")
+    members.wait_converged(parts, inst)  # the monitor moves only a primary whose standbys are back
     if to is not None and to.id == before.id:
+        members.sync_roles(parts, inst)
         return before
     try:
         postgres.perform_switchover(inst.monitor_port, to.id if to else None)
     except psycopg.Error as exc:
-        raise Conflict(f"The switchover was refused: {str(exc).strip().splitlines()[0]}") from None
+        seen = ", ".join(f"{m.name}: {m.reported}/{m.goal}" for m in members.states(parts, inst))
+        raise Conflict(f"The switchover was refused: {str(exc).strip().splitlines()[0]} ({seen})") from None
     deadline = time.monotonic() + SWITCHOVER_TIMEOUT_S
     by_name = {node.id: node for node in inst.nodes}
     nudged: dict[str, str] = {}
     while time.monotonic() < deadline:
         found = members.states(parts, inst)
-        after = next((by_name.get(m.name) for m in found if m.writable and m.name != before.id), None)
+        after = next((by_name.get(m.name) for m in found if m.primary and m.name != before.id), None)
         if after is not None:
             members.wait_converged(parts, inst)
             members.sync_roles(parts, inst)
@@ -66,9 +73,20 @@ def restart_member(parts: Parts, inst: Instance, node: Node) -> None:
     members.wait_converged(parts, inst)
 
 
+def revive_members(parts: Parts, inst: Instance, leaving: Collection[Node] = ()) -> None:
+    """Start what is not running of each member (but those `leaving`): a job resumed after a crash
+    may find the member it was restarting stopped (the supervisor leaves an instance under a job
+    alone)."""
+    for node in inst.nodes:
+        if node not in leaving and nodes.dead_roles(parts, node):
+            node.pid = nodes.revive_node(parts, inst, node)
+            transition(node, NodeStatus.NORMAL)
+
+
 def roll(parts: Parts, inst: Instance, each: Callable[[Parts, Instance, Node], None], only: Node | None = None) -> None:
     """`each` on every member (or on `only`), the secondaries first, then the primary after a
     switchover away from it: writes pause only for the switchover."""
+    revive_members(parts, inst)
     members.wait_converged(parts, inst)
     primary = members.primary_node(parts, inst)
     order = [n for n in inst.nodes if primary is None or n.id != primary.id]

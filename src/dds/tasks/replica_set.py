@@ -61,6 +61,7 @@ def _remove(ctx: JobContext) -> None:
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = load_instance(ctx, s)
         gone = [n for n in inst.nodes if n.id in ctx.payload["removed"]]
+        rolling.revive_members(parts, inst, leaving=gone)  # a resumed job: the others run
         primary = members.primary_node(parts, inst)
         if primary is not None and primary in gone:
             stays = [n for n in inst.nodes if n not in gone and n.role != members.READ_REPLICA]
