@@ -320,7 +320,12 @@ def test_insert_many_unique_index_duplicates(db: Any) -> None:
     coll = fresh(db, "insuniq", [{"_id": 1, "email": "a@x"}], unique="email")
     with pytest.raises(BulkWriteError) as e:
         coll.insert_many(
-            [{"_id": 2, "email": "b@x"}, {"_id": 3, "email": "a@x"}, {"_id": 4, "email": "b@x"}, {"_id": 5, "email": "c@x"}],
+            [
+                {"_id": 2, "email": "b@x"},
+                {"_id": 3, "email": "a@x"},
+                {"_id": 4, "email": "b@x"},
+                {"_id": 5, "email": "c@x"},
+            ],
             ordered=False,
         )
     details = e.value.details

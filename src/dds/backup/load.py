@@ -126,11 +126,42 @@ def fold_oplog(path: Path) -> tuple[dict[str, dict[bytes, RawBSONDocument | None
                 full = o.get("$set")
                 if isinstance(full, dict) and full.get("_id") == where.get("_id"):
                     docs[_key(full["_id"])] = RawBSONDocument(bson.encode(full))  # FerretDB: whole document
+                elif o.get("$v") == 2 and isinstance(o.get("diff"), dict):
+                    patches.append((ns, where, diff_update(o["diff"])))  # MongoDB 5+ and our engine
                 else:
                     patches.append((ns, where, {k: v for k, v in o.items() if k != "$v"}))
             elif op == "d":
                 docs[_key(o["_id"])] = None
     return final, patches
+
+
+def diff_update(diff: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """An oplog update entry's `$v: 2` diff as update operators: `u`/`i` set fields, `d` removes
+    them, `s<field>` descends into a sub-document or an array (`a: true`; `u<index>` sets an
+    element, `l` a new length: the array is then set whole from what the entry gives)."""
+    sets: dict[str, Any] = {}
+    unsets: dict[str, Any] = {}
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        is_array = node.get("a") is True
+        for key, value in node.items():
+            if key == "a":
+                continue
+            if key == "l":
+                raise ValueError(f"an oplog diff resizes the array {path!r}: not replayable as a patch")
+            if key in ("u", "i") and isinstance(value, dict):
+                sets.update({f"{path}{name}": v for name, v in value.items()})
+            elif key == "d" and isinstance(value, dict):
+                unsets.update({f"{path}{name}": "" for name in value})
+            elif is_array and key[:1] == "u":
+                sets[f"{path}{key[1:]}"] = value
+            elif key[:1] == "s" and isinstance(value, dict):
+                walk(value, f"{path}{key[1:]}.")
+            else:
+                raise ValueError(f"unknown oplog diff field {key!r} at {path!r}")
+
+    walk(diff, prefix)
+    return {**({"$set": sets} if sets else {}), **({"$unset": unsets} if unsets else {})}
 
 
 def _insert_final(target: Collection[Any], touched: dict[bytes, RawBSONDocument | None]) -> int:

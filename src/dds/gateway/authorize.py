@@ -139,7 +139,10 @@ def needs(request: Request) -> list[Need] | None:
 
 
 def _get_more(body: Fields, db: str) -> list[Need]:
-    return [("find", db, body.get_str("collection"))]
+    coll = body.get_str("collection")
+    if coll == "$cmd.aggregate":  # the cursor of a database's (or the deployment's) change stream
+        return [("find", db, None)] if db != "admin" else [("find", None, None)]
+    return [("find", db, coll)]
 
 
 def _find_and_modify(body: Fields, db: str) -> list[Need]:
@@ -151,6 +154,8 @@ def _find_and_modify(body: Fields, db: str) -> list[Need]:
 def _aggregate(body: Fields, db: str) -> list[Need]:
     coll = body.get_str("aggregate")
     out: list[Need] = [("find", db, coll)] if coll is not None else [("find", db, None)]
+    if coll is None and db == "admin":  # client.watch(): every database's changes
+        out = [("find", None, None)]
     if body.kind("pipeline") == ARRAY:
         _pipeline_needs(body.get("pipeline"), db, out, 0)
     return out

@@ -19,8 +19,10 @@ message frame or command document is still a protocol error that closes the conn
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 from dds.gateway.errors import ErrorCode, Refusal
+from dds.gateway.fields import ARRAY, Fields
 from dds.gateway.wire import Request
 
 _INT32 = struct.Struct("<i")
@@ -85,13 +87,20 @@ def unsupported_feature(request: Request) -> Refusal | None:
             "multi-document transactions are not supported by this instance's database engine: "
             "run the commands without a transaction (each command is applied on its own)",
         )
-    if request.command == "aggregate" and body.kind("aggregate") in _NUMBER_TYPES:
+    if request.command == "aggregate" and body.kind("aggregate") in _NUMBER_TYPES and not _change_stream(body):
         return Refusal(
             ErrorCode.NotImplemented,
-            "aggregate on a whole database (aggregate: 1, as for a database's or the deployment's change "
-            "stream, $currentOp or $documents) is not supported by this instance's database engine",
+            "aggregate on a whole database ($currentOp, $documents, $listLocalSessions) is not supported by "
+            "this instance's database engine (a database's or the deployment's change stream is)",
         )
     return None
+
+
+def _change_stream(body: Fields) -> bool:
+    """The pipeline opens a change stream (db.watch(), client.watch()): the engine serves those."""
+    pipeline = body.get("pipeline") if body.kind("pipeline") == ARRAY else None
+    first = pipeline[0] if isinstance(pipeline, list) and pipeline else None
+    return isinstance(first, Mapping) and next(iter(first), None) == "$changeStream"
 
 
 def scan(raw: bytes, start: int, limit: int, root: str = "") -> Refusal | None:
