@@ -8,9 +8,11 @@ ReplicaSet instance and, side by side as the baseline, one Single instance (SQLi
    acknowledged writes (p50, p99 over the trials), acknowledged writes lost (must be 0), and the
    time until the killed member is a Secondary again.
 2. Replication lag at a paced rate (`--rate` writes/s): primary commit -> visible on a secondary.
-3. Insert throughput for `--seconds`: `w: 1` and `w: "majority"` on the replica set against the
+3. Switchover (`--trials` times) and a rolling restart through the API under the writer: the
+   longest write gap of each (target <= 3 s).
+4. Insert throughput for `--seconds`: `w: 1` and `w: "majority"` on the replica set against the
    Single instance (ratios).
-4. RSS per member (server, keeper, engine, gateway) and of the Single instance's node.
+5. RSS per member (server, keeper, engine, gateway) and of the Single instance's node.
 
 Usage: python -m bench.bench_failover [--trials 5] [--rate 500] [--seconds 5] [--small]
 """
@@ -118,10 +120,33 @@ def failover_trial(
         return found[node_dir.name]["role"] == "Secondary" and all(n["status"] == "normal" for n in found.values())
 
     try:
-        wait_for(rejoined, what="the killed member back as a Secondary", timeout=180, every=0.5)
+        wait_for(rejoined, what="the killed member back as a Secondary", timeout=300, every=0.5)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{member_logs(node_dir.parent)}") from None
+        steps = [
+            line
+            for line in (node_dir / "storage.log").read_text(errors="replace").splitlines()
+            if any(word in line for word in ("ERROR", "FATAL", "rewind", "basebackup", "checkpoint", "Transition"))
+        ]
+        raise AssertionError(f"{exc}\n{chr(10).join(steps[-40:])}\n{member_logs(node_dir.parent)}") from None
     return gap, lost, time.monotonic() - t0
+
+
+def gap_over_job(api: httpx.Client, inst: dict[str, Any], collection: str, method: str, path: str) -> float:
+    """The longest gap between acknowledged `w: "majority"` writes over an API job (a switchover,
+    a rolling restart), from the request to the job's end."""
+    writer = Writer(inst, collection)
+    writer.start()
+    wait_for(lambda: len(writer.acked) > 50, what="the writer", timeout=60)
+    t0 = time.monotonic()
+    r = api.request(method, f"/instances/{inst['id']}/{path}", json={})
+    assert r.status_code in (200, 202), r.text
+    assert wait_job(api, r.json()["job_id"], timeout=300)["status"] == "Completed"
+    time.sleep(1)
+    writer.halt.set()
+    writer.join(30)
+    writer.client.close()
+    times = [t0] + [t for _, t in writer.acked if t >= t0]
+    return max(b - a for a, b in zip(times, times[1:], strict=False))
 
 
 def replication_lag(inst: dict[str, Any], rate: int, seconds: float) -> list[float]:
@@ -212,6 +237,13 @@ def main() -> None:
                 print(f"  acknowledged majority writes lost: {sum(t[1] for t in trials)}")
                 rejoin = [t[2] for t in trials]
                 print(f"  killed member a Secondary again after: p50 {pct(rejoin, 50):.1f} s")
+                switches = [gap_over_job(api, rs, f"switch{k}", "POST", "switchover") for k in range(args.trials)]
+                print(
+                    f"switchover ({args.trials} trials, API job under the writer): write gap "
+                    f"p50 {pct(switches, 50):.2f} s, p99 {pct(switches, 99):.2f} s (target <= 3 s)"
+                )
+                rolled = gap_over_job(api, rs, "rolled", "POST", "restart")
+                print(f"rolling restart (every member, then a switchover): longest write gap {rolled:.2f} s")
                 lags = replication_lag(rs, args.rate, args.seconds)
                 print(
                     f"replication lag at {args.rate} writes/s: p50 {pct(lags, 50) * 1000:.1f} ms, "

@@ -77,7 +77,7 @@ def test_catalog_lookup_and_metadata(conn: Connection, tenant: Tenant) -> None:
     assert "4.0" in versions
     flavors = list(conn.dds.flavors(region="local-1", engine_name="DDS-Community"))
     assert "dds.mongodb.s2.medium.4.repset" in {f.spec_code for f in flavors}
-    assert all(f.type in {"mongos", "shard", "config", "replica", "single"} for f in flavors)
+    assert all(f.type in {"mongos", "shard", "config", "replica", "single", "readonly"} for f in flavors)
 
 
 def _create(conn: Connection, name: str) -> Any:

@@ -143,8 +143,8 @@ REQUESTS: list[tuple[str, Callable[[Any], Any], int, str]] = [
         "multi-document transactions are not supported",
     ),
     (
-        "a database-level aggregate (a database's change stream)",
-        lambda coll: coll.database.watch(),
+        "a database-level aggregate other than a change stream ($documents)",
+        lambda coll: list(coll.database.aggregate([{"$documents": [{"a": 1}]}])),
         238,
         "aggregate on a whole database",
     ),
