@@ -180,35 +180,31 @@ def _primary_address(inst: dict[str, Any]) -> str:
         return str(client.admin.command("hello")["primary"])
 
 
-def _under_writer(svc: Service, inst: dict[str, Any], collection: str, request: Any) -> tuple[dict[str, Any], float]:
-    """`request()` (an API call answering a job) under a `w: "majority"` writer: the job, the
-    longest gap between two acknowledged writes from the request on; nothing acknowledged lost."""
+def _under_writer(svc: Service, inst: dict[str, Any], collection: str, path: str, body: dict[str, Any]) -> float:
+    """POST `path` of the instance (a job) under a `w: "majority"` writer: the job completes, the
+    longest gap between two acknowledged writes from the request on is within GAP_WITHIN_S, and
+    nothing acknowledged is lost; returns the gap."""
     with Writer(inst, collection) as writer:
         time.sleep(1)
         assert writer.acked, "the writer writes before the request"
         t0 = time.monotonic()
-        r = request()
+        with svc.client() as c:
+            r = c.post(svc.path(f"/instances/{inst['id']}/{path}"), json=body)
         assert r.status_code in (200, 202), r.text
         job = svc.wait_job(r.json()["job_id"], timeout=300)
         time.sleep(1)
+    assert job["status"] == "Completed", job
     gap = writer.longest_gap_after(t0)
+    assert gap <= GAP_WITHIN_S, f"writes paused {gap:.2f} s over {path}"
     with MongoClient(_uri(inst), serverSelectionTimeoutMS=30000) as client:
         have = {d["_id"] for d in client.test[collection].find({}, {"_id": 1})}
     assert not {i for i, _ in writer.acked} - have, "acknowledged majority writes lost"
-    return job, gap
+    return gap
 
 
 def test_switchover_moves_the_primary_with_a_short_gap(pg_service: Service, replica_set: dict[str, Any]) -> None:
     before = _primary_address(replica_set)
-    with pg_service.client() as c:
-        job, gap = _under_writer(
-            pg_service,
-            replica_set,
-            "switched",
-            lambda: c.post(pg_service.path(f"/instances/{replica_set['id']}/switchover"), json={}),
-        )
-    assert job["status"] == "Completed", job
-    assert gap <= GAP_WITHIN_S, f"writes paused {gap:.2f} s over the switchover"
+    _under_writer(pg_service, replica_set, "switched", "switchover", {})
     assert _primary_address(replica_set) != before
     nodes = _nodes(pg_service, replica_set["id"])
     assert sorted(n["role"] for n in nodes) == ["Primary", "Secondary", "Secondary"]
@@ -254,15 +250,7 @@ def test_rolling_restart_keeps_taking_writes(pg_service: Service, replica_set: d
         for n in _nodes(pg_service, replica_set["id"])
     }
     pids = {i: (d / "engine.pid").read_text() for i, d in started.items()}
-    with pg_service.client() as c:
-        job, gap = _under_writer(
-            pg_service,
-            replica_set,
-            "rolled",
-            lambda: c.post(pg_service.path(f"/instances/{replica_set['id']}/restart"), json={}),
-        )
-    assert job["status"] == "Completed", job
-    assert gap <= GAP_WITHIN_S, f"writes paused {gap:.2f} s over the rolling restart"
+    _under_writer(pg_service, replica_set, "rolled", "restart", {})
     assert all((started[i] / "engine.pid").read_text() != pid for i, pid in pids.items()), "every member restarted"
     assert sorted(n["role"] for n in _nodes(pg_service, replica_set["id"])) == ["Primary", "Secondary", "Secondary"]
 
@@ -270,15 +258,7 @@ def test_rolling_restart_keeps_taking_writes(pg_service: Service, replica_set: d
 def test_rolling_resize_keeps_taking_writes(pg_service: Service, replica_set: dict[str, Any]) -> None:
     spec = "dds.mongodb.s2.large.4.repset"
     body = {"resize": {"target_id": replica_set["id"], "target_spec_code": spec}}
-    with pg_service.client() as c:
-        job, gap = _under_writer(
-            pg_service,
-            replica_set,
-            "resized",
-            lambda: c.post(pg_service.path(f"/instances/{replica_set['id']}/resize"), json=body),
-        )
-    assert job["status"] == "Completed", job
-    assert gap <= GAP_WITHIN_S, f"writes paused {gap:.2f} s over the rolling resize"
+    _under_writer(pg_service, replica_set, "resized", "resize", body)
     inst = pg_service.instance(replica_set["id"])
     assert {n["spec_code"] for g in inst["groups"] for n in g["nodes"]} == {spec}
 

@@ -132,7 +132,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
         parts,
         f"the PostgreSQL server of node {node.name}",
         node_dir / "storage.log",
-        meanwhile=lambda: (_hurry(others), nudge(parts, node)),
+        meanwhile=lambda: _hurry_and_nudge(parts, node, others),
     )
     replica = replica_settings(inst, node)
     if replica is not None:
@@ -304,6 +304,11 @@ def _hurry(ports: list[int]) -> None:
         with contextlib.suppress(psycopg.Error), psycopg.connect(postgres.member_url(port), connect_timeout=1) as conn:
             if conn.execute("SELECT NOT pg_is_in_recovery()").fetchone() == (True,):
                 conn.execute("CHECKPOINT")
+
+
+def _hurry_and_nudge(parts: Parts, node: Node, others: list[int]) -> None:
+    _hurry(others)
+    nudge(parts, node)
 
 
 def _run_once(t: Tools, launch: Launch, log: Path, what: str, meanwhile: Callable[[], None] | None = None) -> None:

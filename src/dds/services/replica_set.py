@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from dds.core.errors import InvalidParameter, Unsupported
-from dds.db.models import Instance
+from dds.db.models import Instance, Node
 from dds.domain.jobs import JobName
 from dds.domain.states import InstanceStatus
 from dds.domain.unsupported import ONE_NODE
@@ -65,16 +65,22 @@ def promote(parts: Parts, project_id: str, instance_id: str, node_id: str) -> st
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
         require_members(inst)
-        node = next((n for n in inst.nodes if n.id == node_id), None)
-        if node is None:
-            raise InvalidParameter(f"Node {node_id!r} is not a node of this instance.")
-        if node.role != "Secondary":
-            raise InvalidParameter(f"Node {node_id!r} is the {node.role.lower()}, not a secondary.")
+        secondary(inst, node_id)
         instances.require(inst, "switchover")
         payload = {"node_id": node_id}
         job_id = instances.start_job(parts, s, inst, JobName.PROMOTE, InstanceStatus.SWITCHING, payload).id
     parts.wakeup.set()
     return job_id
+
+
+def secondary(inst: Instance, node_id: str) -> Node:
+    """The instance's node `node_id`, which must be a secondary (not the primary, not a read replica)."""
+    node = next((n for n in inst.nodes if n.id == node_id), None)
+    if node is None:
+        raise InvalidParameter(f"Node {node_id!r} is not a node of this instance.")
+    if node.role != "Secondary":
+        raise InvalidParameter(f"Node {node_id!r} is the {node.role.lower()}, not a secondary.")
+    return node
 
 
 def require_members(inst: Instance) -> None:

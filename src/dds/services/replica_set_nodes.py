@@ -53,12 +53,8 @@ def shrink(parts: Parts, project_id: str, instance_id: str, num: Any, node_list:
         have = len(_voting(inst))
         if count < 1 or have - count < MIN_MEMBERS:
             raise InvalidNodeNumber(f"A replica set of {have} members can lose at most {have - MIN_MEMBERS}.")
-        by_id = {n.id: n for n in inst.nodes}
         for node_id in chosen:
-            if node_id not in by_id:
-                raise InvalidParameter(f"Node {node_id!r} is not a node of this instance.")
-            if by_id[node_id].role != "Secondary":
-                raise InvalidParameter(f"Node {node_id!r} is the {by_id[node_id].role.lower()}, not a secondary.")
+            replica_set.secondary(inst, node_id)
         if not chosen:
             newest = sorted((n for n in inst.nodes if n.role == "Secondary"), key=lambda n: n.name, reverse=True)
             chosen = [n.id for n in newest[:count]]
