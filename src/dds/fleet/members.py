@@ -198,14 +198,15 @@ def wait_primary(parts: Parts, inst: Instance) -> MemberState:
 
 
 def wait_converged(parts: Parts, inst: Instance) -> None:
-    """Until every member is the primary or a secondary that has caught up: an instance is shown
-    serving only as a whole replica set."""
+    """Until every member is the primary (`primary`, not `wait_primary`: its standbys are back and
+    the monitor can move it again) or a secondary that has caught up: an instance is shown serving
+    only as a whole replica set."""
     deadline, found = time.monotonic() + CREATE_TIMEOUT_S, []
     while time.monotonic() < deadline:
         found = states(parts, inst)
         replicas = {n.id for n in inst.nodes if n.role == READ_REPLICA}
         if len(found) == len(inst.nodes) and all(
-            m.primary or m.caught_up or (m.name in replicas and m.standby) for m in found
+            m.reported == m.goal == "primary" or m.caught_up or (m.name in replicas and m.standby) for m in found
         ):
             return
         time.sleep(0.2)
