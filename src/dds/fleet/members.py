@@ -245,9 +245,9 @@ def _monitor_answers(port: int) -> bool:
         return False
 
 
-def _creations(directory: Path) -> list[int]:
-    """Process groups of `pg_autoctl create` runs on this data directory that a crash of the
-    service left running (each in a session of its own)."""
+def _creations(directory: Path, verb: bytes | None = b"create") -> list[int]:
+    """Process groups of pg_autoctl runs on this data directory (`create` ones, or any with
+    `verb` None) that a crash of the service left running (each in a session of its own)."""
     marker = f"--pgdata={postgres.pgdata(directory)}".encode()
     found = []
     for entry in os.listdir("/proc"):
@@ -255,28 +255,29 @@ def _creations(directory: Path) -> list[int]:
             continue
         try:
             argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-            if marker in argv and b"create" in argv:
+            if marker in argv and (verb is None or verb in argv):
                 found.append(os.getpgid(int(entry)))
         except (OSError, ProcessLookupError):
             continue
     return found
 
 
-def _stop_leftovers(directory: Path) -> None:
-    """Stop an interrupted creation before creating again (pg_autoctl refuses a second one on the
-    same data directory)."""
-    for group in _creations(directory):
+def _stop_leftovers(directory: Path, verb: bytes | None = b"create") -> None:
+    """Stop what a crash left running on the data directory before creating or starting again
+    (pg_autoctl refuses a second one beside it)."""
+    for group in _creations(directory, verb):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGKILL)
 
 
 def _let_creation_finish(directory: Path) -> None:
     """A creation that got as far as the server's files is let finish before the keeper starts
-    (it would refuse to run beside it); one that does not finish in time is stopped."""
+    (it would refuse to run beside it); one that does not finish in time is stopped, and so is a
+    keeper a crash left unrecorded (started just before the service died)."""
     deadline = time.monotonic() + CREATE_TIMEOUT_S
     while _creations(directory) and time.monotonic() < deadline:
         time.sleep(0.2)
-    _stop_leftovers(directory)
+    _stop_leftovers(directory, verb=None)
 
 
 def _fresh(directory: Path, t: Tools) -> None:
