@@ -11,7 +11,7 @@ the next member goes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 
 import psycopg
 
@@ -83,8 +83,8 @@ def revive_members(parts: Parts, inst: Instance, leaving: Collection[Node] = ())
             transition(node, NodeStatus.NORMAL)
 
 
-def roll(parts: Parts, inst: Instance, each: Callable[[Parts, Instance, Node], None], only: Node | None = None) -> None:
-    """`each` on every member (or on `only`), the secondaries first, then the primary after a
+def roll(parts: Parts, inst: Instance, only: Node | None = None) -> None:
+    """Restart every member (or `only`), the secondaries first, then the primary after a
     switchover away from it: writes pause only for the switchover."""
     revive_members(parts, inst)
     members.wait_converged(parts, inst)
@@ -97,5 +97,5 @@ def roll(parts: Parts, inst: Instance, each: Callable[[Parts, Instance, Node], N
             continue
         if primary is not None and node.id == primary.id and len(inst.nodes) > 1:
             switchover(parts, inst)
-        each(parts, inst, node)
+        restart_member(parts, inst, node)
     members.sync_roles(parts, inst)

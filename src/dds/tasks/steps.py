@@ -73,7 +73,7 @@ def roll_members(ctx: JobContext) -> None:
     with parts.locks.of(ctx.instance_id), parts.db.session() as s:
         inst = load_instance(ctx, s)
         target = next((n for n in inst.nodes if n.id == ctx.payload.get("target_id")), None)
-        rolling.roll(parts, inst, rolling.restart_member, only=target)
+        rolling.roll(parts, inst, only=target)
 
 
 def restart_nodes(ctx: JobContext) -> None:
