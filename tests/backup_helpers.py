@@ -6,9 +6,11 @@ import datetime as dt
 import hashlib
 import io
 import json
+import subprocess
 import tarfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -172,6 +174,32 @@ def check_physical(archive: bytes, backup_id: str, instance_id: str) -> dict[str
         assert len(data) == listed[name]["size"]
         assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"]
         assert data.startswith(b"SQLite format 3\x00")
+    return manifest  # type: ignore[no-any-return]
+
+
+def check_base_backup(archive: bytes, backup_id: str, instance_id: str, into: Path) -> dict[str, Any]:
+    """A PostgreSQL storage archive: a zstd'd tar of the member's server directory (a base backup,
+    PostgreSQL's `backup_manifest` included), then our manifest listing each file with its size
+    and sha256. Unpacked into `into`, PostgreSQL's own `pg_verifybackup` accepts it (WAL too)."""
+    raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(archive)).read()
+    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+        names = [m.name for m in tar]
+        members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+        tar.extractall(into, filter="data")
+    assert names[-1] == "manifest.json"
+    manifest = json.loads(members.pop("manifest.json"))
+    assert manifest["format"] == "dds-physical-postgresql/1" and manifest["compression"] == "zstd"
+    assert manifest["backup_id"] == backup_id and manifest["instance_id"] == instance_id
+    listed = {f["path"]: f for f in manifest["files"]}
+    assert set(listed) == set(members)
+    assert {"pgdata/backup_manifest", "pgdata/PG_VERSION", "pgdata/global/pg_control"} <= set(listed)
+    assert any(name.startswith("pgdata/pg_wal/0") for name in listed), "the WAL that makes it consistent"
+    for name, data in members.items():
+        assert len(data) == listed[name]["size"]
+        assert hashlib.sha256(data).hexdigest() == listed[name]["sha256"]
+    verify = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_verifybackup"))[-1]
+    verified = subprocess.run([str(verify), str(into / "pgdata")], capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     return manifest  # type: ignore[no-any-return]
 
 

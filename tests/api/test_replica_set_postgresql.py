@@ -23,6 +23,16 @@ from pymongo import MongoClient, ReadPreference, WriteConcern
 from pymongo.errors import NotPrimaryError, PyMongoError
 
 from tests import conftest
+from tests.backup_helpers import (
+    backup,
+    check_base_backup,
+    check_manifest,
+    restore_new,
+    seed,
+    snapshot,
+    tenant,
+    wait_export,
+)
 from tests.conftest import PASSWORD, Service
 from tests.helpers import member_logs
 
@@ -129,12 +139,89 @@ def test_a_secondary_refuses_writes_and_serves_reads(replica_set: dict[str, Any]
         assert client.test.refuse.find_one({"_id": "seen"}) == {"_id": "seen"}
 
 
-def test_backups_are_refused_until_they_exist_for_postgresql(pg_service: Service, replica_set: dict[str, Any]) -> None:
-    with pg_service.client() as c:
-        r = c.post(
-            pg_service.path("/backups"), json={"backup": {"instance_id": replica_set["id"], "name": "nightly-1"}}
-        )
-    assert r.status_code == 400 and r.json()["error_code"] == "DBS.280342", r.text
+def _keeper_pids(node_dir: Path) -> list[int]:
+    """The member keeper's own processes (pg_autoctl and its services), not its PostgreSQL server."""
+    group, found = int((node_dir / "storage.pid").read_text()), []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+            pgrp = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()[2])
+        except OSError:
+            continue
+        if pgrp == group and cmd.startswith(b"pg_autoctl"):
+            found.append(int(entry))
+    return found
+
+
+def test_a_member_whose_server_is_down_answers_shutdown_in_progress(
+    pg_service: Service, replica_set: dict[str, Any]
+) -> None:
+    """As a MongoDB member shutting down does (code 91, which drivers retry on another member), never
+    an InternalError that fails the application's operation even in the driver's handshake."""
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+        hello = client.admin.command("hello")
+    address = next(h for h in hello["hosts"] if h != hello["primary"])
+    node_dir = _node_dir(pg_service, replica_set["id"], address)
+    keeper = _keeper_pids(node_dir)
+    assert keeper, "the member's keeper runs"
+    host, port = address.rsplit(":", 1)
+    direct = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{host}:{port}/?authSource=admin&directConnection=true"
+    for pid in keeper:  # held still, so that it does not start the server again at once
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        postmaster = node_dir / "pg" / "pgdata" / "postmaster.pid"
+        os.kill(int(postmaster.read_text().split()[0]), signal.SIGINT)  # a fast shutdown
+        deadline = time.monotonic() + 30
+        while postmaster.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with MongoClient(direct, serverSelectionTimeoutMS=5000, retryReads=False) as client:
+            with pytest.raises(PyMongoError) as raised:
+                client.test.refuse.find_one({"_id": "seen"})
+        details = getattr(raised.value, "details", None) or {}
+        assert details.get("code") == 91, raised.value  # ShutdownInProgress
+        with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+            assert client.test.refuse.find_one({"_id": "seen"}) == {"_id": "seen"}  # the others serve
+    finally:
+        for pid in keeper:
+            os.kill(pid, signal.SIGCONT)
+    deadline = time.monotonic() + 120
+    while pg_service.instance(replica_set["id"])["status"] != "normal" and time.monotonic() < deadline:
+        time.sleep(1)
+    with MongoClient(direct, serverSelectionTimeoutMS=60000) as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                assert client.test.refuse.find_one({"_id": "seen"}) == {"_id": "seen"}
+                break
+            except PyMongoError:
+                time.sleep(0.5)
+        assert client.test.refuse.find_one({"_id": "seen"}) == {"_id": "seen"}, "the keeper restarted its server"
+
+
+def test_a_backup_is_taken_from_a_standby_downloaded_and_restored(
+    pg_service: Service, replica_set: dict[str, Any], tmp_path: Path
+) -> None:
+    """A base backup of a secondary streamed into the store (PostgreSQL's own tools accept it), its
+    mongodump-layout export beside it, both downloadable; it restores into a new instance whole."""
+    iid = replica_set["id"]
+    with tenant(pg_service, replica_set) as client:
+        seed(client, rows=150)
+        before = snapshot(client)
+    backup_id = backup(pg_service, iid, "pg-backup-1")
+    files = wait_export(pg_service, iid, backup_id)
+    manifest = check_base_backup(files[f"{backup_id}.physical.tar.zst"], backup_id, iid, tmp_path)
+    assert manifest["mode"] == "ReplicaSet" and manifest["point_in_time"]
+    assert set(manifest["databases"]) >= {"admin", "shop"}, manifest["databases"]
+    export = check_manifest(files[f"{backup_id}.mongodump.tar.gz"], backup_id, iid)
+    assert export["documents"] >= 150
+    roles = {n["id"]: n["role"] for n in _nodes(pg_service, iid)}
+    taken_from = [d.name for d in _instance_dir(pg_service, replica_set).iterdir() if (d / "base-backup.log").exists()]
+    assert taken_from and all(roles[name] == "Secondary" for name in taken_from), (taken_from, roles)
+
+    created = restore_new(pg_service, backup_id, "pg-restored-1")
+    with tenant(pg_service, pg_service.instance(created["id"])) as client:
+        assert snapshot(client) == before  # documents byte for byte, and every index
+    pg_service.delete_instance(created["id"])
 
 
 class Writer:

@@ -14,6 +14,7 @@ from dds.store.base import CHUNK, Sink
 MANIFEST_NAME = "manifest.json"
 FORMAT = "dds-backup/1"  # mongodump layout, restored through the wire protocol
 PHYSICAL = "dds-physical/1"  # the engine's own files, restored by copying them back
+PHYSICAL_POSTGRESQL = "dds-physical-postgresql/1"  # a base backup of a member's PostgreSQL server
 
 
 @dataclass

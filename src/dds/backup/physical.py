@@ -15,7 +15,7 @@ import sqlite3
 import tarfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO, Protocol, cast
+from typing import IO, Protocol, cast
 from urllib.parse import quote
 
 import zstandard
@@ -33,10 +33,10 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 USERS = "system.users"  # the admin database's users collection (SCRAM keys of every user)
 
 
-class _FileReader:
+class FileReader:
     """Reads a file for tarfile, hashing it and giving `check` a chance to stop between chunks."""
 
-    def __init__(self, f: BinaryIO, check: Callable[[], None]) -> None:
+    def __init__(self, f: IO[bytes], check: Callable[[], None]) -> None:
         self.f = f
         self.check = check
         self.digest = hashlib.sha256()
@@ -75,7 +75,7 @@ def write(
             info = tarfile.TarInfo(f"{DATA}/{frozen.name}")
             info.size, info.mode, info.mtime = frozen.size, 0o600, 0
             with frozen.path.open("rb") as f:
-                reader = _FileReader(f, check)
+                reader = FileReader(f, check)
                 tar.addfile(info, reader)
             manifest.files.append(FileEntry(info.name, info.size, reader.digest.hexdigest()))
         check()

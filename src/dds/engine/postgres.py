@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -151,6 +152,7 @@ class MemberState:
     goal: str
     healthy: bool
     timeline: int
+    reported_at: datetime | None = None  # the keeper's last report (it reports once per step)
 
     @property
     def primary(self) -> bool:
@@ -180,15 +182,23 @@ class MemberState:
 
 
 STATES_SQL = (
-    "SELECT nodename, nodeport, reportedstate::text, goalstate::text, health, reportedtli "
+    "SELECT nodename, nodeport, reportedstate::text, goalstate::text, health, reportedtli, reporttime "
     "FROM pgautofailover.node ORDER BY nodeid"
 )
 
 
 def states_from_rows(rows: list[tuple[object, ...]]) -> list[MemberState]:
     return [
-        MemberState(str(name), int(str(port)), str(rep), str(goal), health == 1, int(str(tli or 0)))
-        for name, port, rep, goal, health, tli in rows
+        MemberState(
+            str(name),
+            int(str(port)),
+            str(rep),
+            str(goal),
+            health == 1,
+            int(str(tli or 0)),
+            at if isinstance(at, datetime) else None,
+        )
+        for name, port, rep, goal, health, tli, at in rows
     ]
 
 

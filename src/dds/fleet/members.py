@@ -23,7 +23,8 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -197,16 +198,21 @@ def wait_primary(parts: Parts, inst: Instance) -> MemberState:
     raise InternalError(f"No member of instance {inst.id} became the primary in time.")
 
 
-def wait_converged(parts: Parts, inst: Instance) -> None:
+def wait_converged(parts: Parts, inst: Instance, restarted: Mapping[str, datetime] | None = None) -> None:
     """Until every member is the primary (`primary`, not `wait_primary`: its standbys are back and
     the monitor can move it again) or a secondary that has caught up: an instance is shown serving
-    only as a whole replica set."""
+    only as a whole replica set. A member `restarted` (name: when) counts only once its new keeper
+    has reported since: until then the monitor still shows what it was before, and a keeper's first
+    steps may restart its server to follow the primary."""
     deadline, found = time.monotonic() + CREATE_TIMEOUT_S, []
+    since = restarted or {}
     while time.monotonic() < deadline:
         found = states(parts, inst)
         replicas = {n.id for n in inst.nodes if n.role == READ_REPLICA}
         if len(found) == len(inst.nodes) and all(
-            m.reported == m.goal == "primary" or m.caught_up or (m.name in replicas and m.standby) for m in found
+            (m.reported == m.goal == "primary" or m.caught_up or (m.name in replicas and m.standby))
+            and (m.name not in since or (m.reported_at is not None and m.reported_at > since[m.name]))
+            for m in found
         ):
             return
         time.sleep(0.2)
@@ -286,10 +292,10 @@ def _fresh(directory: Path, t: Tools) -> None:
     directory.mkdir(parents=True)
     if t.user:
         shutil.chown(directory, t.user)
-        _traversable(directory.parent)
+        traversable(directory.parent)
 
 
-def _traversable(directory: Path) -> None:
+def traversable(directory: Path) -> None:
     """The servers' user must reach its directories through the service's: give every ancestor the
     search bit for others (never the read bit: nothing is listed)."""
     for d in [directory, *directory.parents]:

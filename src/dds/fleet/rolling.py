@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -66,11 +67,12 @@ def switchover(parts: Parts, inst: Instance, to: Node | None = None) -> Node:
 def restart_member(parts: Parts, inst: Instance, node: Node) -> None:
     """Every process of the member's node, stopped and started again (on the instance's current
     flavor and configuration); back once its server takes connections and the others see it."""
+    stopped_at = datetime.now(UTC)
     nodes.stop_node(parts, node)
     transition(node, NodeStatus.STOPPED)
     node.pid = nodes.start_node(parts, inst, node)
     transition(node, NodeStatus.NORMAL)
-    members.wait_converged(parts, inst)
+    members.wait_converged(parts, inst, restarted={node.id: stopped_at})
 
 
 def revive_members(parts: Parts, inst: Instance, leaving: Collection[Node] = ()) -> None:

@@ -11,18 +11,23 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from dds.backup import base_backup, physical
+from dds.backup.manifest import PHYSICAL_POSTGRESQL
+from dds.backup.physical import Source
+from dds.engine import postgres
 from dds.engine.base import NodeSpec
-from dds.fleet import nodes
+from dds.fleet import nodes, staging_server
 from dds.parts import Parts
 from dds.provision.base import Role
 
 
 @contextlib.contextmanager
 def serve_copy(
-    parts: Parts, instance_id: str, copy_dir: Path, password: str | None = None
+    parts: Parts, instance_id: str, copy_dir: Path, password: str | None = None, postgresql_url: str | None = None
 ) -> Iterator[nodes.AdminClient]:
     """Yield a service-user client of a temporary read-only engine on the engine files in
-    `copy_dir/data` (a backup's frozen copy, or the instance's files restored as of a time);
+    `copy_dir/data` (a backup's frozen copy, or the instance's files restored as of a time), or on
+    the PostgreSQL server at `postgresql_url` (a base backup's, `fleet.staging_server`);
     `password` is the service user's as the copy has it."""
     listen, debug = _two_free_ports()
     spec = NodeSpec(
@@ -32,6 +37,7 @@ def serve_copy(
         debug_port=debug,
         repl_set_name=None,
         read_only=True,
+        postgresql_url=postgresql_url,
     )
     try:
         nodes.start_engine(parts, spec, "a temporary copy")
@@ -39,6 +45,26 @@ def serve_copy(
             yield client
     finally:
         parts.provisioner.stop(copy_dir, Role.ENGINE)
+
+
+@contextlib.contextmanager
+def serve_archive(
+    parts: Parts, instance_id: str, archived: Source, fmt: str, copy: Path, password: str
+) -> Iterator[nodes.AdminClient]:
+    """`serve_copy` on a physical archive read from `archived` and unpacked into `copy` (checked
+    file by file first): SQLite files are served as they are; a base backup (`fmt`) is first
+    brought up by a PostgreSQL server of its own."""
+    if fmt != PHYSICAL_POSTGRESQL:
+        physical.unpack(archived, copy)
+        with serve_copy(parts, instance_id, copy, password) as client:
+            yield client
+        return
+    base_backup.unpack(archived, copy)
+    with (
+        staging_server.serving(parts, copy / base_backup.PGDATA) as port,
+        serve_copy(parts, instance_id, copy, password, postgres.member_url(port)) as client,
+    ):
+        yield client
 
 
 def _two_free_ports() -> tuple[int, int]:

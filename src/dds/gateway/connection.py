@@ -22,7 +22,7 @@ from dds.gateway import authorize
 from dds.gateway.activity import Activity
 from dds.gateway.auth import HELLO_COMMANDS, Attempt, AuthOutcome, Guard, Identity
 from dds.gateway.config import GatewayConfig
-from dds.gateway.errors import ErrorCode, ProtocolError, Refusal
+from dds.gateway.errors import ErrorCode, ProtocolError, Refusal, storage_restarting
 from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
 from dds.gateway.logs import GatewayLogs
 from dds.gateway.members import WRITE_COMMANDS
@@ -530,6 +530,12 @@ class ClientConnection(asyncio.Protocol):
         """The bytes the client gets: the engine's own, unless hello, SASL or usersInfo need a look."""
         request = flight.request
         command = request.command
+        if not reply.ok and storage_restarting(reply.body.get_str("errmsg")):
+            labels = ("RetryableWriteError",) if command in WRITE_COMMANDS else ()
+            message = "the member is restarting (its storage refused the command); retry"
+            return reply_for(
+                request, error_document(ErrorCode.ShutdownInProgress, message, labels), reply.header.request_id
+            )
         if flight.after is not None:
             doc = reply.body.decode()
             out = flight.after(doc)

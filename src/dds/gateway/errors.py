@@ -31,6 +31,7 @@ class ErrorCode(IntEnum):
     CommandNotFound = 59
     Interrupted = 11601
     NoReplicationEnabled = 76
+    ShutdownInProgress = 91
     NotWritablePrimary = 10107
     NotImplemented = 238
     UnsupportedOpQueryCommand = 352
@@ -54,3 +55,15 @@ class Refusal(Exception):
         self.labels = labels  # MongoDB's errorLabels (e.g. RetryableWriteError: drivers retry)
         self.audit = audit  # a protection rule fired: worth an audit record, not just an error line
         self.subject = subject  # the user name an authentication attempt claimed, when known
+
+
+# What the engine says when its member's PostgreSQL server is restarting or shutting down
+# (cannot_connect_now, admin_shutdown) or not listening yet: the command never ran.
+_STORAGE_RESTARTING = ("(SQLSTATE 57P03)", "(SQLSTATE 57P01)", "failed to connect to `")
+
+
+def storage_restarting(errmsg: object) -> bool:
+    """An engine error that means "this member is restarting", which MongoDB answers with
+    ShutdownInProgress: drivers then mark the member unknown and retry elsewhere, where an
+    InternalError (even in the handshake's hello) fails the application's operation."""
+    return isinstance(errmsg, str) and any(marker in errmsg for marker in _STORAGE_RESTARTING)

@@ -99,7 +99,6 @@ def start_backup(
     scheduled_for: datetime | None = None,
 ) -> tuple[Backup, Job]:
     """Add a BUILDING backup and its job to the caller's transaction."""
-    instances.require_sqlite(inst, "A backup")
     if inst.status not in ALLOWED["backup"]:
         raise BackupNotAllowed(f"The DB instance status ({inst.status}) does not allow a backup.")
     b = new_backup(parts, inst, kind=kind, name=name, description=description, scheduled_for=scheduled_for)

@@ -17,14 +17,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from dds.backup import archive, dump, physical, snapshot
-from dds.backup.manifest import FORMAT, Manifest, describe
+from dds.backup import archive, base_backup, dump, physical, snapshot
+from dds.backup.manifest import FORMAT, PHYSICAL, Manifest, describe
 from dds.core.errors import BackupCorrupt, BackupInvalid, BackupNotFound, BackupStopped, InternalError
 from dds.db.backups import Backup
-from dds.db.models import Instance
+from dds.db.models import Instance, Node
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, transition
-from dds.fleet import authorization, integrity, layout, nodes, secrets, temporary
+from dds.fleet import authorization, integrity, layout, members, nodes, secrets, temporary
 from dds.jobs.queue import enqueue
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -92,32 +92,10 @@ def take(ctx: JobContext) -> None:
         )
     # The export job dumps this backup later, through an engine that knows the users as frozen.
     secrets.write_secret(work / SECRET, secrets.service_password(parts.settings, inst.id))
-    settings = parts.settings
-    with contextlib.ExitStack() as held:
-        # Under the instance's lock: the supervisor must not restart the engine while it is paused.
-        with parts.locks.of(inst.id):
-            lost = integrity.fault(parts, inst, node, deep=False) if integrity.recorded(inst, node) else None
-            if lost:  # a backup of what is left would be taken for the instance's data
-                raise integrity.DataFault(lost, node.name)
-            taken = parts.clock.now()
-            manifest.authorization = authorization.current(settings, inst.id)  # grants as frozen
-            files = held.enter_context(
-                snapshot.frozen(nodes.engine_pid(parts, node), data, work / COPY, skip=physical.SKIP_DATABASES)
-            )
-            if not any(Path(f.name).name == integrity.ADMIN for f in files):
-                raise integrity.DataFault(f"no {integrity.ADMIN} among the engine's files", node.name)
-        manifest.point_in_time = taken.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as the manifest says
-        manifest.databases = {Path(f.name).stem: f.collections for f in files}
-        check = stop_check(parts, backup_id)  # looks at once, then every STOP_POLL seconds
-        with parts.store.writer(key) as sink:
-            size, digest = physical.write(
-                files,
-                manifest,
-                sink,
-                level=settings.backup_zstd_level,
-                threads=settings.backup_zstd_threads,
-                check=check,
-            )
+    if members.uses_postgresql(inst):
+        size, digest = _base_backup(parts, inst, manifest, key, stop_check(parts, backup_id))
+    else:
+        size, digest = _frozen_files(parts, inst, node, data, manifest, key, work, stop_check(parts, backup_id))
     archive.clear(work / COPY)
     with parts.db.session() as s:
         b = backup_of(s, ctx)
@@ -142,6 +120,79 @@ def take(ctx: JobContext) -> None:
         )
     parts.wakeup.set()
     settle_if(parts, instance_id, InstanceStatus.BACKING_UP)
+
+
+def _frozen_files(
+    parts: Parts,
+    inst: Instance,
+    node: Node,
+    data: Path,
+    manifest: Manifest,
+    key: str,
+    work: Path,
+    check: Callable[[], None],
+) -> tuple[int, str]:
+    """SQLite storage: the engine's files as of one pause of the engine, streamed into the store."""
+    settings = parts.settings
+    with contextlib.ExitStack() as held:
+        # Under the instance's lock: the supervisor must not restart the engine while it is paused.
+        with parts.locks.of(inst.id):
+            lost = integrity.fault(parts, inst, node, deep=False) if integrity.recorded(inst, node) else None
+            if lost:  # a backup of what is left would be taken for the instance's data
+                raise integrity.DataFault(lost, node.name)
+            taken = parts.clock.now()
+            manifest.authorization = authorization.current(settings, inst.id)  # grants as frozen
+            files = held.enter_context(
+                snapshot.frozen(nodes.engine_pid(parts, node), data, work / COPY, skip=physical.SKIP_DATABASES)
+            )
+            if not any(Path(f.name).name == integrity.ADMIN for f in files):
+                raise integrity.DataFault(f"no {integrity.ADMIN} among the engine's files", node.name)
+        manifest.point_in_time = taken.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as the manifest says
+        manifest.databases = {Path(f.name).stem: f.collections for f in files}
+        with parts.store.writer(key) as sink:
+            size, digest = physical.write(
+                files,
+                manifest,
+                sink,
+                level=settings.backup_zstd_level,
+                threads=settings.backup_zstd_threads,
+                check=check,
+            )
+        return size, digest
+
+
+def _base_backup(
+    parts: Parts, inst: Instance, manifest: Manifest, key: str, check: Callable[[], None]
+) -> tuple[int, str]:
+    """PostgreSQL storage: a base backup of a caught-up standby (the primary when none is), so the
+    primary is not slowed, streamed into the store. The point in time is the backup's end."""
+    check()
+    found = members.states(parts, inst)
+    source = next((m for m in found if m.caught_up), None) or next((m for m in found if m.primary), None)
+    if source is None:
+        raise InternalError(f"No member of instance {inst.id} can be backed up now (no primary, no secondary).")
+    node = next(n for n in inst.nodes if n.id == source.name)
+    manifest.authorization = authorization.current(parts.settings, inst.id)
+    settings = parts.settings
+    log = layout.node_dir(settings, node) / "base-backup.log"
+
+    def ended() -> None:  # the files are in: what the manifest says of them, written last
+        manifest.point_in_time = parts.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        manifest.databases = base_backup.databases(source.port)
+
+    with (
+        base_backup.streamed(members.tools(parts), source.port, log) as stream,
+        parts.store.writer(key) as sink,
+    ):
+        return base_backup.write(
+            stream,
+            manifest,
+            sink,
+            level=settings.backup_zstd_level,
+            threads=settings.backup_zstd_threads,
+            check=check,
+            ended=ended,
+        )
 
 
 log = logging.getLogger(__name__)
@@ -198,6 +249,7 @@ def _export(ctx: JobContext) -> None:
             archive.clear(work)
             return  # deleted meanwhile: nothing to export
         key, instance_id, physical_key = b.export_key, b.instance_id, b.object_key
+        fmt = str(b.manifest.get("format", PHYSICAL))
         manifest = Manifest(
             backup_id=b.id,
             instance_id=b.instance_id,
@@ -213,8 +265,8 @@ def _export(ctx: JobContext) -> None:
     copy, root = work / COPY, work / "dump"
     archive.clear(copy)
     archive.clear(root)
-    physical.unpack(ChunkReader(parts.store.read(physical_key)), copy)  # checked file by file
-    with temporary.serve_copy(parts, instance_id, copy, (work / SECRET).read_text()) as client:
+    archived = ChunkReader(parts.store.read(physical_key))
+    with temporary.serve_archive(parts, instance_id, archived, fmt, copy, (work / SECRET).read_text()) as client:
         result = dump.dump(client, root)
     archive.clear(copy)
     manifest.databases, manifest.documents, manifest.files = result.databases, result.documents, describe(root)

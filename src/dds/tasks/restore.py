@@ -19,12 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dds.backup import archive, load, physical
+from dds.backup import archive, dump, load, physical
+from dds.backup.manifest import PHYSICAL_POSTGRESQL
 from dds.core.errors import BackupCorrupt, BackupNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, layout, nodes
+from dds.fleet import authorization, layout, nodes, secrets, temporary
 from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -83,8 +84,12 @@ def fetch_verify(ctx: JobContext) -> None:
         if b.status != BackupStatus.COMPLETED:
             raise BackupCorrupt(f"The backup is {b.status} and cannot be restored.")
         key, file_name, size, digest = b.object_key, b.file_name, b.size_bytes, b.sha256
+        fmt, instance_id = str((b.manifest or {}).get("format", "")), b.instance_id
     if parts.store.size(key) is None:
         raise BackupCorrupt("The backup file is missing from the backup store.")
+    if fmt == PHYSICAL_POSTGRESQL:
+        _dump_base_backup(ctx, instance_id, key, size, digest, work)
+        return
     stream = _Hashing(parts.store.read(key))
     chunks = iter(stream)
     head = next(chunks, b"")
@@ -110,6 +115,30 @@ def fetch_verify(ctx: JobContext) -> None:
     archive.verify_archive(local, size, digest)
     archive.unpack(local, work / "x")
     local.unlink()
+    ctx.payload["format"] = DUMP
+
+
+def _dump_base_backup(ctx: JobContext, instance_id: str, key: str, size: int, digest: str, work: Path) -> None:
+    """A base backup (PostgreSQL storage) is restored through the wire: brought up by a server
+    of its own, dumped by a temporary engine in the mongodump layout, loaded like a dump. The
+    target's users stay (as for mongodump-layout backups)."""
+    parts = ctx.parts
+    secret = secrets.service_password(parts.settings, instance_id)
+    stream = _Hashing(parts.store.read(key))
+    chunks = iter(stream)
+    try:
+        archived = ChunkReader(chunks)
+        with temporary.serve_archive(parts, instance_id, archived, PHYSICAL_POSTGRESQL, work / "pg", secret) as client:
+            for _ in chunks:  # the rest of the stream (tar padding) counts towards the sum
+                pass
+            stream.check(size, digest)
+            dump.dump(client, work / "x" / "dump")
+    except BackupCorrupt:
+        for _ in chunks:  # a damaged file says so by its sum first: the clearer reason
+            pass
+        stream.check(size, digest)
+        raise
+    archive.clear(work / "pg")
     ctx.payload["format"] = DUMP
 
 
