@@ -1,22 +1,25 @@
 """Crash trials for the job kinds of replica sets on PostgreSQL storage (`DDS_REPLICA_SET_STORAGE=
 postgresql`): switchover, promotion, rolling restart and resize, two more members and back, a read
-replica added and deleted. The service is killed with SIGKILL at a fixed point after the request
-and started again on the same data directory; the job must end Completed, the instance `normal`
-with the members the job promised (one primary), every member's engine and gateway running once,
-and the data whole. `DDS_CRASH_DELAYS` widens the set (`make crash`)."""
+replica added and deleted; a backup, its export and a restore of it into a new instance. The
+service is killed with SIGKILL at a fixed point after the request and started again on the same
+data directory; the job must end Completed, the instance `normal` with the members the job
+promised (one primary), every member's engine and gateway running once, and the data whole.
+`DDS_CRASH_DELAYS` widens the set (`make crash`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import PASSWORD
 from tests.crash.test_job_crashes import Trial
-from tests.helpers import connect, engine_pids, gateway_pids, wait_for
+from tests.helpers import connect, engine_pids, gateway_pids, instance_body, wait_for, wait_job
 
 pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed")
 
@@ -105,3 +108,69 @@ def test_replica_set_job_survives_a_crash(trial: Trial, rs: str, kind: str, dela
     """Kinds run in order on one instance: each leaves what the next starts from."""
     request, roles = KINDS[kind]
     _crash(trial, rs, delay, request, roles)
+
+
+def _backup_files(t: Trial, iid: str, backup_id: str, count: int) -> None:
+    """The backup's files (the base backup, and the export when `count` is 2) download whole."""
+    params = {"instance_id": iid, "backup_id": backup_id}
+    with t.api() as c:
+        deadline = time.monotonic() + 180
+        while len(files := c.get("/backups/download-file", params=params).json()["files"]) < count:
+            assert time.monotonic() < deadline, files
+            time.sleep(0.3)
+        for f in files:
+            got = httpx.get(f["download_link"], timeout=60)
+            assert got.status_code == 200 and len(got.content) == int(got.headers["content-length"]) > 0, f
+
+
+def _take_backup(t: Trial, iid: str, delay: float) -> str:
+    with t.api() as c:
+        r = c.post("/backups", json={"backup": {"instance_id": iid, "name": f"crash-pg-b-{int(delay * 1000)}"}})
+        assert r.status_code == 200, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason")
+    _settled(t, iid, THREE)
+    _backup_files(t, iid, r.json()["backup_id"], 1)
+    return str(r.json()["backup_id"])
+
+
+def _export_backup(t: Trial, iid: str, delay: float) -> str:
+    """The export follows the backup (a job of its own, with a server of its own): killed mid-way."""
+    with t.api() as c:
+        r = c.post("/backups", json={"backup": {"instance_id": iid, "name": f"crash-pg-e-{int(delay * 1000)}"}})
+        assert wait_job(c, r.json()["job_id"], timeout=180)["status"] == "Completed"
+    time.sleep(delay)
+    t.svc.kill9()
+    t.svc.start()
+    _backup_files(t, iid, r.json()["backup_id"], 2)
+    _settled(t, iid, THREE)
+    return str(r.json()["backup_id"])
+
+
+def _restore_base_backup(t: Trial, iid: str, delay: float) -> str:
+    """A new instance from a base backup, the service killed during it: it holds the source's data."""
+    backup_id = _export_backup(t, iid, 0.0)
+    size = t.instance(iid)["groups"][0]["volume"]["size"]
+    point = {"instance_id": iid, "backup_id": backup_id}
+    body = {**instance_body(f"crash-pg-r-{int(delay * 1000)}", PASSWORD, size=str(size)), "restore_point": point}
+    with t.api() as c:
+        r = c.post("/instances", json=body)
+        assert r.status_code == 202, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason")
+    assert t.docs(r.json()["id"]) == [d["_id"] for d in DOCS]
+    t.delete(r.json()["id"])
+    _settled(t, iid, THREE)
+    return backup_id
+
+
+BACKUP_KINDS: dict[str, Callable[[Trial, str, float], str]] = {
+    "backup": _take_backup,
+    "backup-export": _export_backup,
+    "restore-new": _restore_base_backup,
+}
+
+
+@pytest.mark.parametrize(("delay", "kind"), [(d, k) for d in DELAYS for k in BACKUP_KINDS])
+def test_backup_job_on_postgresql_survives_a_crash(trial: Trial, rs: str, kind: str, delay: float) -> None:
+    BACKUP_KINDS[kind](trial, rs, delay)

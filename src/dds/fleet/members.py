@@ -40,6 +40,7 @@ from dds.parts import Parts
 from dds.provision.base import Role
 from dds.provision.local import as_user
 
+LEFTOVER_TIMEOUT_S = 10.0  # a killed pg_autoctl is gone well within this
 CREATE_TIMEOUT_S = 120.0
 
 
@@ -269,11 +270,36 @@ def _creations(directory: Path, verb: bytes | None = b"create") -> list[int]:
 
 
 def _stop_leftovers(directory: Path, verb: bytes | None = b"create") -> None:
-    """Stop what a crash left running on the data directory before creating or starting again
-    (pg_autoctl refuses a second one beside it)."""
-    for group in _creations(directory, verb):
+    """Stop what a crash left running on the data directory before creating or starting again,
+    and wait until it is gone: pg_autoctl refuses to start while the pid in its pid file lives."""
+    deadline = time.monotonic() + LEFTOVER_TIMEOUT_S
+    while (groups := _creations(directory, verb)) and time.monotonic() < deadline:
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(group, os.WNOHANG)  # one of ours: a zombie would still count as running
+        time.sleep(0.1)
+    keeper = _keeper_pid(directory)
+    while keeper is not None and time.monotonic() < deadline:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGKILL)
+            os.killpg(os.getpgid(keeper), signal.SIGKILL)  # its server too, as with the groups above
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(keeper, os.WNOHANG)
+        time.sleep(0.1)
+        keeper = _keeper_pid(directory)
+
+
+def _keeper_pid(directory: Path) -> int | None:
+    """The live pg_autoctl its pid file names for this data directory (where pg_autoctl keeps it)."""
+    pidfile = Path("/tmp/pg_autoctl") / str(postgres.pgdata(directory)).lstrip("/") / "pg_autoctl.pid"
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if state != "Z" and argv0.startswith(b"pg_autoctl") else None
 
 
 def _let_creation_finish(directory: Path) -> None:
