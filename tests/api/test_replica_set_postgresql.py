@@ -27,6 +27,7 @@ from tests.backup_helpers import (
     backup,
     check_base_backup,
     check_manifest,
+    recover,
     restore_new,
     seed,
     snapshot,
@@ -218,10 +219,22 @@ def test_a_backup_is_taken_from_a_standby_downloaded_and_restored(
     taken_from = [d.name for d in _instance_dir(pg_service, replica_set).iterdir() if (d / "base-backup.log").exists()]
     assert taken_from and all(roles[name] == "Secondary" for name in taken_from), (taken_from, roles)
 
-    created = restore_new(pg_service, backup_id, "pg-restored-1")
-    with tenant(pg_service, pg_service.instance(created["id"])) as client:
+    created = restore_new(pg_service, backup_id, "pg-restored-1", timeout=300)
+    restored = pg_service.instance(created["id"])
+    assert len(_nodes(pg_service, created["id"])) == 3
+    members = [d for d in _instance_dir(pg_service, restored).iterdir() if (d / "gateway.json").exists()]
+    assert len(members) == 3 and all((d / "pg" / "pgdata").is_dir() for d in members)  # on PostgreSQL
+    with tenant(pg_service, restored) as client:
         assert snapshot(client) == before  # documents byte for byte, and every index
     pg_service.delete_instance(created["id"])
+
+    with tenant(pg_service, replica_set) as client:  # a restore onto the original undoes later changes
+        client.shop.orders.delete_many({"n": {"$lt": 50}})
+        client.later.added.insert_one({"_id": 1})
+    recover(pg_service, iid, backup_id, iid)
+    assert pg_service.instance(iid)["status"] == "normal"
+    with tenant(pg_service, replica_set) as client:
+        assert snapshot(client) == before
 
 
 class Writer:

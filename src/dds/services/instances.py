@@ -232,9 +232,10 @@ def provision(
     low, high = parts.settings.port_bounds
     with allocation, parts.db.session() as s:
         taken = _taken_ports(s)
-        # Restores into a new instance stay on SQLite until backups of PostgreSQL storage exist.
         on_postgresql = (
-            v.mode == "ReplicaSet" and parts.settings.replica_set_storage == "postgresql" and job_name == JobName.CREATE
+            v.mode == "ReplicaSet"
+            and parts.settings.replica_set_storage == "postgresql"
+            and job_name in (JobName.CREATE, JobName.RESTORE_NEW)
         )
         # Single and SQLite: one node (client, engine, debug port). PostgreSQL: per member a client,
         # engine, debug and PostgreSQL port, and the monitor's.

@@ -9,7 +9,7 @@ from dds.db.backups import Backup
 from dds.db.models import Instance, Job
 from dds.domain.jobs import JobName
 from dds.domain.states import BACKUP_ALLOWED, InstanceStatus
-from dds.fleet import nodes
+from dds.fleet import members, nodes
 from dds.parts import Parts
 from dds.services import backups, instances, pitr, recovery
 from dds.wire import models as w
@@ -80,8 +80,9 @@ def restore_existing(parts: Parts, project_id: str, source: w.Source | None, tar
         payload = {"backup_id": _backup_for(parts, project_id, source, where="source").id}
     with parts.db.session() as s:
         inst = instances.get(s, project_id, target.instance_id)
-        instances.require_sqlite(inst, "A restore onto the instance")
-        if recovery.lost(inst):  # nothing of the target to keep: its node is rebuilt from the source
+        # Nothing of the target to keep: its node is rebuilt from the source (SQLite storage; a
+        # PostgreSQL member rebuilds itself from the others).
+        if recovery.lost(inst) and not members.uses_postgresql(inst):
             job = recovery.start(parts, s, inst, payload, f"a restore request ({payload})")
         else:
             instances.require(inst, "restore_target")

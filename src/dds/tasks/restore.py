@@ -25,7 +25,7 @@ from dds.core.errors import BackupCorrupt, BackupNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, layout, nodes, secrets, temporary
+from dds.fleet import authorization, layout, members, nodes, secrets, temporary
 from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -155,6 +155,32 @@ def fetch_as_of(ctx: JobContext) -> None:
     ctx.payload["authorization"] = authorization.as_of(parts.settings, p["source_instance_id"], at)
 
 
+def as_dump_for_postgresql(ctx: JobContext) -> None:
+    """A target on PostgreSQL storage takes data only through the wire: the verified engine files
+    (a SQLite instance's backup, or its archive as of a time) are dumped by a temporary engine
+    into the mongodump layout, then loaded like a dump. The target's users stay."""
+    if ctx.payload.get("format") != PHYSICAL or not _target_on_postgresql(ctx):
+        return
+    parts = ctx.parts
+    source = ctx.payload.get("source_instance_id")
+    if source is None:
+        with parts.db.session() as s:
+            source = backup_of(s, ctx).instance_id
+    staged = staged_dir(parts, ctx)
+    password = secrets.service_password(parts.settings, str(source))
+    archive.clear(staged / "dump")
+    with temporary.serve_copy(parts, str(source), staged, password) as client:
+        dump.dump(client, staged / "dump")
+    archive.clear(staged / physical.DATA)
+    ctx.payload["format"] = DUMP
+
+
+def _target_on_postgresql(ctx: JobContext) -> bool:
+    with ctx.parts.db.session() as s:
+        inst = s.get(Instance, ctx.instance_id)
+        return inst is not None and members.uses_postgresql(inst)
+
+
 def staged_dir(parts: Parts, ctx: JobContext) -> Path:
     return layout.staging(parts.settings, ctx.job_id) / "x"
 
@@ -265,6 +291,9 @@ def _set_aside(ctx: JobContext) -> None:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             raise BackupNotFound("The target instance no longer exists.")
+        if members.uses_postgresql(inst):
+            _dump_aside(parts, ctx, inst)
+            return
         for node in inst.nodes:
             snap = layout.node_dir(parts.settings, node) / SNAPSHOT
             if snap.exists():
@@ -278,6 +307,37 @@ def _set_aside(ctx: JobContext) -> None:
             if not nodes.is_running(parts, node):
                 node.pid = nodes.start_node(parts, inst, node)
                 transition(node, NodeStatus.NORMAL)
+
+
+def _aside_dir(parts: Parts, instance_id: str) -> Path:
+    """A PostgreSQL-backed target's tenant data as it was before the restore (mongodump layout):
+    beside the instance, so it outlives the job's staging area until the restore settles."""
+    return layout.instance_dir(parts.settings, instance_id) / SNAPSHOT
+
+
+def _dump_aside(parts: Parts, ctx: JobContext, inst: Instance) -> None:
+    """The target's data set aside before the dump replaces it (its servers keep running: a
+    replica set on PostgreSQL storage is never stopped as a whole). Taken once: a resumed job
+    keeps the first, whole copy."""
+    aside = _aside_dir(parts, inst.id)
+    if aside.exists():
+        return
+    partial = aside.with_name(SNAPSHOT + ".partial")
+    archive.clear(partial)
+    with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
+        dump.dump(client, partial)
+    partial.rename(aside)
+
+
+def _put_aside_back(parts: Parts, inst: Instance) -> None:
+    """A failed restore onto a PostgreSQL-backed target: its data as set aside, loaded again."""
+    aside = _aside_dir(parts, inst.id)
+    if not aside.exists():
+        return
+    with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
+        load.clear_tenant_data(client)
+        load.load(client, aside)
+    archive.clear(aside)
 
 
 def _load(ctx: JobContext) -> None:
@@ -308,6 +368,7 @@ def _apply(ctx: JobContext) -> None:
 
 def _drop_snapshots(parts: Parts, inst: Instance) -> None:
     authorization.forget_aside(parts.settings, inst.id)
+    archive.clear(_aside_dir(parts, inst.id))
     for node in inst.nodes:
         for name in (SNAPSHOT, BUILDING, READY, INCOMING):
             shutil.rmtree(layout.node_dir(parts.settings, node) / name, ignore_errors=True)
@@ -347,6 +408,10 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
         if inst is None:
             return
         authorization.put_back(parts.settings, inst.id)
+        if members.uses_postgresql(inst):
+            _put_aside_back(parts, inst)
+            transition(inst, settled(inst.read_only))
+            return
         for node in inst.nodes:
             node_dir = layout.node_dir(parts.settings, node)
             snap = node_dir / SNAPSHOT
@@ -372,12 +437,12 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
 KINDS = (
     JobKind(
         JobName.RESTORE_NEW,
-        (by_source(fetch_verify, fetch_as_of), start_nodes, init_engine, _apply, _finish_new),
+        (by_source(fetch_verify, fetch_as_of), as_dump_for_postgresql, start_nodes, init_engine, _apply, _finish_new),
         on_failure=_restore_new_failed,
     ),
     JobKind(
         JobName.RESTORE_CURRENT,
-        (by_source(fetch_verify, fetch_as_of), _set_aside, _apply, _finish_recovery),
+        (by_source(fetch_verify, fetch_as_of), as_dump_for_postgresql, _set_aside, _apply, _finish_recovery),
         on_failure=_recovery_failed,
     ),
     JobKind(
