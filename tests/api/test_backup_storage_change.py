@@ -1,0 +1,44 @@
+"""Backups taken on SQLite storage (earlier releases, or before `DDS_REPLICA_SET_STORAGE=postgresql`
+was set) restore into PostgreSQL-backed replica sets: a new instance, and onto an existing one."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests import conftest
+from tests.backup_helpers import backup, ready_instance, recover, restore_new, seed, snapshot, tenant
+
+pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed")
+
+
+def test_a_sqlite_replica_set_backup_restores_into_postgresql(tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings = conftest.test_settings(tmp_path_factory.mktemp("dds-storage-change"))
+    svc, stop = conftest.run_service(settings)
+    try:
+        source = ready_instance(svc, "sqlite-rs")
+        with tenant(svc, source) as client:
+            seed(client, rows=120)
+            before = snapshot(client)
+        backup_id = backup(svc, source["id"], "sqlite-rs-backup")
+    finally:
+        stop()
+    svc, stop = conftest.run_service(settings.model_copy(update={"replica_set_storage": "postgresql"}))
+    try:
+        created = restore_new(svc, backup_id, "pg-from-sqlite", timeout=300)
+        target = svc.instance(created["id"])
+        root = svc.parts.settings.instances_dir / target["id"]
+        members = [d for d in root.iterdir() if (d / "gateway.json").exists()]
+        assert len(members) == 3 and all((d / "pg" / "pgdata").is_dir() for d in members)  # on PostgreSQL
+        with tenant(svc, target) as client:
+            assert snapshot(client) == before  # documents byte for byte, and every index
+            client.shop.orders.delete_many({})
+            client.other.c.insert_one({"_id": "gone after the restore"})
+        recover(svc, source["id"], backup_id, target["id"])
+        with tenant(svc, svc.instance(target["id"])) as client:
+            assert snapshot(client) == before
+        for iid in (created["id"], source["id"]):
+            svc.delete_instance(iid)
+    finally:
+        stop()
