@@ -1,14 +1,27 @@
-"""Backups taken on SQLite storage (earlier releases, or before `DDS_REPLICA_SET_STORAGE=postgresql`
-was set) restore into PostgreSQL-backed replica sets: a new instance, and onto an existing one."""
+"""Backups across storages: taken on SQLite storage (earlier releases, or before
+`DDS_REPLICA_SET_STORAGE=postgresql` was set) they restore into PostgreSQL-backed replica sets, a
+new instance and onto an existing one; taken on PostgreSQL storage they round-trip through S3."""
 
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import pytest
 
 from tests import conftest
-from tests.backup_helpers import backup, ready_instance, recover, restore_new, seed, snapshot, tenant
+from tests.backup_helpers import (
+    backup,
+    check_manifest,
+    download_body,
+    ready_instance,
+    recover,
+    restore_new,
+    seed,
+    snapshot,
+    tenant,
+    wait_export,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed")
 
@@ -42,3 +55,23 @@ def test_a_sqlite_replica_set_backup_restores_into_postgresql(tmp_path_factory: 
             svc.delete_instance(iid)
     finally:
         stop()
+
+
+def test_a_postgresql_backup_round_trips_through_s3(make_service: Any, s3_server: dict[str, str]) -> None:
+    """The base backup and its export go into a real S3-compatible server and come back through
+    presigned links; the backup restores from there into a new PostgreSQL-backed replica set."""
+    svc = make_service(replica_set_storage="postgresql", **s3_server)
+    source = ready_instance(svc, "pg-s3-src")
+    with tenant(svc, source) as client:
+        seed(client, rows=80)
+        before = snapshot(client)
+    backup_id = backup(svc, source["id"], "pg-s3-backup")
+    files = wait_export(svc, source["id"], backup_id)
+    body = download_body(svc, source["id"], backup_id)
+    assert all("X-Amz-Signature" in f["download_link"] for f in body["files"]), body  # presigned by S3
+    assert check_manifest(files[f"{backup_id}.mongodump.tar.gz"], backup_id, source["id"])["documents"] >= 80
+    created = restore_new(svc, backup_id, "pg-s3-new", timeout=300)
+    with tenant(svc, svc.instance(created["id"])) as client:
+        assert snapshot(client) == before
+    for iid in (created["id"], source["id"]):
+        svc.delete_instance(iid)
