@@ -60,6 +60,7 @@ bench: setup wrk
 	$(VENV)/bin/python -m bench.bench_auth
 	$(VENV)/bin/python bench/bench_backup.py --size-mb 1024
 	$(VENV)/bin/python bench/bench_physical.py --size-mb 1024
+	$(VENV)/bin/python bench/bench_backup_postgresql.py --size-mb 1024
 	$(VENV)/bin/python -m bench.bench_api
 	$(VENV)/bin/python -m bench.bench_gateway
 	$(VENV)/bin/python -m bench.bench_authz

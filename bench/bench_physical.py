@@ -58,7 +58,7 @@ def main() -> None:
             stop()
 
 
-def _load(svc: Service, inst: dict[str, Any], size_mb: int) -> None:
+def load_documents(svc: Service, inst: dict[str, Any], size_mb: int) -> None:
     docs = size_mb * 1024 // DOC_KB
     rnd = random.Random(7)
     words = [os.urandom(4).hex() for _ in range(4096)]
@@ -101,7 +101,7 @@ def _sqlite_copy(files: list[Path], dest: Path) -> tuple[int, float]:
 
 def run(svc: Service, size_mb: int, tmp: Path) -> None:
     src = ready_instance(svc, "bench-physical-src", mode="Single")
-    _load(svc, src, size_mb)
+    load_documents(svc, src, size_mb)
     files = _engine_files(svc, src["id"])
     copied, copy_s = _sqlite_copy(files, tmp / "sqlite-copy")
 

@@ -41,6 +41,14 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
             r"restore to new instance MB/s +\d+\.\d +SQLite backup API copy MB/s +\d+\.\d +\d+\.\d\d",
         ],
     ),
+    "bench_backup_postgresql": (
+        ["bench/bench_backup_postgresql.py"],
+        [
+            r"server directory: \d+ MB in the base backup \([1-9]\d* MB copied by the baseline\)",
+            r"base backup MB/s +\d+\.\d +plain file copy MB/s +\d+\.\d +\d+\.\d\d",
+            r"restore to new instance MB/s +\d+\.\d +plain file copy MB/s +\d+\.\d +\d+\.\d\d",
+        ],
+    ),
     "bench_api": (
         ["-m", "bench.bench_api"],
         [
