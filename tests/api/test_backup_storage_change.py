@@ -39,6 +39,7 @@ def test_a_sqlite_replica_set_backup_restores_into_postgresql(tmp_path_factory: 
         stop()
     svc, stop = conftest.run_service(settings.model_copy(update={"replica_set_storage": "postgresql"}))
     try:
+        svc.delete_instance(source["id"])  # its manual backup stays, and restores without it
         created = restore_new(svc, backup_id, "pg-from-sqlite", timeout=300)
         target = svc.instance(created["id"])
         root = svc.parts.settings.instances_dir / target["id"]
@@ -51,15 +52,15 @@ def test_a_sqlite_replica_set_backup_restores_into_postgresql(tmp_path_factory: 
         recover(svc, source["id"], backup_id, target["id"])
         with tenant(svc, svc.instance(target["id"])) as client:
             assert snapshot(client) == before
-        for iid in (created["id"], source["id"]):
-            svc.delete_instance(iid)
+        svc.delete_instance(created["id"])
     finally:
         stop()
 
 
 def test_a_postgresql_backup_round_trips_through_s3(make_service: Any, s3_server: dict[str, str]) -> None:
     """The base backup and its export go into a real S3-compatible server and come back through
-    presigned links; the backup restores from there into a new PostgreSQL-backed replica set."""
+    presigned links; the backup restores from there into a new PostgreSQL-backed replica set; a
+    deleted one goes to the recycle bin and comes back from it."""
     svc = make_service(replica_set_storage="postgresql", **s3_server)
     source = ready_instance(svc, "pg-s3-src")
     with tenant(svc, source) as client:
@@ -73,5 +74,15 @@ def test_a_postgresql_backup_round_trips_through_s3(make_service: Any, s3_server
     created = restore_new(svc, backup_id, "pg-s3-new", timeout=300)
     with tenant(svc, svc.instance(created["id"])) as client:
         assert snapshot(client) == before
-    for iid in (created["id"], source["id"]):
-        svc.delete_instance(iid)
+    svc.delete_instance(created["id"])
+
+    with svc.client() as api:  # deleted into the recycle bin (a base backup), and back from there
+        policy = {"recycle_policy": {"enabled": True, "retention_period_in_days": 3}}
+        assert api.put(svc.path("/instances/recycle-policy"), json=policy).status_code == 200
+        svc.delete_instance(source["id"])
+        entry = api.get(svc.path("/recycle-instances")).json()["instances"][0]
+        assert entry["id"] == source["id"] and entry["backup_id"]
+    back = restore_new(svc, entry["backup_id"], "pg-s3-recycled", timeout=300)
+    with tenant(svc, svc.instance(back["id"])) as client:
+        assert snapshot(client) == before
+    svc.delete_instance(back["id"])

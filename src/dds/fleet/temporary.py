@@ -11,12 +11,13 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from dds.backup import base_backup, physical
+from dds.backup import base_backup, logins, physical
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
 from dds.backup.physical import Source
 from dds.engine import postgres
 from dds.engine.base import NodeSpec
 from dds.fleet import nodes, staging_server
+from dds.fleet.integrity import ADMIN as ADMIN_FILE
 from dds.parts import Parts
 from dds.provision.base import Role
 
@@ -48,23 +49,34 @@ def serve_copy(
 
 
 @contextlib.contextmanager
+def serve_restored(parts: Parts, instance_id: str, copy_dir: Path) -> Iterator[nodes.AdminClient]:
+    """`serve_copy` on engine files restored into `copy_dir/data` (a backup's, or an archive's as
+    of a time), whose service user is first given a one-time password: the instance they came
+    from may be gone, and its password with it."""
+    password = logins.fresh_password()
+    logins.reset_in_sqlite(copy_dir / physical.DATA / ADMIN_FILE, password)
+    with serve_copy(parts, instance_id, copy_dir, password) as client:
+        yield client
+
+
+@contextlib.contextmanager
 def serve_archive(
-    parts: Parts, instance_id: str, archived: Source, fmt: str, copy: Path, password: str
+    parts: Parts, instance_id: str, archived: Source, fmt: str, copy: Path
 ) -> Iterator[nodes.AdminClient]:
-    """`serve_copy` on a physical archive read from `archived` and unpacked into `copy` (checked
-    file by file first): SQLite files are served as they are; a base backup (`fmt`) is first
-    brought up by a PostgreSQL server of its own."""
+    """`serve_restored` on a physical archive read from `archived` and unpacked into `copy`
+    (checked file by file first): SQLite files are served as they are; a base backup (`fmt`) is
+    first brought up by a PostgreSQL server of its own."""
     if fmt != PHYSICAL_POSTGRESQL:
         physical.unpack(archived, copy)
-        with serve_copy(parts, instance_id, copy, password) as client:
+        with serve_restored(parts, instance_id, copy) as client:
             yield client
         return
     base_backup.unpack(archived, copy)
-    with (
-        staging_server.serving(parts, copy / base_backup.PGDATA) as port,
-        serve_copy(parts, instance_id, copy, password, postgres.member_url(port)) as client,
-    ):
-        yield client
+    password = logins.fresh_password()
+    with staging_server.serving(parts, copy / base_backup.PGDATA) as port:
+        logins.reset_in_postgresql(port, password)
+        with serve_copy(parts, instance_id, copy, password, postgres.member_url(port)) as client:
+            yield client
 
 
 def _two_free_ports() -> tuple[int, int]:

@@ -54,8 +54,8 @@ def delete(parts: Parts, project_id: str, instance_id: str) -> Job:
     with parts.db.session() as s:
         policy = s.get(RecyclePolicy, project_id)
         inst = instances.get(s, project_id, instance_id)
-        # Replica sets on PostgreSQL storage have no backups yet: deleted without a recycle-bin entry.
-        keep = inst.status in (*SERVING, InstanceStatus.ABNORMAL) and inst.storage != "postgresql"
+        # A replica set on PostgreSQL storage is backed up from a running member only (base backup).
+        keep = inst.status in (SERVING if inst.storage == "postgresql" else (*SERVING, InstanceStatus.ABNORMAL))
         if policy is None or not policy.enabled or not keep:
             s.rollback()
             return instances.delete(parts, project_id, instance_id)

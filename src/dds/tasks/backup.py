@@ -19,12 +19,12 @@ from sqlalchemy import select
 
 from dds.backup import archive, base_backup, dump, physical, snapshot
 from dds.backup.manifest import FORMAT, PHYSICAL, Manifest, describe
-from dds.core.errors import BackupCorrupt, BackupInvalid, BackupNotFound, BackupStopped, InternalError
+from dds.core.errors import BackupInvalid, BackupNotFound, BackupStopped, InternalError
 from dds.db.backups import Backup
 from dds.db.models import Instance, Node
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, transition
-from dds.fleet import authorization, integrity, layout, members, nodes, secrets, temporary
+from dds.fleet import authorization, integrity, layout, members, nodes, temporary
 from dds.jobs.queue import enqueue
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -33,7 +33,6 @@ from dds.tasks.backup_files import backup_of
 from dds.tasks.steps import clear_staging, ensure_running, settle_if
 
 COPY = "engine"  # staging/<backup>/engine: engine files copied there (backup) or unpacked (export)
-SECRET = "service.secret"  # the service user's password as the frozen copy has it
 STOP_POLL = 0.2  # seconds between looks at a backup's stop flag while it is being written
 STOP_WAIT = 600.0  # how long a stop job waits for the backup job to notice
 
@@ -90,8 +89,6 @@ def take(ctx: JobContext) -> None:
             point_in_time="",
             consistency="snapshot",
         )
-    # The export job dumps this backup later, through an engine that knows the users as frozen.
-    secrets.write_secret(work / SECRET, secrets.service_password(parts.settings, inst.id))
     if members.uses_postgresql(inst):
         size, digest = _base_backup(parts, inst, manifest, key, stop_check(parts, backup_id))
     else:
@@ -260,13 +257,11 @@ def _export(ctx: JobContext) -> None:
             consistency="snapshot",
             format=FORMAT,
         )
-    if not (work / SECRET).exists():
-        raise BackupCorrupt("The backup's service secret is gone from staging; no export can be made.")
     copy, root = work / COPY, work / "dump"
     archive.clear(copy)
     archive.clear(root)
     archived = ChunkReader(parts.store.read(physical_key))
-    with temporary.serve_archive(parts, instance_id, archived, fmt, copy, (work / SECRET).read_text()) as client:
+    with temporary.serve_archive(parts, instance_id, archived, fmt, copy) as client:
         result = dump.dump(client, root)
     archive.clear(copy)
     manifest.databases, manifest.documents, manifest.files = result.databases, result.documents, describe(root)

@@ -25,7 +25,7 @@ from dds.core.errors import BackupCorrupt, BackupNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, layout, members, nodes, secrets, temporary
+from dds.fleet import authorization, layout, members, nodes, temporary
 from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -123,12 +123,11 @@ def _dump_base_backup(ctx: JobContext, instance_id: str, key: str, size: int, di
     of its own, dumped by a temporary engine in the mongodump layout, loaded like a dump. The
     target's users stay (as for mongodump-layout backups)."""
     parts = ctx.parts
-    secret = secrets.service_password(parts.settings, instance_id)
     stream = _Hashing(parts.store.read(key))
     chunks = iter(stream)
     try:
         archived = ChunkReader(chunks)
-        with temporary.serve_archive(parts, instance_id, archived, PHYSICAL_POSTGRESQL, work / "pg", secret) as client:
+        with temporary.serve_archive(parts, instance_id, archived, PHYSICAL_POSTGRESQL, work / "pg") as client:
             for _ in chunks:  # the rest of the stream (tar padding) counts towards the sum
                 pass
             stream.check(size, digest)
@@ -167,9 +166,8 @@ def as_dump_for_postgresql(ctx: JobContext) -> None:
         with parts.db.session() as s:
             source = backup_of(s, ctx).instance_id
     staged = staged_dir(parts, ctx)
-    password = secrets.service_password(parts.settings, str(source))
     archive.clear(staged / "dump")
-    with temporary.serve_copy(parts, str(source), staged, password) as client:
+    with temporary.serve_restored(parts, str(source), staged) as client:
         dump.dump(client, staged / "dump")
     archive.clear(staged / physical.DATA)
     ctx.payload["format"] = DUMP
