@@ -68,7 +68,8 @@ def reset_in_postgresql(port: int, password: str) -> None:
             raise BackupCorrupt("The copy has no service user.")
         update = sql.SQL(
             "UPDATE {} SET _jsonb = _jsonb || jsonb_build_object('credentials', _jsonb->'credentials' || "
-            "jsonb_build_object(%s::text, (_jsonb->'credentials'->%s::text) || %s::jsonb)) WHERE _jsonb->>'_id' = %s::text"
+            "jsonb_build_object(%s::text, (_jsonb->'credentials'->%s::text) || %s::jsonb)) "
+            "WHERE _jsonb->>'_id' = %s::text"
         )
         fields = json.dumps(_fields(row[0], password))
         conn.execute(update.format(table), (MECHANISM, MECHANISM, fields, USER_ID))
