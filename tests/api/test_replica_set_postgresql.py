@@ -35,7 +35,7 @@ from tests.backup_helpers import (
     wait_export,
 )
 from tests.conftest import PASSWORD, Service
-from tests.helpers import member_logs
+from tests.helpers import logs_in, member_logs
 
 pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed")
 
@@ -207,6 +207,7 @@ def test_a_backup_is_taken_from_a_standby_downloaded_and_restored(
     iid = replica_set["id"]
     with tenant(pg_service, replica_set) as client:
         seed(client, rows=150)
+        client.admin.command("createUser", "appuser", pwd="App#Pass_01", roles=[])  # the source's own user
         before = snapshot(client)
     backup_id = backup(pg_service, iid, "pg-backup-1")
     files = wait_export(pg_service, iid, backup_id)
@@ -226,6 +227,9 @@ def test_a_backup_is_taken_from_a_standby_downloaded_and_restored(
     assert len(members) == 3 and all((d / "pg" / "pgdata").is_dir() for d in members)  # on PostgreSQL
     with tenant(pg_service, restored) as client:
         assert snapshot(client) == before  # documents byte for byte, and every index
+        client.shop.orders.insert_one({"_id": "written after restore"})  # a writable primary
+        assert client.local.oplog.rs.find_one({"ns": "shop.orders", "o._id": "written after restore"})
+    assert logs_in(restored, "appuser", "App#Pass_01")  # a physical restore brings the backup's users back
     pg_service.delete_instance(created["id"])
 
     with tenant(pg_service, replica_set) as client:  # a restore onto the original undoes later changes

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
@@ -198,3 +199,41 @@ def unpack(stream: Source, dest: Path) -> Manifest:
     except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError, TypeError, KeyError) as exc:
         raise BackupCorrupt(f"The backup file cannot be read: {exc}.") from None
     return check_files(manifest, seen)
+
+
+# What a member's server directory carries that must not follow it into another instance: its
+# standby settings (the source's primary and slot), signal files, logs, its replication slots.
+_NOT_CARRIED = (
+    "standby.signal",
+    "recovery.signal",
+    "backup_label.old",
+    "backup_manifest",
+    "current_logfiles",
+    "startup.log",
+    "postmaster.pid",
+    "postmaster.opts",
+    "postgresql-auto-failover-standby.conf",
+)
+_STANDBY_INCLUDE = "include 'postgresql-auto-failover-standby.conf'"
+_AUTO_SETTINGS_DROPPED = ("synchronous_standby_names", "primary_conninfo", "primary_slot_name", "recovery_")
+
+
+def detach(pgdata: Path) -> None:
+    """Make a base backup's directory a server of its own: no longer a standby of the source's
+    primary, nothing of the source's replication left (pg_auto_failover then registers it as a
+    new instance's first member). `backup_label` stays: it tells where recovery starts."""
+    for name in _NOT_CARRIED:
+        (pgdata / name).unlink(missing_ok=True)
+    for sub in ("log", "pg_replslot"):
+        for entry in (pgdata / sub).glob("*"):
+            if entry.is_dir():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    conf = pgdata / "postgresql.conf"
+    lines = conf.read_text().splitlines()
+    conf.write_text("".join(f"{line}\n" for line in lines if not line.startswith(_STANDBY_INCLUDE)))
+    auto = pgdata / "postgresql.auto.conf"
+    if auto.exists():
+        kept = [line for line in auto.read_text().splitlines() if not line.strip().startswith(_AUTO_SETTINGS_DROPPED)]
+        auto.write_text("".join(f"{line}\n" for line in kept))

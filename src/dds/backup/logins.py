@@ -26,6 +26,7 @@ from dds.core.errors import BackupCorrupt
 from dds.engine import postgres
 
 USER_ID = "admin.dds_service"  # the service user's `_id` in admin's system.users
+TENANT_ID = "admin.rwuser"
 MECHANISM = "SCRAM-SHA-256"
 _USERS_TABLE = "SELECT _jsonb->>'table' FROM admin._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'system.users'"
 
@@ -53,8 +54,9 @@ def _fields(credentials: object, password: str) -> dict[str, str]:
     return scram_sha256(password, secrets.token_bytes(28), int(credentials["iterationCount"]))
 
 
-def reset_in_postgresql(port: int, password: str) -> None:
-    """On a server brought up from a base backup (writable: it is the copy's own)."""
+def reset_in_postgresql(port: int, password: str, user_id: str = USER_ID, required: bool = True) -> None:
+    """On a server brought up from a base backup (writable: it is the copy's own). A user that is
+    not there is an error unless not `required`."""
     with psycopg.connect(postgres.member_url(port), connect_timeout=5) as conn:
         found = conn.execute(_USERS_TABLE).fetchone()
         if found is None:
@@ -62,17 +64,19 @@ def reset_in_postgresql(port: int, password: str) -> None:
         table = sql.Identifier("admin", str(found[0]))
         row = conn.execute(
             sql.SQL("SELECT _jsonb->'credentials'->%s FROM {} WHERE _jsonb->>'_id' = %s").format(table),
-            (MECHANISM, USER_ID),
+            (MECHANISM, user_id),
         ).fetchone()
+        if row is None and not required:
+            return
         if row is None:
-            raise BackupCorrupt("The copy has no service user.")
+            raise BackupCorrupt(f"The copy has no user {user_id}.")
         update = sql.SQL(
             "UPDATE {} SET _jsonb = _jsonb || jsonb_build_object('credentials', _jsonb->'credentials' || "
             "jsonb_build_object(%s::text, (_jsonb->'credentials'->%s::text) || %s::jsonb)) "
             "WHERE _jsonb->>'_id' = %s::text"
         )
         fields = json.dumps(_fields(row[0], password))
-        conn.execute(update.format(table), (MECHANISM, MECHANISM, fields, USER_ID))
+        conn.execute(update.format(table), (MECHANISM, MECHANISM, fields, user_id))
 
 
 def reset_in_sqlite(admin_file: Path, password: str) -> None:

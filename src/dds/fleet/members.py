@@ -118,6 +118,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
             postgres.remove_member(inst.monitor_port, node.storage_port)
         _stop_leftovers(d)
         _fresh(d, t)
+        _take_seed(node_dir, d, t)
         candidate = node.role != READ_REPLICA
         launch = postgres.create_member(t, d, node.storage_port, node.id, inst.monitor_port, candidate)
         _run_once(
@@ -310,6 +311,28 @@ def _let_creation_finish(directory: Path) -> None:
     while _creations(directory) and time.monotonic() < deadline:
         time.sleep(0.2)
     _stop_leftovers(directory, verb=None)
+
+
+SEED = "pg.seed"  # beside a node's storage: a server directory its member is to start from
+
+
+def seed_dir(parts: Parts, node: Node) -> Path:
+    """Where a restore leaves the server directory (`<seed>/pgdata`) a new instance's first member
+    is created from, instead of an empty one: pg_auto_failover registers it as the primary and
+    the other members are made from it as usual."""
+    return layout.node_dir(parts.settings, node) / SEED
+
+
+def _take_seed(node_dir: Path, directory: Path, t: Tools) -> None:
+    seed = node_dir / SEED / "pgdata"
+    if not seed.is_dir():
+        return
+    seed.rename(postgres.pgdata(directory))
+    shutil.rmtree(node_dir / SEED, ignore_errors=True)
+    if t.user:
+        for root, dirs, files in os.walk(directory):
+            for name in dirs + files:
+                shutil.chown(os.path.join(root, name), t.user, t.user)
 
 
 def _fresh(directory: Path, t: Tools) -> None:

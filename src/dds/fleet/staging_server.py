@@ -3,7 +3,8 @@
 A base backup is made readable by starting a server on it: PostgreSQL replays the WAL the
 backup carries up to its consistent end and opens. The server runs beside the instance's
 members, on loopback only, with every setting a member brings along that would reach out or
-wait (synchronous standbys, replication, archiving) switched off on its command line.
+wait (synchronous standbys, archiving) switched off on its command line. Stopped, it leaves a
+cleanly shut-down directory (recovery done), which a new instance's first member can start from.
 """
 
 from __future__ import annotations
@@ -54,10 +55,6 @@ def serving(parts: Parts, pgdata: Path) -> Iterator[int]:
         "archive_mode=off",
         "-c",
         "hot_standby=on",
-        "-c",
-        "max_wal_senders=0",
-        "-c",
-        "wal_level=minimal",
         "-c",
         "logging_collector=off",
         "-c",

@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dds.backup import archive, dump, load, physical
+from dds.backup import archive, base_backup, dump, load, logins, physical
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
 from dds.core.errors import BackupCorrupt, BackupNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, layout, members, nodes, temporary
+from dds.fleet import authorization, layout, members, nodes, secrets, staging_server, temporary
 from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -48,6 +48,7 @@ BUILDING = "data.restore"  # the restored files being put together
 READY = "data.ready"  # ... and once they are complete
 INCOMING = "data.incoming"  # a copy of the staged files, before it is whole
 PHYSICAL, DUMP = "physical", "dump"  # payload["format"]: how the verified backup is applied
+BASE = "base_backup"  # ... a base backup, in place as the new instance's first member
 _KEPT = tuple(f"{db}.{user}" for db, user in KEPT_USERS)  # users a restore leaves as the target has them
 
 
@@ -116,6 +117,79 @@ def fetch_verify(ctx: JobContext) -> None:
     archive.unpack(local, work / "x")
     local.unlink()
     ctx.payload["format"] = DUMP
+
+
+def fetch_verify_new(ctx: JobContext) -> None:
+    """`fetch_verify` for a new instance; a base backup restored into a new replica set on
+    PostgreSQL storage becomes its first member's server directory (`_seed_from_base_backup`)."""
+    with ctx.parts.db.session() as s:
+        fmt = str((backup_of(s, ctx).manifest or {}).get("format", ""))
+    if fmt == PHYSICAL_POSTGRESQL and _target_on_postgresql(ctx):
+        _seed_from_base_backup(ctx)
+    else:
+        fetch_verify(ctx)
+
+
+def _seed_from_base_backup(ctx: JobContext) -> None:
+    """Physical restore: the verified base backup, detached from its source's replication, is
+    brought up once by a server of our own (its WAL replayed, the service user and rwuser given
+    the new instance's passwords), stopped cleanly and left where the first member is created
+    from (`members.seed_dir`); pg_auto_failover registers it as the primary and the other
+    members are base-backed-up from it."""
+    parts = ctx.parts
+    work = layout.staging(parts.settings, ctx.job_id)
+    archive.clear(work)
+    work.mkdir(parents=True)
+    with parts.db.session() as s:
+        b = backup_of(s, ctx)
+        key, size, digest = b.object_key, b.size_bytes, b.sha256
+        inst = s.get(Instance, ctx.instance_id)
+        if inst is None:
+            raise BackupNotFound("The target instance no longer exists.")
+        seed = members.seed_dir(parts, inst.nodes[0])
+    stream = _Hashing(parts.store.read(key))
+    chunks = iter(stream)
+    try:
+        manifest = base_backup.unpack(ChunkReader(chunks), work)
+    except BackupCorrupt:
+        for _ in chunks:  # a damaged file says so by its sum first: the clearer reason
+            pass
+        stream.check(size, digest)
+        raise
+    for _ in chunks:
+        pass
+    stream.check(size, digest)
+    pgdata = work / base_backup.PGDATA
+    base_backup.detach(pgdata)
+    settings = parts.settings
+    with staging_server.serving(parts, pgdata) as port:
+        logins.reset_in_postgresql(port, secrets.service_password(settings, ctx.instance_id))
+        tenant = secrets.pending_password(settings, ctx.instance_id)
+        logins.reset_in_postgresql(port, tenant, logins.TENANT_ID, required=False)
+    archive.clear(seed)
+    seed.mkdir(parents=True)
+    pgdata.rename(seed / base_backup.PGDATA)
+    ctx.payload["format"] = BASE
+    ctx.payload["authorization"] = manifest.authorization
+
+
+def _open_base_backup(ctx: JobContext) -> None:
+    """The new replica set runs on the backup's data: its own oplog (not the source's history),
+    the backup's role grants for the users it holds."""
+    parts = ctx.parts
+    with parts.db.session() as s:
+        inst = s.get(Instance, ctx.instance_id)
+        if inst is None:
+            raise BackupNotFound("The target instance no longer exists.")
+        _ = inst.nodes
+    with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
+        client.local.drop_collection("oplog.rs")
+        ensure_oplog(parts, inst, client)
+        found = client.admin.command("usersInfo", {"forAllDBs": True})["users"]
+        ctx.payload["databases"] = len(client.list_database_names())
+    wanted = ctx.payload.get("authorization")
+    if wanted is not None:
+        authorization.replace(parts.settings, inst.id, wanted, {(u["db"], u["user"]) for u in found})
 
 
 def _dump_base_backup(ctx: JobContext, instance_id: str, key: str, size: int, digest: str, work: Path) -> None:
@@ -360,6 +434,8 @@ def _apply(ctx: JobContext) -> None:
     """Physical backups: files back in place; mongodump-layout backups: documents re-inserted."""
     if ctx.payload.get("format") == PHYSICAL:
         _put_files(ctx)
+    elif ctx.payload.get("format") == BASE:
+        _open_base_backup(ctx)
     else:
         _load(ctx)
 
@@ -435,7 +511,14 @@ def _recovery_failed(ctx: JobContext, reason: str) -> None:
 KINDS = (
     JobKind(
         JobName.RESTORE_NEW,
-        (by_source(fetch_verify, fetch_as_of), as_dump_for_postgresql, start_nodes, init_engine, _apply, _finish_new),
+        (
+            by_source(fetch_verify_new, fetch_as_of),
+            as_dump_for_postgresql,
+            start_nodes,
+            init_engine,
+            _apply,
+            _finish_new,
+        ),
         on_failure=_restore_new_failed,
     ),
     JobKind(
