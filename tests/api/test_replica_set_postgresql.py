@@ -105,6 +105,24 @@ def test_three_members_with_their_roles(pg_service: Service, replica_set: dict[s
         assert secondary.count_documents({}) == 2, "reads on a secondary see the primary's writes"
 
 
+def _tree_bytes(root: Path, skip: str = "") -> int:
+    return sum(f.lstat().st_size for f in root.rglob("*") if f.is_file() and not f.is_relative_to(root / skip))
+
+
+def test_disk_usage_is_the_fullest_members(pg_service: Service, replica_set: dict[str, Any]) -> None:
+    """Each member has a volume of the instance's size (as on DDS): the instance is as full as its
+    fullest member's data (not the WAL kept for standbys), never as the members together."""
+    with pg_service.client() as c:
+        used = int(
+            c.get(pg_service.path(f"/instances/{replica_set['id']}/disk-usage")).json()["volumes"][0]["used_bytes"]
+        )
+    data = [
+        d / "pg" / "pgdata" for d in _instance_dir(pg_service, replica_set).iterdir() if (d / "gateway.json").exists()
+    ]
+    members = [_tree_bytes(p, skip="pg_wal") for p in data]
+    assert len(members) == 3 and 0 < used <= max(members) * 1.2 < sum(members), (used, members)
+
+
 def test_mongosh_rs_status_shows_three_members(pg_service: Service, replica_set: dict[str, Any]) -> None:
     script = "const s = rs.status(); print(JSON.stringify(s.members.map(m => m.stateStr).sort()))"
     seen: list[str] = []

@@ -235,14 +235,20 @@ def stop_monitor(parts: Parts, instance_id: str) -> None:
 
 
 def data_bytes(parts: Parts, nodes: list[Node]) -> int:
-    """Bytes of the members' server files (every file under each `pgdata/`)."""
-    total = 0
+    """Bytes of the fullest member's server files (under its `pgdata/`, but the WAL it keeps for
+    its standbys): each member has a volume of the instance's size, as on DDS, so the instance is
+    as full as its fullest member, not as the members together."""
+    fullest = 0
     for node in nodes:
-        for root, _dirs, files in os.walk(postgres.pgdata(store_dir(parts, node))):
+        total, pgdata = 0, postgres.pgdata(store_dir(parts, node))
+        for root, dirs, files in os.walk(pgdata):
+            if Path(root) == pgdata and "pg_wal" in dirs:
+                dirs.remove("pg_wal")
             for name in files:
                 with contextlib.suppress(OSError):
                     total += os.lstat(os.path.join(root, name)).st_size
-    return total
+        fullest = max(fullest, total)
+    return fullest
 
 
 def _monitor_answers(port: int) -> bool:
