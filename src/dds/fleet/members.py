@@ -122,7 +122,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
         candidate = node.role != READ_REPLICA
         launch = postgres.create_member(t, d, node.storage_port, node.id, inst.monitor_port, candidate)
         _run_once(
-            t, launch, node_dir / "storage.log", f"the PostgreSQL server of node {node.name}", lambda: _hurry(others)
+            t, launch, node_dir / "storage.log", f"the PostgreSQL server of node {node.name}", lambda: hurry(others)
         )
     if parts.provisioner.running_pid(node_dir, Role.STORAGE) is None:
         _let_creation_finish(d)
@@ -359,7 +359,7 @@ def traversable(directory: Path) -> None:
             d.chmod(mode | stat.S_IXOTH)
 
 
-def _hurry(ports: list[int]) -> None:
+def hurry(ports: list[int]) -> None:
     """A standby's base backup starts with a checkpoint on the primary, which pg_autoctl asks for
     spread over minutes (pg_basebackup's default) when the primary has written much: a CHECKPOINT
     request makes the one in progress finish now."""
@@ -370,7 +370,7 @@ def _hurry(ports: list[int]) -> None:
 
 
 def _hurry_and_nudge(parts: Parts, node: Node, others: list[int]) -> None:
-    _hurry(others)
+    hurry(others)
     nudge(parts, node)
 
 
