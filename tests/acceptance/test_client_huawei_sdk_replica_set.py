@@ -1,6 +1,7 @@
 """The Huawei Cloud SDK drives a replica set on PostgreSQL storage (`DDS_REPLICA_SET_STORAGE=postgresql`)
 unchanged: switchover, promotion of a chosen secondary, two more members and back, a read replica
-added and deleted, a rolling restart; every response parses into the SDK's models and each job
+added and deleted, a rolling restart, a backup with its download link restored into a new replica
+set; every response parses into the SDK's models and each job
 ends `Completed` with the members the API then shows."""
 
 from __future__ import annotations
@@ -9,19 +10,29 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from huaweicloudsdkdds.v3 import (
     AddReadonlyNodeRequest,
     AddReadonlyNodeRequestBody,
+    CreateManualBackupOption,
+    CreateManualBackupRequest,
+    CreateManualBackupRequestBody,
     DdsClient,
     DeleteReadonlyNodeRequest,
     DeleteReadonlyNodeRequestBody,
     EnlargeReplicasetNodeRequestBody,
     ExpandReplicasetNodeRequest,
+    ListBackupsRequest,
     ListInstancesRequest,
     ReduceInstanceNodeRequestBody,
     RestartInstanceRequest,
     RestartInstanceRequestBody,
+    RestoreNewInstanceFlavorOption,
+    RestoreNewInstanceRequest,
+    RestoreNewInstanceRequestBody,
+    RestorePoint,
+    ShowBackupDownloadLinkRequest,
     ShrinkInstanceNodesRequest,
     SwitchInstancePrimaryRequest,
     SwitchoverReplicaSetRequest,
@@ -30,7 +41,7 @@ from huaweicloudsdkdds.v3 import (
 
 from tests.client_support import assert_model_types
 from tests.conftest import PASSWORD, Service
-from tests.helpers import wait_for
+from tests.helpers import connect, wait_for
 from tests.huawei_support import create_replica_set, sdk_client, wait
 from tests.iam_helpers import Tenant, add_tenant, delete_instance, start_own
 
@@ -38,6 +49,9 @@ pytestmark = [
     pytest.mark.filterwarnings("error::huaweicloudsdkcore.warning.warning.SdkWarning"),
     pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed"),
 ]
+
+
+REPLICA_SPEC = "dds.mongodb.s2.medium.4.repset"
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +145,56 @@ def test_rolling_restart(client: DdsClient, instance_id: str) -> None:
     )
     assert wait(client, resp.job_id, timeout=300).status == "Completed"
     assert sorted(_roles(client, instance_id).values()) == ["Primary", "Secondary", "Secondary"]
+
+
+def test_backup_download_link_and_restore(client: DdsClient, tenant: Tenant, instance_id: str) -> None:
+    """A manual backup (a base backup of a secondary), its download link and a restore into a new
+    replica set, through the SDK's own calls and models."""
+    with tenant.token_client() as c:
+        wire = c.get(tenant.path("/instances"), params={"id": instance_id}).json()["instances"][0]
+    with connect(wire, PASSWORD) as mongo:
+        mongo.shop.orders.insert_one({"_id": 1, "item": "tea"})
+    made = client.create_manual_backup(
+        CreateManualBackupRequest(
+            body=CreateManualBackupRequestBody(
+                backup=CreateManualBackupOption(instance_id=instance_id, name="sdk-pg-backup", description="by sdk")
+            )
+        )
+    )
+    assert_model_types(made, "create_manual_backup")
+    assert wait(client, made.job_id).status == "Completed"
+    listed = client.list_backups(ListBackupsRequest(instance_id=instance_id))
+    assert_model_types(listed, "list_backups")
+    assert [b.status for b in listed.backups if b.id == made.backup_id] == ["COMPLETED"]
+    link = client.show_backup_download_link(
+        ShowBackupDownloadLinkRequest(instance_id=instance_id, backup_id=made.backup_id)
+    )
+    assert_model_types(link, "download_link")
+    assert link.files[0].name == f"{made.backup_id}.physical.tar.zst"
+    got = httpx.get(link.files[0].download_link, timeout=60)
+    assert got.status_code == 200 and (len(got.content) + 1023) // 1024 == link.files[0].size
+
+    restored = client.restore_new_instance(
+        RestoreNewInstanceRequest(
+            body=RestoreNewInstanceRequestBody(
+                name="sdk-pg-restored",
+                availability_zone="local-1a",
+                password=PASSWORD,
+                flavor=[RestoreNewInstanceFlavorOption(type="replica", num="1", size="10", spec_code=REPLICA_SPEC)],
+                restore_point=RestorePoint(instance_id=instance_id, backup_id=made.backup_id),
+                vpc_id="674e9b42-cd8d-4d25-a2e6-5abcc565b961",
+                subnet_id="f1df08c5-71d1-406a-aff0-de435a51007b",
+                security_group_id="7aa51dbf-5b63-40db-9724-dad3c4828b58",
+            )
+        )
+    )
+    assert_model_types(restored, "restore_new_instance")
+    try:
+        assert wait(client, restored.job_id, timeout=300).status == "Completed"
+        assert sorted(n.role for n in _nodes(client, restored.id)) == ["Primary", "Secondary", "Secondary"]
+        with tenant.token_client() as c:
+            wire = c.get(tenant.path("/instances"), params={"id": restored.id}).json()["instances"][0]
+        with connect(wire, PASSWORD) as mongo:
+            assert mongo.shop.orders.find_one({"_id": 1}) == {"_id": 1, "item": "tea"}
+    finally:
+        delete_instance(tenant, restored.id)
