@@ -72,6 +72,14 @@ def serve_archive(
             yield client
         return
     base_backup.unpack(archived, copy)
+    with serve_base_backup(parts, instance_id, copy) as client:
+        yield client
+
+
+@contextlib.contextmanager
+def serve_base_backup(parts: Parts, instance_id: str, copy: Path) -> Iterator[nodes.AdminClient]:
+    """`serve_copy` on a base backup unpacked into `copy/pgdata`: brought up by a PostgreSQL
+    server of its own, its service user given a one-time password."""
     password = logins.fresh_password()
     with staging_server.serving(parts, copy / base_backup.PGDATA) as port:
         logins.reset_in_postgresql(port, password)

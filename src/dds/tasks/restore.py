@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dds.backup import archive, base_backup, dump, load, logins, physical
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
@@ -49,24 +49,46 @@ READY = "data.ready"  # ... and once they are complete
 INCOMING = "data.incoming"  # a copy of the staged files, before it is whole
 PHYSICAL, DUMP = "physical", "dump"  # payload["format"]: how the verified backup is applied
 BASE = "base_backup"  # ... a base backup, in place as the new instance's first member
+T = TypeVar("T")
 _KEPT = tuple(f"{db}.{user}" for db, user in KEPT_USERS)  # users a restore leaves as the target has them
 
 
 class _Hashing:
-    """Chunks from the store, hashed and counted on their way through."""
+    """Chunks from the store, hashed and counted on their way through; the sum is checked once
+    the whole stream went by (a damaged file says so by its sum: the clearer reason)."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
+    def __init__(self, chunks: Iterator[bytes], size: int, sha256: str) -> None:
         self.digest = hashlib.sha256()
         self.size = 0
+        self.expected = (size, sha256)
+        self.chunks: Iterator[bytes] = self._hashed(chunks)
 
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
+    def _hashed(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
             self.digest.update(chunk)
             self.size += len(chunk)
             yield chunk
 
-    def check(self, size: int, sha256: str) -> None:
+    def peek(self) -> bytes:
+        head = next(self.chunks, b"")
+        self.chunks = itertools.chain([head], self.chunks)
+        return head
+
+    def unpacked(self, unpack: Callable[[ChunkReader], T]) -> T:
+        """`unpack` run on the stream, then the rest of it (tar padding) read and the sum checked;
+        an unpack that fails is checked by the sum first too."""
+        try:
+            out = unpack(ChunkReader(self.chunks))
+        except BackupCorrupt:
+            self.check()
+            raise
+        self.check()
+        return out
+
+    def check(self) -> None:
+        for _ in self.chunks:
+            pass
+        size, sha256 = self.expected
         if self.size != size:
             raise BackupCorrupt(f"The backup file has {self.size} bytes, expected {size}.")
         if self.digest.hexdigest() != sha256:
@@ -91,27 +113,15 @@ def fetch_verify(ctx: JobContext) -> None:
     if fmt == PHYSICAL_POSTGRESQL:
         _dump_base_backup(ctx, instance_id, key, size, digest, work)
         return
-    stream = _Hashing(parts.store.read(key))
-    chunks = iter(stream)
-    head = next(chunks, b"")
-    chunks = itertools.chain([head], chunks)
-    if physical.is_physical(head):
-        try:
-            manifest = physical.unpack(ChunkReader(chunks), work / "x")
-        except BackupCorrupt:
-            for _ in chunks:  # a damaged file says so by its sum first: the clearer reason
-                pass
-            stream.check(size, digest)
-            raise
-        for _ in chunks:  # the rest of the stream (tar padding) counts towards the sum
-            pass
-        stream.check(size, digest)
+    stream = _Hashing(parts.store.read(key), size, digest)
+    if physical.is_physical(stream.peek()):
+        manifest = stream.unpacked(lambda reader: physical.unpack(reader, work / "x"))
         ctx.payload["format"] = PHYSICAL
         ctx.payload["authorization"] = manifest.authorization  # None: an archive made before
         return
     local = work / file_name
     with local.open("wb") as out:
-        for chunk in chunks:
+        for chunk in stream.chunks:
             out.write(chunk)
     archive.verify_archive(local, size, digest)
     archive.unpack(local, work / "x")
@@ -147,18 +157,7 @@ def _seed_from_base_backup(ctx: JobContext) -> None:
         if inst is None:
             raise BackupNotFound("The target instance no longer exists.")
         seed = members.seed_dir(parts, inst.nodes[0])
-    stream = _Hashing(parts.store.read(key))
-    chunks = iter(stream)
-    try:
-        manifest = base_backup.unpack(ChunkReader(chunks), work)
-    except BackupCorrupt:
-        for _ in chunks:  # a damaged file says so by its sum first: the clearer reason
-            pass
-        stream.check(size, digest)
-        raise
-    for _ in chunks:
-        pass
-    stream.check(size, digest)
+    manifest = _Hashing(parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work))
     pgdata = work / base_backup.PGDATA
     base_backup.detach(pgdata)
     settings = parts.settings
@@ -197,20 +196,9 @@ def _dump_base_backup(ctx: JobContext, instance_id: str, key: str, size: int, di
     of its own, dumped by a temporary engine in the mongodump layout, loaded like a dump. The
     target's users stay (as for mongodump-layout backups)."""
     parts = ctx.parts
-    stream = _Hashing(parts.store.read(key))
-    chunks = iter(stream)
-    try:
-        archived = ChunkReader(chunks)
-        with temporary.serve_archive(parts, instance_id, archived, PHYSICAL_POSTGRESQL, work / "pg") as client:
-            for _ in chunks:  # the rest of the stream (tar padding) counts towards the sum
-                pass
-            stream.check(size, digest)
-            dump.dump(client, work / "x" / "dump")
-    except BackupCorrupt:
-        for _ in chunks:  # a damaged file says so by its sum first: the clearer reason
-            pass
-        stream.check(size, digest)
-        raise
+    _Hashing(parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work / "pg"))
+    with temporary.serve_base_backup(parts, instance_id, work / "pg") as client:
+        dump.dump(client, work / "x" / "dump")
     archive.clear(work / "pg")
     ctx.payload["format"] = DUMP
 
