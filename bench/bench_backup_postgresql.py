@@ -92,8 +92,10 @@ def run(svc: Service, size_mb: int, tmp: Path) -> None:
         archive = b.size_bytes
 
     t0 = time.perf_counter()
-    restore_new(svc, backup_id, "bench-pg-new", timeout=7200)
+    created = restore_new(svc, backup_id, "bench-pg-new", timeout=7200)
     restore_s = time.perf_counter() - t0
+    for iid in (created["id"], src["id"]):  # their servers and keepers stop with them
+        svc.delete_instance(iid)
 
     print(
         f"server directory: {covered / MB:.0f} MB in the base backup ({copied / MB:.0f} MB copied by the baseline); "
