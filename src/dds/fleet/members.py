@@ -99,6 +99,7 @@ def ensure_monitor(parts: Parts, inst: Instance) -> None:
         with open(postgres.pgdata(d) / "postgresql.conf", "a") as conf:
             conf.write(postgres.monitor_settings_text())
     if parts.provisioner.running_pid(d, Role.MONITOR) is None:
+        _reachable(d, t)
         parts.provisioner.start(d, Role.MONITOR, postgres.run(t, d), d / "monitor.log")
     _wait(lambda: _monitor_answers(port), parts, "the monitor", d / "monitor.log")
 
@@ -125,6 +126,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
             t, launch, node_dir / "storage.log", f"the PostgreSQL server of node {node.name}", lambda: hurry(others)
         )
     if parts.provisioner.running_pid(node_dir, Role.STORAGE) is None:
+        _reachable(d, t)
         _let_creation_finish(d)
         parts.provisioner.start(node_dir, Role.STORAGE, postgres.run(t, d), node_dir / "storage.log")
     port = node.storage_port
@@ -348,6 +350,13 @@ def _fresh(directory: Path, t: Tools) -> None:
     if t.user:
         shutil.chown(directory, t.user)
         traversable(directory.parent)
+
+
+def _reachable(directory: Path, t: Tools) -> None:
+    """Before a keeper starts again: the servers' user still reaches its directory (someone may
+    have tightened an ancestor's mode since it was made, as pytest does to its own root)."""
+    if t.user and directory.exists():
+        traversable(directory)
 
 
 def traversable(directory: Path) -> None:
