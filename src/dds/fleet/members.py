@@ -42,6 +42,7 @@ from dds.provision.local import as_user
 
 LEFTOVER_TIMEOUT_S = 10.0  # a killed pg_autoctl is gone well within this
 CREATE_TIMEOUT_S = 120.0
+SETTLE_S = 2.5  # a restarted member's state must hold this long (see wait_converged)
 
 
 READ_REPLICA = "ReadOnly"  # the role of a read replica: a standby never promoted nor waited for
@@ -206,18 +207,23 @@ def wait_converged(parts: Parts, inst: Instance, restarted: Mapping[str, datetim
     """Until every member is the primary (`primary`, not `wait_primary`: its standbys are back and
     the monitor can move it again) or a secondary that has caught up: an instance is shown serving
     only as a whole replica set. A member `restarted` (name: when) counts only once its new keeper
-    has reported since: until then the monitor still shows what it was before, and a keeper's first
-    steps may restart its server to follow the primary."""
+    has reported since, and then only when all this has held for SETTLE_S: a restarted keeper
+    first reports the state it had, and a second later may be told to follow the current primary
+    again, which restarts its server (measured: a write refused just after a rolling restart)."""
     deadline, found = time.monotonic() + CREATE_TIMEOUT_S, []
     since = restarted or {}
+    held_since: float | None = None
     while time.monotonic() < deadline:
         found = states(parts, inst)
         replicas = {n.id for n in inst.nodes if n.role == READ_REPLICA}
-        if len(found) == len(inst.nodes) and all(
+        converged = len(found) == len(inst.nodes) and all(
             (m.reported == m.goal == "primary" or m.caught_up or (m.name in replicas and m.standby))
             and (m.name not in since or (m.reported_at is not None and m.reported_at > since[m.name]))
             for m in found
-        ):
+        )
+        now = time.monotonic()
+        held_since = (held_since or now) if converged else None
+        if held_since is not None and (not since or now - held_since >= SETTLE_S):
             return
         time.sleep(0.2)
     seen = ", ".join(f"{m.name}: {m.reported}/{m.goal}{'' if m.healthy else ' (unhealthy)'}" for m in found)
@@ -300,15 +306,23 @@ def _stop_leftovers(directory: Path, verb: bytes | None = b"create") -> None:
 
 
 def _keeper_pid(directory: Path) -> int | None:
-    """The live pg_autoctl its pid file names for this data directory (where pg_autoctl keeps it)."""
+    """The live pg_autoctl its pid file names for this data directory (where pg_autoctl keeps it).
+    A pid file naming anything else is removed: pg_autoctl only asks whether that pid lives, and
+    pids are reused (32768 of them here), so a stale file would keep every new keeper out."""
     pidfile = Path("/tmp/pg_autoctl") / str(postgres.pgdata(directory)).lstrip("/") / "pg_autoctl.pid"
     try:
         pid = int(pidfile.read_text().split()[0])
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
     except (OSError, ValueError, IndexError):
         return None
-    return pid if state != "Z" and argv0.startswith(b"pg_autoctl") else None
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except (OSError, IndexError):
+        state, argv0 = "gone", b""
+    if state not in ("Z", "gone") and argv0.startswith(b"pg_autoctl"):
+        return pid
+    pidfile.unlink(missing_ok=True)
+    return None
 
 
 def _let_creation_finish(directory: Path) -> None:
