@@ -91,11 +91,18 @@ def instance_body(
 def connect(
     instance: dict[str, Any], password: str, user: str = "rwuser", timeout_ms: int = 5000, auth_db: str = "admin"
 ) -> MongoClient:  # type: ignore[type-arg]
-    """Connect the way a tenant would: only host/port from the instance details."""
-    node = instance["groups"][0]["nodes"][0]
-    host, port = node["private_ip"], int(instance["port"])
+    """Connect the way a tenant would: only hosts/port from the instance details. A replica set of
+    several members (PostgreSQL storage) by its seed list and name, so writes find the primary
+    wherever a switchover put it; one node directly."""
+    port = int(instance["port"])
+    members = [n for g in instance["groups"] for n in g["nodes"] if n.get("role") != "ReadOnly"]
+    if len(members) > 1:
+        hosts = ",".join(f"{n['private_ip']}:{port}" for n in members)
+        options = "replicaSet=replica"
+    else:
+        hosts, options = f"{members[0]['private_ip']}:{port}", "directConnection=true"
     return MongoClient(
-        f"mongodb://{user}:{quote_plus(password)}@{host}:{port}/?authSource={auth_db}&directConnection=true",
+        f"mongodb://{user}:{quote_plus(password)}@{hosts}/?authSource={auth_db}&{options}",
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
     )
