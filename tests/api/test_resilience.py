@@ -150,7 +150,7 @@ def test_service_killed_mid_backup_never_leaves_a_false_completed(tmp_path: Path
             job_id, backup_id = r.json()["job_id"], r.json()["backup_id"]
             staging = tmp_path / "backups" / "staging"
             deadline = time.monotonic() + 30  # kill once the backup job has started its work
-            while not (staging / backup_id / "service.secret").exists() and time.monotonic() < deadline:
+            while not (staging / backup_id).exists() and time.monotonic() < deadline:
                 time.sleep(0.001)
             svc.kill9()
             with sqlite3.connect(tmp_path / "meta.db") as db:

@@ -42,6 +42,7 @@ from dds.provision.local import as_user
 
 LEFTOVER_TIMEOUT_S = 10.0  # a killed pg_autoctl is gone well within this
 CREATE_TIMEOUT_S = 120.0
+FAILOVER_WAIT_S = 30.0  # the monitor fails a dead primary over in seconds
 SETTLE_S = 2.5  # a restarted member's state must hold this long (see wait_converged)
 
 
@@ -128,6 +129,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
         )
     if parts.provisioner.running_pid(node_dir, Role.STORAGE) is None:
         _reachable(d, t)
+        _let_failover_finish(parts, inst, node)
         _let_creation_finish(d)
         parts.provisioner.start(node_dir, Role.STORAGE, postgres.run(t, d), node_dir / "storage.log")
     port = node.storage_port
@@ -364,6 +366,25 @@ def _fresh(directory: Path, t: Tools) -> None:
     if t.user:
         shutil.chown(directory, t.user)
         traversable(directory.parent)
+
+
+def _let_failover_finish(parts: Parts, inst: Instance, node: Node) -> None:
+    """A primary whose keeper died is started again only once another member has taken over (or
+    none can): back at once, its keeper would start its server as the primary it last was, in
+    the middle of the failover, and writes sent there would wait for standbys that now follow
+    the new primary (measured: the write gap of a killed primary grew past 10 s)."""
+    deadline = time.monotonic() + FAILOVER_WAIT_S
+    while time.monotonic() < deadline:
+        found = states(parts, inst)
+        me = next((m for m in found if m.name == node.id), None)
+        others = [m for m in found if m.name != node.id]
+        if me is None or me.reported not in postgres.WRITABLE_STATES:
+            return  # not the primary: it rejoins as a standby
+        if any(m.reported in postgres.WRITABLE_STATES and m.goal in postgres.WRITABLE_STATES for m in others):
+            return  # another member took over: it will be told to demote
+        if not any(m.healthy and m.reported in postgres.STANDBY_STATES for m in others):
+            return  # nobody to fail over to (the whole instance starting): it is the primary
+        time.sleep(0.2)
 
 
 def _reachable(directory: Path, t: Tools) -> None:
