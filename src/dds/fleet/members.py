@@ -117,7 +117,6 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
     if not created(d):
         parts.provisioner.stop(node_dir, Role.ENGINE)
         parts.provisioner.stop(node_dir, Role.STORAGE)
-        _let_failover_finish(parts, inst, node)  # a new member joins a formation that has a primary
         with contextlib.suppress(psycopg.Error):  # not registered yet: nothing to forget
             postgres.remove_member(inst.monitor_port, node.storage_port)
         _stop_leftovers(d)
