@@ -95,21 +95,32 @@ class _Hashing:
             raise BackupCorrupt("The backup file failed its sha256 check; it is damaged.")
 
 
+def _fresh_staging(ctx: JobContext) -> Path:
+    work = layout.staging(ctx.parts.settings, ctx.job_id)
+    archive.clear(work)
+    work.mkdir(parents=True)
+    return work
+
+
+def _restorable(ctx: JobContext) -> tuple[str, str, int, str, str, str]:
+    """The job's backup, if it can be restored: (key, file name, size, sha256, format, instance)."""
+    with ctx.parts.db.session() as s:
+        b = backup_of(s, ctx)
+        if b.status != BackupStatus.COMPLETED:
+            raise BackupCorrupt(f"The backup is {b.status} and cannot be restored.")
+        found = (b.object_key, b.file_name, b.size_bytes, b.sha256, str((b.manifest or {}).get("format", "")))
+        instance_id = b.instance_id
+    if ctx.parts.store.size(found[0]) is None:
+        raise BackupCorrupt("The backup file is missing from the backup store.")
+    return (*found, instance_id)
+
+
 def fetch_verify(ctx: JobContext) -> None:
     """Stream the archive from the store into staging, checking every checksum; the target is
     not touched yet. The format is told by the archive itself (zstd: physical; gzip: dump)."""
     parts = ctx.parts
-    work = layout.staging(parts.settings, ctx.job_id)
-    archive.clear(work)
-    work.mkdir(parents=True)
-    with parts.db.session() as s:
-        b = backup_of(s, ctx)
-        if b.status != BackupStatus.COMPLETED:
-            raise BackupCorrupt(f"The backup is {b.status} and cannot be restored.")
-        key, file_name, size, digest = b.object_key, b.file_name, b.size_bytes, b.sha256
-        fmt, instance_id = str((b.manifest or {}).get("format", "")), b.instance_id
-    if parts.store.size(key) is None:
-        raise BackupCorrupt("The backup file is missing from the backup store.")
+    work = _fresh_staging(ctx)
+    key, file_name, size, digest, fmt, instance_id = _restorable(ctx)
     if fmt == PHYSICAL_POSTGRESQL:
         _dump_base_backup(ctx, instance_id, key, size, digest, work)
         return
@@ -147,12 +158,9 @@ def _seed_from_base_backup(ctx: JobContext) -> None:
     from (`members.seed_dir`); pg_auto_failover registers it as the primary and the other
     members are base-backed-up from it."""
     parts = ctx.parts
-    work = layout.staging(parts.settings, ctx.job_id)
-    archive.clear(work)
-    work.mkdir(parents=True)
+    work = _fresh_staging(ctx)
+    key, _, size, digest, _, _ = _restorable(ctx)
     with parts.db.session() as s:
-        b = backup_of(s, ctx)
-        key, size, digest = b.object_key, b.size_bytes, b.sha256
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             raise BackupNotFound("The target instance no longer exists.")
