@@ -20,7 +20,7 @@ from urllib.parse import quote_plus
 
 import pytest
 from pymongo import MongoClient, ReadPreference, WriteConcern
-from pymongo.errors import NotPrimaryError, PyMongoError
+from pymongo.errors import NotPrimaryError, PyMongoError, ServerSelectionTimeoutError
 
 from tests import conftest
 from tests.backup_helpers import (
@@ -505,7 +505,11 @@ def _failover(svc: Service, inst: dict[str, Any], collection: str, harm: str) ->
     gap = writer.longest_gap_after(t0)
     assert gap <= RESUME_WITHIN_S, f"writes resumed after {gap:.1f} s"
     with MongoClient(_uri(inst), serverSelectionTimeoutMS=30000) as client:
-        assert client.admin.command("hello")["primary"] != primary
+        try:
+            now_primary = client.admin.command("hello")["primary"]
+        except ServerSelectionTimeoutError as e:
+            raise AssertionError(f"no primary after the failover: {e}\n{member_logs(node_dir.parent, 40)}") from e
+        assert now_primary != primary
         have = {d["_id"] for d in client.test[collection].find({}, {"_id": 1})}
     lost = {i for i, _ in writer.acked} - have
     assert not lost, f"{len(lost)} acknowledged majority writes lost"

@@ -208,10 +208,11 @@ def read_states(monitor_port: int, timeout: float = 2.0) -> list[MemberState]:
         return states_from_rows(conn.execute(STATES_SQL).fetchall())
 
 
-def remove_member(monitor_port: int, member_port: int) -> None:
-    """Forget a member whose server is gone, so it can be created again from the others."""
+def remove_member(monitor_port: int, member_port: int, force: bool = True) -> None:
+    """Forget a member whose server is gone, so it can be created again from the others; without
+    `force`, only mark it as leaving (a primary's standbys then start a failover)."""
     with psycopg.connect(monitor_url(monitor_port), connect_timeout=2, autocommit=True) as conn:
-        conn.execute("SELECT pgautofailover.remove_node('127.0.0.1', %s, true)", (member_port,))
+        conn.execute("SELECT pgautofailover.remove_node('127.0.0.1', %s, %s)", (member_port, force))
 
 
 def perform_switchover(monitor_port: int, to: str | None = None) -> None:
@@ -231,6 +232,15 @@ def set_apply_delay(port: int, delay_ms: int) -> None:
     with psycopg.connect(member_url(port), connect_timeout=2, autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER SYSTEM SET recovery_min_apply_delay = {}").format(sql.Literal(f"{delay_ms}ms")))
         conn.execute("SELECT pg_reload_conf()")
+
+
+def in_recovery(port: int) -> bool:
+    """The server is still replaying WAL (a standby, or a restore not at its target yet)."""
+    try:
+        with psycopg.connect(member_url(port), connect_timeout=1) as conn:
+            return conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+    except psycopg.Error:
+        return True
 
 
 def accepts(port: int, timeout: float = 1.0) -> bool:

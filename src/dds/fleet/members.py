@@ -117,8 +117,7 @@ def ensure_member(parts: Parts, inst: Instance, node: Node) -> None:
     if not created(d):
         parts.provisioner.stop(node_dir, Role.ENGINE)
         parts.provisioner.stop(node_dir, Role.STORAGE)
-        with contextlib.suppress(psycopg.Error):  # not registered yet: nothing to forget
-            postgres.remove_member(inst.monitor_port, node.storage_port)
+        _forget(parts, inst, node)
         _stop_leftovers(d)
         _fresh(d, t)
         _take_seed(node_dir, d, t)
@@ -377,14 +376,39 @@ def _let_failover_finish(parts: Parts, inst: Instance, node: Node) -> None:
     while time.monotonic() < deadline:
         found = states(parts, inst)
         me = next((m for m in found if m.name == node.id), None)
-        others = [m for m in found if m.name != node.id]
         if me is None or me.reported not in postgres.WRITABLE_STATES:
             return  # not the primary: it rejoins as a standby
-        if any(m.reported in postgres.WRITABLE_STATES and m.goal in postgres.WRITABLE_STATES for m in others):
-            return  # another member took over: it will be told to demote
-        if not any(m.healthy and m.reported in postgres.STANDBY_STATES for m in others):
-            return  # nobody to fail over to (the whole instance starting): it is the primary
+        if not _failover_pending(found, node):
+            return  # another member took over (it will be told to demote), or none can: it is the primary
         time.sleep(0.2)
+
+
+def _forget(parts: Parts, inst: Instance, node: Node) -> None:
+    """Remove a member whose files are gone from the monitor, so it can be created again. A lost
+    primary is first asked to leave, which makes the others report their WAL and promotes the
+    most advanced one (the fastest failover), and is forced out once another member has taken
+    over: forced out at once, pg_auto_failover 2.0 starts no failover and leaves the group without
+    a primary for good (`ProceedGroupState couldn't find the primary node`)."""
+    assert inst.monitor_port is not None and node.storage_port is not None
+    found = states(parts, inst)
+    me = next((m for m in found if m.name == node.id), None)
+    if me is None:
+        return  # not registered (yet, or any more): nothing to forget
+    with contextlib.suppress(psycopg.Error):
+        if _failover_pending(found, node):
+            if me.goal != "dropped":
+                postgres.remove_member(inst.monitor_port, node.storage_port, force=False)
+            deadline = time.monotonic() + FAILOVER_WAIT_S
+            while time.monotonic() < deadline and _failover_pending(states(parts, inst), node):
+                time.sleep(0.2)
+        postgres.remove_member(inst.monitor_port, node.storage_port)
+
+
+def _failover_pending(found: list[MemberState], node: Node) -> bool:
+    """No other member has taken over from `node` yet, and one can (a healthy standby)."""
+    others = [m for m in found if m.name != node.id]
+    took_over = any(m.reported in postgres.WRITABLE_STATES and m.goal in postgres.WRITABLE_STATES for m in others)
+    return not took_over and any(m.healthy and m.reported in postgres.STANDBY_STATES for m in others)
 
 
 def _reachable(directory: Path, t: Tools) -> None:
