@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.backup_helpers import backup, download, ready_instance, tenant
 from tests.helpers import wait_for
@@ -27,9 +28,11 @@ def test_link_expires_after_15_minutes(make_service: Any) -> None:
     assert refused.status_code == 403 and refused.json()["error_code"] == "DBS.280032"
 
 
-def test_policy_takes_backup_in_window_and_prunes_after_keep_days(make_service: Any) -> None:
-    svc = make_service(scheduler_interval=0.2)
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_policy_takes_backup_in_window_and_prunes_after_keep_days(make_service: Any, storage: str) -> None:
+    svc = make_service(scheduler_interval=0.2, replica_set_storage=storage)
     inst = ready_instance(svc, "bk-auto")
+    assert inst["groups"][0]["nodes"] and len(inst["groups"][0]["nodes"]) == (3 if storage == "postgresql" else 1)
     with tenant(svc, inst) as client:
         client.a.b.insert_one({"_id": 1})
     now = svc.clock.now()

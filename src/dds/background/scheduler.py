@@ -61,8 +61,6 @@ class Scheduler(Periodic):
                 start = window_start(now, inst.backup_start_time, inst.backup_period)
                 if start is None or inst.created >= start or inst.status not in ALLOWED["backup"]:
                     continue
-                if inst.storage == "postgresql":  # no backups of PostgreSQL storage yet
-                    continue
                 exists = s.scalar(
                     select(Backup.id).where(
                         Backup.instance_id == inst.id, Backup.type == BackupType.AUTO, Backup.scheduled_for == start
