@@ -8,6 +8,7 @@ restart, which `sidecar.Sidecar` does within a poll interval.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -53,6 +54,30 @@ class S3Replica:
 
 
 ReplicaTarget = DirReplica | S3Replica
+
+
+def add_replica_arguments(p: argparse.ArgumentParser) -> None:
+    """The archive's place on an archiver's command line (S3 keys come from the environment)."""
+    p.add_argument("--replica-dir", type=Path)
+    p.add_argument("--s3-bucket")
+    p.add_argument("--s3-prefix", default="")
+    p.add_argument("--s3-endpoint", default="")
+    p.add_argument("--s3-region", default="us-east-1")
+
+
+def replica_from_arguments(p: argparse.ArgumentParser, a: argparse.Namespace) -> ReplicaTarget:
+    if a.replica_dir is not None:
+        return DirReplica(a.replica_dir)
+    if not a.s3_bucket:
+        p.error("one of --replica-dir or --s3-bucket is required")
+    return S3Replica(
+        bucket=a.s3_bucket,
+        prefix=a.s3_prefix,
+        endpoint=a.s3_endpoint,
+        region=a.s3_region,
+        access_key=os.environ.get("DDS_ARCHIVER_S3_ACCESS_KEY", ""),
+        secret_key=os.environ.get("DDS_ARCHIVER_S3_SECRET_KEY", ""),
+    )
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,10 @@ class DirStore:
         os.replace(tmp, path)
 
     def delete_prefix(self, prefix: str) -> None:
-        shutil.rmtree(self.root / prefix, ignore_errors=True)
+        path = self.root / prefix
+        if path.is_file():
+            path.unlink()
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class S3Store:

@@ -4,6 +4,9 @@ One `python -m dds.archiver` process per node of an instance whose backup policy
 incremental backup on; like the gateway it is a process of its own (archiving goes on while
 the service restarts), recorded, revived and stopped with the node. Its replica lives in the
 backup store under `pitr/<instance>/<node>/`.
+
+A replica set on PostgreSQL storage has one archiver instead, `python -m dds.walarchive`, beside
+its first member: it archives the WAL of whichever member is primary into `pitr/<instance>/wal/`.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from dds.archiver.config import ArchiveConfig, DirReplica, ReplicaTarget, S3Repl
 from dds.archiver.store import open_store
 from dds.db.models import Instance, Node
 from dds.engine.base import Launch
-from dds.fleet import layout
+from dds.fleet import layout, members
 from dds.parts import Parts
 from dds.provision.base import Role
 from dds.store.s3 import S3Store
+from dds.walarchive.shipper import WalArchiveConfig
 
 DEFAULT_RETENTION_DAYS = 7
+WAL = "wal"  # the WAL archive of a replica set on PostgreSQL storage, beside the nodes' replicas
 
 
 def replica_for(parts: Parts, instance_id: str, node_id: str) -> ReplicaTarget:
@@ -62,26 +67,66 @@ def config_for(parts: Parts, inst: Instance, node: Node) -> ArchiveConfig:
 def launch_for(config: ArchiveConfig) -> Launch:
     argv = [sys.executable, "-m", "dds.archiver", "--data-dir", str(config.data_dir), "--state-dir"]
     argv += [str(config.state_dir), "--retention-days", str(config.retention.days)]
-    env: dict[str, str] = {}
-    replica = config.replica
+    return _with_replica(argv, config.replica)
+
+
+def _with_replica(argv: list[str], replica: ReplicaTarget) -> Launch:
+    """An archiver's command line naming its archive (S3 keys in its environment only)."""
     if isinstance(replica, DirReplica):
-        argv += ["--replica-dir", str(replica.path)]
-    else:
-        argv += ["--s3-bucket", replica.bucket, "--s3-prefix", replica.prefix, "--s3-region", replica.region]
-        if replica.endpoint:
-            argv += ["--s3-endpoint", replica.endpoint]
-        env = {"DDS_ARCHIVER_S3_ACCESS_KEY": replica.access_key, "DDS_ARCHIVER_S3_SECRET_KEY": replica.secret_key}
+        return Launch(argv=[*argv, "--replica-dir", str(replica.path)], env={})
+    argv = [*argv, "--s3-bucket", replica.bucket, "--s3-prefix", replica.prefix, "--s3-region", replica.region]
+    if replica.endpoint:
+        argv += ["--s3-endpoint", replica.endpoint]
+    env = {"DDS_ARCHIVER_S3_ACCESS_KEY": replica.access_key, "DDS_ARCHIVER_S3_SECRET_KEY": replica.secret_key}
     return Launch(argv=argv, env=env)
+
+
+def archives(inst: Instance, node: Node) -> bool:
+    """The node runs an archiver: every node of an instance with incremental backup on, but on
+    PostgreSQL storage only the first member (one stream of WAL for the whole replica set)."""
+    return inst.incremental_backup and (inst.storage != "postgresql" or node.id == inst.nodes[0].id)
+
+
+def wal_replica(parts: Parts, instance_id: str) -> ReplicaTarget:
+    return replica_for(parts, instance_id, WAL)
+
+
+def wal_config_for(parts: Parts, inst: Instance, node: Node) -> WalArchiveConfig:
+    t = members.tools(parts)
+    ports = [n.storage_port for n in inst.nodes if n.role != members.READ_REPLICA and n.storage_port is not None]
+    return WalArchiveConfig(
+        spool=state_dir(parts, node) / "wal",
+        ports=tuple(ports),
+        bin_dir=t.bin_dir,
+        user=t.user,
+        replica=wal_replica(parts, inst.id),
+        retention_days=inst.backup_keep_days or DEFAULT_RETENTION_DAYS,
+    )
+
+
+def wal_launch_for(config: WalArchiveConfig) -> Launch:
+    argv = [sys.executable, "-m", "dds.walarchive", "--spool", str(config.spool), "--bin-dir", str(config.bin_dir)]
+    for port in config.ports:
+        argv += ["--port", str(port)]
+    if config.user:
+        argv += ["--user", config.user]
+    return _with_replica([*argv, "--retention-days", str(config.retention_days)], config.replica)
 
 
 def start_archiver(parts: Parts, inst: Instance, node: Node) -> int:
     """(Re)start the node's archiver; it picks the engine's files up within a poll (about 1 s)."""
-    config = config_for(parts, inst, node)
-    config.state_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(parts.store, S3Store):
         parts.store.ensure_bucket()  # the archive shares the backups' bucket
     node_dir = layout.node_dir(parts.settings, node)
-    return parts.provisioner.start(node_dir, Role.ARCHIVER, launch_for(config), node_dir / "archiver.out")
+    if inst.storage == "postgresql":
+        wal = wal_config_for(parts, inst, node)
+        wal.spool.parent.mkdir(parents=True, exist_ok=True)
+        launch = wal_launch_for(wal)
+    else:
+        config = config_for(parts, inst, node)
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        launch = launch_for(config)
+    return parts.provisioner.start(node_dir, Role.ARCHIVER, launch, node_dir / "archiver.out")
 
 
 def stop_archiver(parts: Parts, node: Node) -> None:

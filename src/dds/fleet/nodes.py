@@ -94,15 +94,17 @@ def revive_node(parts: Parts, inst: Instance, node: Node) -> int:
 
 def restart_archiver(parts: Parts, inst: Instance, node: Node) -> None:
     """A new archiver launch (e.g. another retention); the restart is recorded as a short gap."""
-    archivers.start_archiver(parts, inst, node)
+    if archivers.archives(inst, node):
+        archivers.start_archiver(parts, inst, node)
 
 
 def sync_archiver(parts: Parts, inst: Instance, node: Node) -> None:
     """The node's archiver runs exactly while the instance has incremental backup on."""
     running = archivers.archiver_pid(parts, node) is not None
-    if inst.incremental_backup and not running:
+    wanted = archivers.archives(inst, node)
+    if wanted and not running:
         archivers.start_archiver(parts, inst, node)
-    elif not inst.incremental_backup and running:
+    elif not wanted and running:
         archivers.stop_archiver(parts, node)
 
 
@@ -160,7 +162,7 @@ def dead_roles(parts: Parts, node: Node) -> list[str]:
     dead = [] if engine_pid(parts, node) is not None else ["engine"]
     if gateways.gateway_pid(parts, node) is None:
         dead.append("gateway")
-    if node.instance.incremental_backup and archivers.archiver_pid(parts, node) is None:
+    if archivers.archives(node.instance, node) and archivers.archiver_pid(parts, node) is None:
         dead.append("archiver")
     if members.uses_postgresql(node.instance):
         dead += members.dead_roles(parts, node)

@@ -17,6 +17,8 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dds.core.errors import InternalError
@@ -29,14 +31,37 @@ START_TIMEOUT_S = 300.0  # replaying the backup's WAL is bounded by what was wri
 _LEFT_BEHIND = ("postmaster.pid", "postmaster.opts", "standby.signal", "recovery.signal")
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """Replay archived WAL (in `wal_dir`) past the backup's end, up to the last commit at or
+    before `target_ms`, on the newest timeline, and open there as a primary."""
+
+    wal_dir: Path
+    target_ms: int
+
+    def settings(self) -> list[str]:
+        at = datetime.fromtimestamp(self.target_ms / 1000, UTC).isoformat(sep=" ", timespec="milliseconds")
+        return [
+            f"restore_command=cp {self.wal_dir}/%f %p",
+            f"recovery_target_time={at}",
+            "recovery_target_timeline=latest",
+            "recovery_target_action=promote",
+        ]
+
+
 @contextlib.contextmanager
-def serving(parts: Parts, pgdata: Path) -> Iterator[int]:
-    """Start a server on `pgdata` (a base backup unpacked), yield its port, stop it after."""
+def serving(parts: Parts, pgdata: Path, recovery: Recovery | None = None) -> Iterator[int]:
+    """Start a server on `pgdata` (a base backup unpacked), yield its port, stop it after. With a
+    `recovery`, the port is yielded once it has recovered to its target and opened for writes;
+    the settings are on its command line only, so nothing of them stays in the directory."""
     t = members.tools(parts)
     for name in _LEFT_BEHIND:
         with contextlib.suppress(FileNotFoundError):
             (pgdata / name).unlink()
     _own(pgdata, t.user)
+    if recovery is not None:
+        _own(recovery.wal_dir, t.user)
+        (pgdata / "recovery.signal").touch()
     port = _free_port()
     log = pgdata.parent / "staging-server.log"
     argv = [
@@ -60,6 +85,8 @@ def serving(parts: Parts, pgdata: Path) -> Iterator[int]:
         "-c",
         "shared_preload_libraries=",
     ]
+    for setting in recovery.settings() if recovery else []:
+        argv += ["-c", setting]
     t.socket_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -73,7 +100,7 @@ def serving(parts: Parts, pgdata: Path) -> Iterator[int]:
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not postgres.accepts(port):
+        while not (postgres.accepts(port) and (recovery is None or not postgres.in_recovery(port))):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise InternalError(f"The backup's server did not start: {log.read_text(errors='replace')[-800:]}")
             time.sleep(0.1)

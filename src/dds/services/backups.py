@@ -402,8 +402,6 @@ def set_incremental(parts: Parts, project_id: str, instance_id: str, on: bool) -
         inst = instances.get(s, project_id, instance_id)
         if on and inst.backup_keep_days == 0:
             raise InvalidParameter("Incremental backup needs the automated backup policy (keep_days 1-732).")
-        if on:
-            instances.require_sqlite(inst, "Incremental backup")
         if on and inst.mode != "ReplicaSet":
             raise InvalidParameter("Incremental backup is available for replica set instances.")
         inst.incremental_backup = on

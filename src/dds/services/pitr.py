@@ -12,11 +12,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.orm import Session
+
 from dds.archiver.coverage import Coverage, read_coverage
 from dds.archiver.errors import ArchiverError
 from dds.archiver.restore import restore
 from dds.archiver.store import open_store
-from dds.backup import physical
+from dds.backup import physical, restore_points
 from dds.core.errors import InternalError, InvalidParameter, RestoreTimeOutOfRange
 from dds.db.models import Instance
 from dds.domain.rules import check_paging
@@ -66,10 +68,16 @@ def restore_times(parts: Parts, project_id: str, instance_id: str, date: str | N
     start = int(day.timestamp() * 1000)
     end = int((day + timedelta(days=1)).timestamp() * 1000) - 1
     with parts.db.session() as s:
-        inst = instances.get(s, project_id, instance_id)
-        instances.require_sqlite(inst, "A point-in-time restore")
-        cov = coverage_of(parts, inst)
-    return [(max(a, start), min(b, end)) for a, b in cov.ranges if a <= end and b >= start]
+        covered = _ranges(parts, s, instances.get(s, project_id, instance_id))
+    return [(max(a, start), min(b, end)) for a, b in covered if a <= end and b >= start]
+
+
+def _ranges(parts: Parts, s: Session, inst: Instance) -> list[tuple[int, int]]:
+    """Where a restore can go: the engine files' archive (SQLite), or the WAL archive from the
+    end of a base backup on (PostgreSQL storage)."""
+    if inst.storage == "postgresql":
+        return restore_points.ranges(parts, s, inst)
+    return coverage_of(parts, inst).ranges
 
 
 def point_in_time(
@@ -81,8 +89,8 @@ def point_in_time(
     at = parse_time_ms(restore_time, f"{field}.restore_time")
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
-        cov = coverage_of(parts, inst)
-    if not cov.contains(at):
+        covered = _ranges(parts, s, inst)
+    if not any(a <= at <= b for a, b in covered):
         raise RestoreTimeOutOfRange()
     return PointInTime(inst.id, at)
 
@@ -93,7 +101,9 @@ def databases_at(
     check_paging(offset, limit)
     point = point_in_time(parts, project_id, instance_id, restore_time, "query")
     with parts.db.session() as s:
-        cov = coverage_of(parts, instances.get(s, project_id, instance_id))
+        inst = instances.get(s, project_id, instance_id)
+        instances.require_sqlite(inst, "A database or collection restore")
+        cov = coverage_of(parts, inst)
     names = sorted(cov.databases_at(point.at_ms) - SYSTEM_DATABASES)
     return names[offset : offset + limit], len(names)
 
@@ -108,6 +118,7 @@ def collections_at(
     point = point_in_time(parts, project_id, instance_id, restore_time, "query")
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
+        instances.require_sqlite(inst, "A database or collection restore")
         cov = coverage_of(parts, inst)
         config = archivers.config_for(parts, inst, nodes.primary(inst))
     if db_name in SYSTEM_DATABASES or db_name not in cov.databases_at(point.at_ms):

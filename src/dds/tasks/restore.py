@@ -16,16 +16,19 @@ import hashlib
 import itertools
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dds.backup import archive, base_backup, dump, load, logins, physical
+from dds.archiver.store import open_store
+from dds.backup import archive, base_backup, dump, load, logins, physical, restore_points
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
-from dds.core.errors import BackupCorrupt, BackupNotFound
+from dds.core.errors import BackupCorrupt, BackupNotFound, InstanceNotFound, RestoreTimeOutOfRange
+from dds.db.backups import Backup
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, layout, members, nodes, secrets, staging_server, temporary
+from dds.fleet import archivers, authorization, layout, members, nodes, secrets, staging_server, temporary
 from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
@@ -42,6 +45,8 @@ from dds.tasks.steps import (
     init_engine,
     start_nodes,
 )
+from dds.walarchive import fetch as wal_fetch
+from dds.walarchive import wal
 
 SNAPSHOT = "data.pre-restore"  # a node's engine files as they were before a restore
 BUILDING = "data.restore"  # the restored files being put together
@@ -102,10 +107,13 @@ def _fresh_staging(ctx: JobContext) -> Path:
     return work
 
 
-def _restorable(ctx: JobContext) -> tuple[str, str, int, str, str, str]:
-    """The job's backup, if it can be restored: (key, file name, size, sha256, format, instance)."""
+def _restorable(ctx: JobContext, backup_id: str | None = None) -> tuple[str, str, int, str, str, str]:
+    """The job's backup (or `backup_id`), if it can be restored: (key, file name, size, sha256,
+    format, instance)."""
     with ctx.parts.db.session() as s:
-        b = backup_of(s, ctx)
+        b = backup_of(s, ctx) if backup_id is None else s.get(Backup, backup_id)
+        if b is None:
+            raise BackupNotFound()
         if b.status != BackupStatus.COMPLETED:
             raise BackupCorrupt(f"The backup is {b.status} and cannot be restored.")
         found = (b.object_key, b.file_name, b.size_bytes, b.sha256, str((b.manifest or {}).get("format", "")))
@@ -152,14 +160,18 @@ def fetch_verify_new(ctx: JobContext) -> None:
 
 
 def _seed_from_base_backup(ctx: JobContext) -> None:
+    key, _, size, digest, _, _ = _restorable(ctx)
+    _seed(ctx, key, size, digest)
+
+
+def _seed(ctx: JobContext, key: str, size: int, digest: str, as_of: _AsOf | None = None) -> None:
     """Physical restore: the verified base backup, detached from its source's replication, is
-    brought up once by a server of our own (its WAL replayed, the service user and rwuser given
-    the new instance's passwords), stopped cleanly and left where the first member is created
-    from (`members.seed_dir`); pg_auto_failover registers it as the primary and the other
-    members are base-backed-up from it."""
+    brought up once by a server of our own (its WAL replayed, and the archive's up to `as_of`;
+    the service user and rwuser given the new instance's passwords), stopped cleanly and left
+    where the first member is created from (`members.seed_dir`); pg_auto_failover registers it
+    as the primary and the other members are base-backed-up from it."""
     parts = ctx.parts
     work = _fresh_staging(ctx)
-    key, _, size, digest, _, _ = _restorable(ctx)
     with parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
@@ -169,7 +181,7 @@ def _seed_from_base_backup(ctx: JobContext) -> None:
     pgdata = work / base_backup.PGDATA
     base_backup.detach(pgdata)
     settings = parts.settings
-    with staging_server.serving(parts, pgdata) as port:
+    with staging_server.serving(parts, pgdata, _recovery(parts, work, as_of)) as port:
         logins.reset_in_postgresql(port, secrets.service_password(settings, ctx.instance_id))
         tenant = secrets.pending_password(settings, ctx.instance_id)
         logins.reset_in_postgresql(port, tenant, logins.TENANT_ID, required=False)
@@ -177,7 +189,41 @@ def _seed_from_base_backup(ctx: JobContext) -> None:
     seed.mkdir(parents=True)
     pgdata.rename(seed / base_backup.PGDATA)
     ctx.payload["format"] = BASE
-    ctx.payload["authorization"] = manifest.authorization
+    ctx.payload["authorization"] = manifest.authorization if as_of is None else as_of.authorization(parts)
+
+
+@dataclass(frozen=True)
+class _AsOf:
+    """A point-in-time restore of a replica set on PostgreSQL storage: its WAL archive replayed
+    up to `at_ms` over the base backup recovery starts from."""
+
+    source_id: str
+    at_ms: int
+
+    def authorization(self, parts: Parts) -> dict[str, Any] | None:
+        return authorization.as_of(parts.settings, self.source_id, self.at_ms)
+
+
+def _recovery(parts: Parts, work: Path, as_of: _AsOf | None) -> staging_server.Recovery | None:
+    """The archived WAL from where the unpacked base backup's recovery starts, fetched into
+    `work/wal`, and the target to replay it to."""
+    if as_of is None:
+        return None
+    start = wal.start_segno((work / base_backup.PGDATA / "backup_label").read_text())
+    store = open_store(archivers.wal_replica(parts, as_of.source_id))
+    wal_fetch.fetch(store, work / "wal", start)
+    return staging_server.Recovery(work / "wal", as_of.at_ms)
+
+
+def _base_backup_as_of(ctx: JobContext) -> tuple[_AsOf, tuple[str, str, int, str, str, str]]:
+    """The point in time the job restores, and the base backup its recovery starts from."""
+    p = ctx.payload
+    as_of = _AsOf(str(p["source_instance_id"]), int(p["restore_time_ms"]))
+    with ctx.parts.db.session() as s:
+        chosen = restore_points.backup_for(ctx.parts, s, as_of.source_id, as_of.at_ms)
+    if chosen is None:
+        raise RestoreTimeOutOfRange()
+    return as_of, _restorable(ctx, chosen.backup_id)
 
 
 def _open_base_backup(ctx: JobContext) -> None:
@@ -199,22 +245,52 @@ def _open_base_backup(ctx: JobContext) -> None:
         authorization.replace(parts.settings, inst.id, wanted, {(u["db"], u["user"]) for u in found})
 
 
-def _dump_base_backup(ctx: JobContext, instance_id: str, key: str, size: int, digest: str, work: Path) -> None:
+def _dump_base_backup(
+    ctx: JobContext, instance_id: str, key: str, size: int, digest: str, work: Path, as_of: _AsOf | None = None
+) -> None:
     """A base backup (PostgreSQL storage) is restored through the wire: brought up by a server
-    of its own, dumped by a temporary engine in the mongodump layout, loaded like a dump. The
-    target's users stay (as for mongodump-layout backups)."""
+    of its own (the archive's WAL replayed up to `as_of`), dumped by a temporary engine in the
+    mongodump layout, loaded like a dump. The target's users stay (as for mongodump-layout
+    backups)."""
     parts = ctx.parts
     _Hashing(parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work / "pg"))
-    with temporary.serve_base_backup(parts, instance_id, work / "pg") as client:
+    base_backup.detach(work / "pg" / base_backup.PGDATA)
+    recovery = _recovery(parts, work / "pg", as_of)
+    with temporary.serve_base_backup(parts, instance_id, work / "pg", recovery) as client:
         dump.dump(client, work / "x" / "dump")
     archive.clear(work / "pg")
     ctx.payload["format"] = DUMP
 
 
+def fetch_as_of_new(ctx: JobContext) -> None:
+    """`fetch_as_of` for a new instance: a replica set on PostgreSQL storage restored as of a time
+    into another is seeded physically (`_seed`)."""
+    if _source_on_postgresql(ctx) and _target_on_postgresql(ctx):
+        as_of, (key, _, size, digest, _, _) = _base_backup_as_of(ctx)
+        _seed(ctx, key, size, digest, as_of)
+    else:
+        fetch_as_of(ctx)
+
+
+def _source_on_postgresql(ctx: JobContext) -> bool:
+    with ctx.parts.db.session() as s:
+        inst = s.get(Instance, ctx.payload["source_instance_id"])
+        if inst is None:
+            raise InstanceNotFound("The source instance of the point-in-time restore no longer exists.")
+        return members.uses_postgresql(inst)
+
+
 def fetch_as_of(ctx: JobContext) -> None:
     """Point in time: the source's files as of the time, restored from its archive into staging
-    where a physical backup's files would be; they are then put in place the same way."""
+    where a physical backup's files would be; they are then put in place the same way. A replica
+    set on PostgreSQL storage is recovered from a base backup and its WAL archive, and read
+    through the wire (`_dump_base_backup`)."""
     parts = ctx.parts
+    if _source_on_postgresql(ctx):
+        as_of, (key, _, size, digest, _, _) = _base_backup_as_of(ctx)
+        work = _fresh_staging(ctx)
+        _dump_base_backup(ctx, as_of.source_id, key, size, digest, work, as_of)
+        return
     archive.clear(layout.staging(parts.settings, ctx.job_id))
     p = ctx.payload
     pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), staged_dir(parts, ctx) / physical.DATA)
@@ -508,7 +584,7 @@ KINDS = (
     JobKind(
         JobName.RESTORE_NEW,
         (
-            by_source(fetch_verify_new, fetch_as_of),
+            by_source(fetch_verify_new, fetch_as_of_new),
             as_dump_for_postgresql,
             start_nodes,
             init_engine,

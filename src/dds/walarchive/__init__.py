@@ -1,0 +1,1 @@
+"""Continuous WAL archiving and point-in-time recovery of replica sets on PostgreSQL storage."""
