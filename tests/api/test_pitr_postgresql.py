@@ -63,7 +63,8 @@ def test_point_in_time_restores_of_a_replica_set_on_postgresql(pg_service: Servi
             json={"backup_policy": {**POLICY, "enable_incremental_backup": True}},
         )
         assert r.status_code == 200, r.text
-    assert process_pids(svc.server.parts.settings.data_dir, "dds.walarchive"), "one WAL archiver runs"
+    root = svc.server.parts.settings.data_dir
+    assert len(process_pids(root, "dds.walarchive")) == 1, "one WAL archiver runs"
 
     with connect(inst, PASSWORD, timeout_ms=20000) as client, svc.client() as api:
         client.app.c.insert_many([{"_id": i, "v": 0} for i in range(50)])
@@ -138,4 +139,4 @@ def test_point_in_time_restores_of_a_replica_set_on_postgresql(pg_service: Servi
     with svc.client() as c:
         gone = c.get(svc.path(f"/instances/{iid}/restore-time"), params={"date": "2026-01-01"})
     assert gone.status_code == 404, gone.text
-    assert not process_pids(svc.server.parts.settings.data_dir, "dds.walarchive"), "the archiver stopped with the instance"
+    assert not process_pids(root, "dds.walarchive"), "the archiver stopped with the instance"
