@@ -77,14 +77,11 @@ def serve_archive(
 
 
 @contextlib.contextmanager
-def serve_base_backup(
-    parts: Parts, instance_id: str, copy: Path, recovery: staging_server.Recovery | None = None
-) -> Iterator[nodes.AdminClient]:
+def serve_base_backup(parts: Parts, instance_id: str, copy: Path) -> Iterator[nodes.AdminClient]:
     """`serve_copy` on a base backup unpacked into `copy/pgdata`: brought up by a PostgreSQL
-    server of its own (recovered to a time with `recovery`), its service user given a one-time
-    password."""
+    server of its own, its service user given a one-time password."""
     password = logins.fresh_password()
-    with staging_server.serving(parts, copy / base_backup.PGDATA, recovery) as port:
+    with staging_server.serving(parts, copy / base_backup.PGDATA) as port:
         logins.reset_in_postgresql(port, password)
         with serve_copy(parts, instance_id, copy, password, postgres.member_url(port)) as client:
             yield client

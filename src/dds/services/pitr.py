@@ -18,11 +18,11 @@ from dds.archiver.coverage import Coverage, read_coverage
 from dds.archiver.errors import ArchiverError
 from dds.archiver.restore import restore
 from dds.archiver.store import open_store
-from dds.backup import physical, restore_points
+from dds.backup import as_of, base_backup, physical, restore_points
 from dds.core.errors import InternalError, InvalidParameter, RestoreTimeOutOfRange
 from dds.db.models import Instance
 from dds.domain.rules import check_paging
-from dds.fleet import archivers, layout, nodes
+from dds.fleet import archivers, layout, nodes, staging_server
 from dds.parts import Parts
 from dds.services import instances
 
@@ -102,9 +102,10 @@ def databases_at(
     point = point_in_time(parts, project_id, instance_id, restore_time, "query")
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
-        instances.require_sqlite(inst, "A database or collection restore")
-        cov = coverage_of(parts, inst)
-    names = sorted(cov.databases_at(point.at_ms) - SYSTEM_DATABASES)
+        on_postgresql = inst.storage == "postgresql"
+        cov = None if on_postgresql else coverage_of(parts, inst)
+    found = set(_recovered_listing(parts, point)) if cov is None else cov.databases_at(point.at_ms)
+    names = sorted(found - SYSTEM_DATABASES)
     return names[offset : offset + limit], len(names)
 
 
@@ -118,7 +119,9 @@ def collections_at(
     point = point_in_time(parts, project_id, instance_id, restore_time, "query")
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
-        instances.require_sqlite(inst, "A database or collection restore")
+        if inst.storage == "postgresql":
+            names = [] if db_name in SYSTEM_DATABASES else _recovered_listing(parts, point).get(db_name, [])
+            return names[offset : offset + limit], len(names)
         cov = coverage_of(parts, inst)
         config = archivers.config_for(parts, inst, nodes.primary(inst))
     if db_name in SYSTEM_DATABASES or db_name not in cov.databases_at(point.at_ms):
@@ -132,3 +135,26 @@ def collections_at(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return names[offset : offset + limit], len(names)
+
+
+_LISTINGS: dict[tuple[str, int], dict[str, list[str]]] = {}  # what a recovered copy held (immutable)
+_LISTINGS_KEPT = 64
+
+
+def _recovered_listing(parts: Parts, point: PointInTime) -> dict[str, list[str]]:
+    """Databases and their collections as of the time on PostgreSQL storage: a copy recovered
+    from a base backup and the WAL archive, read by its own server. What a time held never
+    changes, so the answer is kept for the next page."""
+    key = (point.instance_id, point.at_ms)
+    if key not in _LISTINGS:
+        work = layout.staging(parts.settings, f"pitr-list-{uuid.uuid4().hex}")
+        try:
+            as_of.recover(parts, point.instance_id, point.at_ms, work)
+            with staging_server.serving(parts, work / base_backup.PGDATA) as port:
+                listing = base_backup.databases(port)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        while len(_LISTINGS) >= _LISTINGS_KEPT:
+            _LISTINGS.pop(next(iter(_LISTINGS)))
+        _LISTINGS[key] = listing
+    return _LISTINGS[key]

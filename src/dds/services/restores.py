@@ -103,7 +103,6 @@ def restore_collections(
     targets: set[tuple[str, str]] = set()
     with parts.db.session() as s:
         inst = instances.get(s, project_id, instance_id)
-        instances.require_sqlite(inst, "A database or collection restore")
         instances.require(inst, "restore_target")
         _ = inst.nodes
     for item in items:

@@ -11,6 +11,7 @@ new names, through a temporary engine on the restored files, never overwriting a
 from __future__ import annotations
 
 import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from pymongo.collection import Collection
 
 from dds.archiver.errors import ArchiverError, OutsideRestoreRanges
 from dds.archiver.restore import restore
-from dds.backup import physical
+from dds.backup import as_of, physical
 from dds.core.errors import InstanceNotFound, InternalError, RestoreTimeOutOfRange
 from dds.db.models import Instance
 from dds.domain.states import settled, transition
@@ -64,15 +65,23 @@ def restore_into(parts: Parts, source_id: str, at_ms: int, out: Path, databases:
 
 
 def fetch_collections(ctx: JobContext) -> None:
-    """Each requested (time, databases) group restored into its own staging directory."""
+    """Each requested (time, databases) group restored into its own staging directory (on
+    PostgreSQL storage: a copy recovered to the time, `as_of`)."""
     parts = ctx.parts
     with parts.db.session() as s:
-        live_admin = layout.data_dir(parts.settings, nodes.primary(load_instance(ctx, s))) / "admin.sqlite"
+        inst = load_instance(ctx, s)
+        on_postgresql = inst.storage == "postgresql"
+        live_admin = layout.data_dir(parts.settings, nodes.primary(inst)) / "admin.sqlite"
     for group in ctx.payload["groups"]:
-        out = _restored_dir(parts, ctx.job_id, f"t{group['time_ms']}") / "data"
+        out = _restored_dir(parts, ctx.job_id, f"t{group['time_ms']}") / ("pg" if on_postgresql else "data")
         if out.is_dir():
             continue  # complete: renamed into place only once whole
-        partial = out.with_name("data.partial")
+        partial = out.with_name(f"{out.name}.partial")
+        if on_postgresql:
+            shutil.rmtree(partial, ignore_errors=True)
+            as_of.recover(parts, ctx.instance_id, int(group["time_ms"]), partial)
+            partial.rename(out)
+            continue
         restore_into(parts, ctx.instance_id, int(group["time_ms"]), partial, set(group["databases"]))
         # The temporary engine is logged in to with the instance's own (current) service user.
         if (partial / "admin.sqlite").exists():
@@ -94,7 +103,7 @@ def copy_collections(ctx: JobContext) -> None:
     with nodes.admin_client(parts, inst, timeout_ms=30000) as live:
         for group in ctx.payload["groups"]:
             copy_dir = _restored_dir(parts, ctx.job_id, f"t{group['time_ms']}")
-            with temporary.serve_copy(parts, inst.id, copy_dir) as old:
+            with _serve(parts, inst, copy_dir) as old:
                 for item in group["collections"]:
                     target = f"{item['database']}.{item['new']}"
                     if target in done:
@@ -103,6 +112,12 @@ def copy_collections(ctx: JobContext) -> None:
                     live[item["database"]].drop_collection(item["new"])  # a half copy of an earlier attempt
                     _copy_one(old[item["database"]][item["old"]], live[item["database"]][item["new"]])
                     done.append(target)
+
+
+def _serve(parts: Parts, inst: Instance, copy_dir: Path) -> AbstractContextManager[nodes.AdminClient]:
+    if inst.storage == "postgresql":
+        return temporary.serve_base_backup(parts, inst.id, copy_dir / "pg")
+    return temporary.serve_copy(parts, inst.id, copy_dir)
 
 
 def _copy_one(src: Collection[dict[str, Any]], dst: Collection[dict[str, Any]]) -> None:

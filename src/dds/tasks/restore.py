@@ -12,27 +12,21 @@ existing instance sets the target's files aside first and puts them back if anyt
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import shutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from dds.archiver.store import open_store
-from dds.backup import archive, base_backup, dump, load, logins, physical, restore_points
+from dds.backup import archive, as_of, base_backup, dump, load, logins, physical
+from dds.backup.hashed import HashedStream
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
-from dds.core.errors import BackupCorrupt, BackupNotFound, InstanceNotFound, RestoreTimeOutOfRange
-from dds.db.backups import Backup
+from dds.core.errors import BackupCorrupt, BackupNotFound, InstanceNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import archivers, authorization, layout, members, nodes, secrets, staging_server, temporary
+from dds.fleet import authorization, layout, members, nodes, secrets, staging_server, temporary
 from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts
-from dds.store.base import ChunkReader
 from dds.tasks import pitr
 from dds.tasks.backup_files import backup_of
 from dds.tasks.pitr import by_source
@@ -45,8 +39,6 @@ from dds.tasks.steps import (
     init_engine,
     start_nodes,
 )
-from dds.walarchive import fetch as wal_fetch
-from dds.walarchive import wal
 
 SNAPSHOT = "data.pre-restore"  # a node's engine files as they were before a restore
 BUILDING = "data.restore"  # the restored files being put together
@@ -54,50 +46,7 @@ READY = "data.ready"  # ... and once they are complete
 INCOMING = "data.incoming"  # a copy of the staged files, before it is whole
 PHYSICAL, DUMP = "physical", "dump"  # payload["format"]: how the verified backup is applied
 BASE = "base_backup"  # ... a base backup, in place as the new instance's first member
-T = TypeVar("T")
 _KEPT = tuple(f"{db}.{user}" for db, user in KEPT_USERS)  # users a restore leaves as the target has them
-
-
-class _Hashing:
-    """Chunks from the store, hashed and counted on their way through; the sum is checked once
-    the whole stream went by (a damaged file says so by its sum: the clearer reason)."""
-
-    def __init__(self, chunks: Iterator[bytes], size: int, sha256: str) -> None:
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.expected = (size, sha256)
-        self.chunks: Iterator[bytes] = self._hashed(chunks)
-
-    def _hashed(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        for chunk in chunks:
-            self.digest.update(chunk)
-            self.size += len(chunk)
-            yield chunk
-
-    def peek(self) -> bytes:
-        head = next(self.chunks, b"")
-        self.chunks = itertools.chain([head], self.chunks)
-        return head
-
-    def unpacked(self, unpack: Callable[[ChunkReader], T]) -> T:
-        """`unpack` run on the stream, then the rest of it (tar padding) read and the sum checked;
-        an unpack that fails is checked by the sum first too."""
-        try:
-            out = unpack(ChunkReader(self.chunks))
-        except BackupCorrupt:
-            self.check()
-            raise
-        self.check()
-        return out
-
-    def check(self) -> None:
-        for _ in self.chunks:
-            pass
-        size, sha256 = self.expected
-        if self.size != size:
-            raise BackupCorrupt(f"The backup file has {self.size} bytes, expected {size}.")
-        if self.digest.hexdigest() != sha256:
-            raise BackupCorrupt("The backup file failed its sha256 check; it is damaged.")
 
 
 def _fresh_staging(ctx: JobContext) -> Path:
@@ -107,13 +56,10 @@ def _fresh_staging(ctx: JobContext) -> Path:
     return work
 
 
-def _restorable(ctx: JobContext, backup_id: str | None = None) -> tuple[str, str, int, str, str, str]:
-    """The job's backup (or `backup_id`), if it can be restored: (key, file name, size, sha256,
-    format, instance)."""
+def _restorable(ctx: JobContext) -> tuple[str, str, int, str, str, str]:
+    """The job's backup, if it can be restored: (key, file name, size, sha256, format, instance)."""
     with ctx.parts.db.session() as s:
-        b = backup_of(s, ctx) if backup_id is None else s.get(Backup, backup_id)
-        if b is None:
-            raise BackupNotFound()
+        b = backup_of(s, ctx)
         if b.status != BackupStatus.COMPLETED:
             raise BackupCorrupt(f"The backup is {b.status} and cannot be restored.")
         found = (b.object_key, b.file_name, b.size_bytes, b.sha256, str((b.manifest or {}).get("format", "")))
@@ -132,7 +78,7 @@ def fetch_verify(ctx: JobContext) -> None:
     if fmt == PHYSICAL_POSTGRESQL:
         _dump_base_backup(ctx, instance_id, key, size, digest, work)
         return
-    stream = _Hashing(parts.store.read(key), size, digest)
+    stream = HashedStream(parts.store.read(key), size, digest)
     if physical.is_physical(stream.peek()):
         manifest = stream.unpacked(lambda reader: physical.unpack(reader, work / "x"))
         ctx.payload["format"] = PHYSICAL
@@ -160,28 +106,29 @@ def fetch_verify_new(ctx: JobContext) -> None:
 
 
 def _seed_from_base_backup(ctx: JobContext) -> None:
-    key, _, size, digest, _, _ = _restorable(ctx)
-    _seed(ctx, key, size, digest)
-
-
-def _seed(ctx: JobContext, key: str, size: int, digest: str, as_of: _AsOf | None = None) -> None:
     """Physical restore: the verified base backup, detached from its source's replication, is
-    brought up once by a server of our own (its WAL replayed, and the archive's up to `as_of`;
-    the service user and rwuser given the new instance's passwords), stopped cleanly and left
-    where the first member is created from (`members.seed_dir`); pg_auto_failover registers it
-    as the primary and the other members are base-backed-up from it."""
-    parts = ctx.parts
+    made the first member's server directory (`_seed`)."""
+    key, _, size, digest, _, _ = _restorable(ctx)
     work = _fresh_staging(ctx)
+    manifest = HashedStream(ctx.parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work))
+    base_backup.detach(work / base_backup.PGDATA)
+    _seed(ctx, work, manifest.authorization)
+
+
+def _seed(ctx: JobContext, work: Path, grants: dict[str, Any] | None) -> None:
+    """The copy in `work/pgdata` is brought up once by a server of our own (the WAL it carries
+    replayed; the service user and rwuser given the new instance's passwords), stopped cleanly
+    and left where the first member is created from (`members.seed_dir`); pg_auto_failover
+    registers it as the primary and the other members are base-backed-up from it."""
+    parts = ctx.parts
     with parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             raise BackupNotFound("The target instance no longer exists.")
         seed = members.seed_dir(parts, inst.nodes[0])
-    manifest = _Hashing(parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work))
     pgdata = work / base_backup.PGDATA
-    base_backup.detach(pgdata)
     settings = parts.settings
-    with staging_server.serving(parts, pgdata, _recovery(parts, work, as_of)) as port:
+    with staging_server.serving(parts, pgdata) as port:
         logins.reset_in_postgresql(port, secrets.service_password(settings, ctx.instance_id))
         tenant = secrets.pending_password(settings, ctx.instance_id)
         logins.reset_in_postgresql(port, tenant, logins.TENANT_ID, required=False)
@@ -189,41 +136,7 @@ def _seed(ctx: JobContext, key: str, size: int, digest: str, as_of: _AsOf | None
     seed.mkdir(parents=True)
     pgdata.rename(seed / base_backup.PGDATA)
     ctx.payload["format"] = BASE
-    ctx.payload["authorization"] = manifest.authorization if as_of is None else as_of.authorization(parts)
-
-
-@dataclass(frozen=True)
-class _AsOf:
-    """A point-in-time restore of a replica set on PostgreSQL storage: its WAL archive replayed
-    up to `at_ms` over the base backup recovery starts from."""
-
-    source_id: str
-    at_ms: int
-
-    def authorization(self, parts: Parts) -> dict[str, Any] | None:
-        return authorization.as_of(parts.settings, self.source_id, self.at_ms)
-
-
-def _recovery(parts: Parts, work: Path, as_of: _AsOf | None) -> staging_server.Recovery | None:
-    """The archived WAL from where the unpacked base backup's recovery starts, fetched into
-    `work/wal`, and the target to replay it to."""
-    if as_of is None:
-        return None
-    start = wal.start_segno((work / base_backup.PGDATA / "backup_label").read_text())
-    store = open_store(archivers.wal_replica(parts, as_of.source_id))
-    wal_fetch.fetch(store, work / "wal", start)
-    return staging_server.Recovery(work / "wal", as_of.at_ms)
-
-
-def _base_backup_as_of(ctx: JobContext) -> tuple[_AsOf, tuple[str, str, int, str, str, str]]:
-    """The point in time the job restores, and the base backup its recovery starts from."""
-    p = ctx.payload
-    as_of = _AsOf(str(p["source_instance_id"]), int(p["restore_time_ms"]))
-    with ctx.parts.db.session() as s:
-        chosen = restore_points.backup_for(ctx.parts, s, as_of.source_id, as_of.at_ms)
-    if chosen is None:
-        raise RestoreTimeOutOfRange()
-    return as_of, _restorable(ctx, chosen.backup_id)
+    ctx.payload["authorization"] = grants
 
 
 def _open_base_backup(ctx: JobContext) -> None:
@@ -245,18 +158,17 @@ def _open_base_backup(ctx: JobContext) -> None:
         authorization.replace(parts.settings, inst.id, wanted, {(u["db"], u["user"]) for u in found})
 
 
-def _dump_base_backup(
-    ctx: JobContext, instance_id: str, key: str, size: int, digest: str, work: Path, as_of: _AsOf | None = None
-) -> None:
-    """A base backup (PostgreSQL storage) is restored through the wire: brought up by a server
-    of its own (the archive's WAL replayed up to `as_of`), dumped by a temporary engine in the
-    mongodump layout, loaded like a dump. The target's users stay (as for mongodump-layout
-    backups)."""
-    parts = ctx.parts
-    _Hashing(parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work / "pg"))
-    base_backup.detach(work / "pg" / base_backup.PGDATA)
-    recovery = _recovery(parts, work / "pg", as_of)
-    with temporary.serve_base_backup(parts, instance_id, work / "pg", recovery) as client:
+def _dump_base_backup(ctx: JobContext, instance_id: str, key: str, size: int, digest: str, work: Path) -> None:
+    """A base backup (PostgreSQL storage) is restored through the wire (`_dump_copy`)."""
+    HashedStream(ctx.parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work / "pg"))
+    _dump_copy(ctx, instance_id, work)
+
+
+def _dump_copy(ctx: JobContext, instance_id: str, work: Path) -> None:
+    """The copy in `work/pg/pgdata` is brought up by a server of its own, dumped by a temporary
+    engine in the mongodump layout and loaded like a dump. The target's users stay (as for
+    mongodump-layout backups)."""
+    with temporary.serve_base_backup(ctx.parts, instance_id, work / "pg") as client:
         dump.dump(client, work / "x" / "dump")
     archive.clear(work / "pg")
     ctx.payload["format"] = DUMP
@@ -265,11 +177,13 @@ def _dump_base_backup(
 def fetch_as_of_new(ctx: JobContext) -> None:
     """`fetch_as_of` for a new instance: a replica set on PostgreSQL storage restored as of a time
     into another is seeded physically (`_seed`)."""
-    if _source_on_postgresql(ctx) and _target_on_postgresql(ctx):
-        as_of, (key, _, size, digest, _, _) = _base_backup_as_of(ctx)
-        _seed(ctx, key, size, digest, as_of)
-    else:
+    if not (_source_on_postgresql(ctx) and _target_on_postgresql(ctx)):
         fetch_as_of(ctx)
+        return
+    source, at = str(ctx.payload["source_instance_id"]), int(ctx.payload["restore_time_ms"])
+    work = _fresh_staging(ctx)
+    as_of.recover(ctx.parts, source, at, work)
+    _seed(ctx, work, authorization.as_of(ctx.parts.settings, source, at))
 
 
 def _source_on_postgresql(ctx: JobContext) -> bool:
@@ -283,16 +197,16 @@ def _source_on_postgresql(ctx: JobContext) -> bool:
 def fetch_as_of(ctx: JobContext) -> None:
     """Point in time: the source's files as of the time, restored from its archive into staging
     where a physical backup's files would be; they are then put in place the same way. A replica
-    set on PostgreSQL storage is recovered from a base backup and its WAL archive, and read
-    through the wire (`_dump_base_backup`)."""
+    set on PostgreSQL storage is recovered from a base backup and its WAL archive (`as_of`) and
+    read through the wire (`_dump_copy`)."""
     parts = ctx.parts
+    p = ctx.payload
     if _source_on_postgresql(ctx):
-        as_of, (key, _, size, digest, _, _) = _base_backup_as_of(ctx)
         work = _fresh_staging(ctx)
-        _dump_base_backup(ctx, as_of.source_id, key, size, digest, work, as_of)
+        as_of.recover(parts, str(p["source_instance_id"]), int(p["restore_time_ms"]), work / "pg")
+        _dump_copy(ctx, str(p["source_instance_id"]), work)
         return
     archive.clear(layout.staging(parts.settings, ctx.job_id))
-    p = ctx.payload
     pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), staged_dir(parts, ctx) / physical.DATA)
     ctx.payload["format"] = PHYSICAL
     # The users are the archive's as of the time, the grants the source's version of then.
