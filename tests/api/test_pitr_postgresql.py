@@ -5,6 +5,9 @@ PostgreSQL to a time, across a switchover (a new timeline). Restores to a new re
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -168,3 +171,62 @@ def test_point_in_time_restores_of_a_replica_set_on_postgresql(pg_service: Servi
         gone = c.get(svc.path(f"/instances/{iid}/restore-time"), params={"date": "2026-01-01"})
     assert gone.status_code == 404, gone.text
     assert not process_pids(root, "dds.walarchive"), "the archiver stopped with the instance"
+
+
+def test_the_wal_archive_in_s3_goes_on_after_its_archiver_is_killed(
+    make_service: Any, s3_server: dict[str, str]
+) -> None:
+    import boto3
+
+    svc = make_service(**s3_server, replica_set_storage="postgresql")
+    created = svc.create_instance("pitr-pg-s3", mode="ReplicaSet")
+    assert svc.wait_job(created["job_id"], timeout=600)["status"] == "Completed"
+    iid, prefix = created["id"], svc.path("")
+    under = svc.server.parts.settings.instances_dir / iid
+    with connect(svc.instance(iid), PASSWORD, timeout_ms=20000) as client, svc.client() as c:
+        on = {"backup_policy": {**POLICY, "enable_incremental_backup": True}}
+        assert c.put(f"{prefix}/instances/{iid}/backups/policy", json=on).status_code == 200
+        client.s3db.items.insert_many([{"_id": i} for i in range(30)])
+        backup(svc, iid, "pitr-pg-s3-base")
+        # kill -9 of the archiver: its receiver goes with it, the supervisor starts both again and
+        # the archive goes on from where the receiver's spool ended, in the same range.
+        archivers = process_pids(under, "dds.walarchive")
+        assert len(archivers) == 1 and len(process_pids(under, "pg_receivewal")) == 1
+        os.kill(next(iter(archivers)), signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process_pids(under, "dds.walarchive") in (set(), archivers):
+            time.sleep(0.1)
+        assert process_pids(under, "dds.walarchive") - archivers, "the archiver was not started again"
+        client.s3db.items.insert_many([{"_id": i} for i in range(30, 40)])
+        at = mark(c, prefix, iid)
+        deadline = time.monotonic() + 10
+        while len(process_pids(under, "pg_receivewal")) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(process_pids(under, "pg_receivewal")) == 1, "one receiver, not the killed one's beside it"
+        client.s3db.items.delete_many({})
+        r = c.post(
+            f"{prefix}/instances",
+            json={
+                **instance_body("pitr-pg-s3-new", PASSWORD),
+                "restore_point": {"instance_id": iid, "type": "timestamp", "restore_time": str(at)},
+            },
+        )
+        assert r.status_code == 202, r.text
+        assert svc.wait_job(r.json()["job_id"], timeout=600)["status"] == "Completed"
+        with connect(svc.instance(r.json()["id"]), PASSWORD, timeout_ms=20000) as restored:
+            assert restored.s3db.items.count_documents({}) == 40
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server["s3_endpoint_url"],
+        aws_access_key_id=s3_server["s3_access_key"],
+        aws_secret_access_key=s3_server["s3_secret_key"],
+        region_name="us-east-1",
+    )
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/wal/").get("Contents", [])
+    ]
+    assert f"pitr/{iid}/wal/coverage.json" in keys and any("/partial/" in k or "/files/" in k for k in keys), keys
+    svc.delete_instance(r.json()["id"])
+    svc.delete_instance(iid)
+    assert not s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/").get("Contents")

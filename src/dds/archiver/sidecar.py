@@ -10,7 +10,6 @@ the time it came back.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -27,6 +26,7 @@ from dds.archiver.config import ArchiveConfig, SidecarPlan, launch, write_config
 from dds.archiver.coverage import expire, load_catalog, publish
 from dds.archiver.errors import SidecarFailed
 from dds.archiver.store import ReplicaStore, open_store
+from dds.core.children import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ class Sidecar:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=self.own_group,  # the heartbeat child goes with litestream either way
-            preexec_fn=None if self.own_group else _die_with_parent,
+            preexec_fn=None if self.own_group else die_with_parent,
         )
         spawned = now_ms()
         self._plan = plan
@@ -238,13 +238,6 @@ def prepare_heartbeat(path: Path) -> None:
         conn.execute("INSERT OR REPLACE INTO beat VALUES (1, ?)", (now_ms(),))
     finally:
         conn.close()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it when the archiver process dies, however it dies
-    (Linux PR_SET_PDEATHSIG), so a killed archiver never leaves Litestream archiving alone."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def last_beat(path: Path) -> int | None:

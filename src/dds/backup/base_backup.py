@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import subprocess
 import tarfile
@@ -42,8 +43,10 @@ from dds.engine import postgres
 from dds.engine.postgres import Tools
 from dds.provision.local import as_user
 from dds.store.base import CHUNK, Sink
+from dds.walarchive import wal
 
 PGDATA = "pgdata"
+PG_MANIFEST = "backup_manifest"  # PostgreSQL's own, with a checksum per file and the WAL range
 REPLICATOR = "pgautofailover_replicator"  # the replication role every member's server trusts on loopback
 _SCHEMAS = (
     "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') AND nspname !~ '^pg_'"
@@ -139,6 +142,10 @@ def write(
             elif member.isfile():
                 src = base.extractfile(member)
                 assert src is not None
+                if _relative(member.name) == PG_MANIFEST:  # small; where the backup's WAL ends is in it
+                    body = src.read()
+                    manifest.end_lsn = end_lsn(body)
+                    src = io.BytesIO(body)
                 reader = FileReader(src, check)
                 tar.addfile(info, reader)
                 manifest.files.append(FileEntry(info.name, info.size, reader.digest.hexdigest()))
@@ -151,6 +158,16 @@ def write(
         info.size, info.mode, info.mtime = len(body), 0o600, 0
         tar.addfile(info, io.BytesIO(body))
     return out.size, out.digest.hexdigest()
+
+
+def end_lsn(backup_manifest: bytes) -> int:
+    """Where the WAL a base backup needs ends (its `backup_manifest`'s last WAL range): a
+    point-in-time restore from it replays the archive from there."""
+    try:
+        ranges = json.loads(backup_manifest)["WAL-Ranges"]
+        return wal.parse_lsn(str(ranges[-1]["End-LSN"]))
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise InternalError(f"The base backup's backup_manifest names no WAL end: {exc}") from None
 
 
 def _relative(name: str) -> str:

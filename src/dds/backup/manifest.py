@@ -44,9 +44,10 @@ class Manifest:
     # Physical archives: the instance's role grants and custom roles (the gateway's file) as of
     # the backup; the users themselves are in admin's files. None in archives made before.
     authorization: dict[str, Any] | None = None
-    # Base backups: when the backup started and ended (UTC ms, wall clock), which a point-in-time
-    # restore compares with its WAL archive's coverage. None in archives of other kinds.
-    wal_window: list[int] | None = None
+    # Base backups: when (UTC ms, wall clock) and at which WAL position the backup ended, which a
+    # point-in-time restore compares with its WAL archive's coverage. None in other archives.
+    ended_ms: int | None = None
+    end_lsn: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

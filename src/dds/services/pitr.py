@@ -18,11 +18,11 @@ from dds.archiver.coverage import Coverage, read_coverage
 from dds.archiver.errors import ArchiverError
 from dds.archiver.restore import restore
 from dds.archiver.store import open_store
-from dds.backup import as_of, base_backup, physical, restore_points
+from dds.backup import base_backup, physical
 from dds.core.errors import InternalError, InvalidParameter, RestoreTimeOutOfRange
 from dds.db.models import Instance
 from dds.domain.rules import check_paging
-from dds.fleet import archivers, layout, nodes, staging_server
+from dds.fleet import archivers, as_of, layout, nodes, restore_points, staging_server
 from dds.parts import Parts
 from dds.services import instances
 

@@ -176,12 +176,10 @@ def _base_backup(
     settings = parts.settings
     log = layout.node_dir(settings, node) / "base-backup.log"
 
-    started_ms = int(time.time() * 1000)
-
     def ended() -> None:  # the files are in: what the manifest says of them, written last
         manifest.point_in_time = parts.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         manifest.databases = base_backup.databases(source.port)
-        manifest.wal_window = [started_ms, int(time.time() * 1000)]
+        manifest.ended_ms = int(time.time() * 1000)
 
     with (
         base_backup.streamed(members.tools(parts), source.port, log) as stream,

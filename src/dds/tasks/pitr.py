@@ -19,11 +19,11 @@ from pymongo.collection import Collection
 
 from dds.archiver.errors import ArchiverError, OutsideRestoreRanges
 from dds.archiver.restore import restore
-from dds.backup import as_of, physical
+from dds.backup import physical
 from dds.core.errors import InstanceNotFound, InternalError, RestoreTimeOutOfRange
 from dds.db.models import Instance
 from dds.domain.states import settled, transition
-from dds.fleet import archivers, layout, nodes, temporary
+from dds.fleet import archivers, as_of, layout, nodes, temporary
 from dds.jobs.registry import JobContext, Step
 from dds.parts import Parts
 from dds.tasks.steps import clear_staging, ensure_running, load_instance

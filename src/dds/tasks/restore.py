@@ -16,14 +16,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dds.backup import archive, as_of, base_backup, dump, load, logins, physical
+from dds.backup import archive, base_backup, dump, load, logins, physical
 from dds.backup.hashed import HashedStream
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
 from dds.core.errors import BackupCorrupt, BackupNotFound, InstanceNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
 from dds.domain.states import BackupStatus, InstanceStatus, NodeStatus, settled, transition
-from dds.fleet import authorization, layout, members, nodes, secrets, staging_server, temporary
+from dds.fleet import as_of, authorization, layout, members, nodes, secrets, staging_server, temporary
 from dds.fleet.authorization import KEPT_USERS
 from dds.jobs.registry import JobContext, JobKind
 from dds.parts import Parts

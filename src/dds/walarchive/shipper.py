@@ -30,6 +30,7 @@ import zstandard
 
 from dds.archiver.config import ReplicaTarget
 from dds.archiver.store import ReplicaStore, open_store
+from dds.core.children import die_with_parent
 from dds.provision.local import as_user
 from dds.walarchive import coverage, wal
 
@@ -125,8 +126,11 @@ class Shipper:
         if flushed is None:
             self._ship(None)  # whole segments still go; the heartbeat is not proven stored
             return
+        first = self._first_lsn() if self.fresh else None  # before shipping clears older segments
         self._ship(flushed)
-        self.cov.extend(at_ms, self.fresh)
+        if self.fresh and first is None:
+            return  # nothing received yet to begin a range with
+        self.cov.extend(at_ms, first)
         self.fresh = False
         now_ms = int(time.time() * 1000)
         if time.monotonic() - self.last_expiry > 60:
@@ -134,6 +138,13 @@ class Shipper:
             for key in self.cov.expire(now_ms - self.config.retention_days * 86_400_000):
                 self.store.delete_prefix(key)
         coverage.save(self.store, self.cov)
+
+    def _first_lsn(self) -> int | None:
+        """Where a stream that began with nothing before it starts: the oldest segment the
+        receiver wrote (it begins at the start of the segment the primary was writing)."""
+        segnos = [wal.segno_of(p.name.removesuffix(".partial")) for p in self.config.spool.iterdir()]
+        first = min((n for n in segnos if n is not None), default=None)
+        return None if first is None else first * wal.SEGMENT_BYTES
 
     def _flushed_past(self, conn: psycopg.Connection[tuple[object, ...]], target: int) -> int | None:
         deadline = time.monotonic() + 2.0
@@ -209,6 +220,7 @@ class Shipper:
                 **as_user(c.user),
                 stdin=subprocess.DEVNULL,
                 stderr=err,
+                preexec_fn=die_with_parent,
                 env={"LANG": "C.UTF-8", "PATH": f"{c.bin_dir}:/usr/bin:/bin"},
             )
 

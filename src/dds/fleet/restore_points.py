@@ -1,7 +1,7 @@
 """Restore points of a replica set on PostgreSQL storage: its WAL archive and its base backups.
 
-A time is restorable when the archive covers it without a gap and a base backup taken within
-the same stretch of coverage ended before it (`walarchive.coverage`). Both come from what is in
+A time is restorable when the archive covers it without a gap and a base backup ended before it
+at a WAL position the same stretch of archive holds (`walarchive.coverage`). Both come from what is in
 the store and in the backup records, never from settings: a stretch when archiving was off or
 behind is not offered.
 """
@@ -31,9 +31,9 @@ def base_backups(s: Session, instance_id: str) -> list[BaseBackup]:
         select(Backup).where(Backup.instance_id == instance_id, Backup.status == BackupStatus.COMPLETED)
     ):
         manifest = b.manifest or {}
-        window = manifest.get("wal_window")
-        if manifest.get("format") == PHYSICAL_POSTGRESQL and window:
-            found.append(BaseBackup(b.id, int(window[0]), int(window[1])))
+        ended_ms, end_lsn = manifest.get("ended_ms"), manifest.get("end_lsn")
+        if manifest.get("format") == PHYSICAL_POSTGRESQL and ended_ms and end_lsn:
+            found.append(BaseBackup(b.id, int(ended_ms), int(end_lsn)))
     return found
 
 

@@ -14,13 +14,13 @@ import shutil
 from pathlib import Path
 
 from dds.archiver.store import open_store
-from dds.backup import base_backup, restore_points
+from dds.backup import base_backup
 from dds.backup.hashed import HashedStream
 from dds.backup.manifest import Manifest
 from dds.core.errors import BackupCorrupt, RestoreTimeOutOfRange
 from dds.db.backups import Backup
 from dds.domain.states import BackupStatus
-from dds.fleet import archivers, staging_server
+from dds.fleet import archivers, restore_points, staging_server
 from dds.parts import Parts
 from dds.walarchive import fetch, wal
 
