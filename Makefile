@@ -61,6 +61,7 @@ bench: setup wrk
 	$(VENV)/bin/python bench/bench_backup.py --size-mb 1024
 	$(VENV)/bin/python bench/bench_physical.py --size-mb 1024
 	$(VENV)/bin/python bench/bench_backup_postgresql.py --size-mb 1024
+	$(VENV)/bin/python bench/bench_pitr_postgresql.py
 	$(VENV)/bin/python -m bench.bench_api
 	$(VENV)/bin/python -m bench.bench_gateway
 	$(VENV)/bin/python -m bench.bench_authz

@@ -49,6 +49,14 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
             r"restore to new instance MB/s +\d+\.\d +plain file copy MB/s +\d+\.\d +\d+\.\d\d",
         ],
     ),
+    "bench_pitr_postgresql": (
+        ["bench/bench_pitr_postgresql.py"],
+        [
+            r"commit -> restorable at \d+ writes/s .*p50 \d+\.\d\d s +p99 \d+\.\d\d s",
+            r"base backup alone \(baseline\) +0\.0 +\d+\.\d +1\.00",
+            r"as of mark 3/3 +\d+\.\d +\d+\.\d +\d+\.\d\d",
+        ],
+    ),
     "bench_api": (
         ["-m", "bench.bench_api"],
         [

@@ -1,6 +1,7 @@
 """Crash trials for the job kinds of replica sets on PostgreSQL storage (`DDS_REPLICA_SET_STORAGE=
 postgresql`): switchover, promotion, rolling restart and resize, two more members and back, a read
-replica added and deleted; a backup, its export and a restore of it into a new instance. The
+replica added and deleted; a backup, its export and a restore of it into a new instance; restores
+as of a time (base backup + archived WAL) to a new instance, in place and of a collection. The
 service is killed with SIGKILL at a fixed point after the request and started again on the same
 data directory; the job must end Completed, the instance `normal` with the members the job
 promised (one primary), every member's engine and gateway running once, and the data whole.
@@ -20,6 +21,7 @@ import pytest
 from tests.conftest import PASSWORD
 from tests.crash.test_job_crashes import Trial
 from tests.helpers import connect, engine_pids, gateway_pids, instance_body, wait_for, wait_job
+from tests.pitr_support import POLICY, mark, now_ms
 
 pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_auto_failover is not installed")
 
@@ -164,10 +166,79 @@ def _restore_base_backup(t: Trial, iid: str, delay: float) -> str:
     return backup_id
 
 
+def _restorable_moment(t: Trial, iid: str) -> int:
+    """Incremental backup on (the WAL archiver runs), a base backup taken since, and a moment the
+    archive shows covered, with the instance holding DOCS then."""
+    with t.api() as c:
+        policy = {"backup_policy": {**POLICY, "enable_incremental_backup": True}}
+        assert c.put(f"/instances/{iid}/backups/policy", json=policy).status_code == 200
+        r = c.post("/backups", json={"backup": {"instance_id": iid, "name": f"crash-pg-pitr-{now_ms()}"}})
+        assert r.status_code == 200, r.text
+        assert wait_job(c, r.json()["job_id"], timeout=180)["status"] == "Completed"
+        return mark(c, "", iid)
+
+
+def _restore_new_as_of(t: Trial, iid: str, delay: float) -> str:
+    """A new replica set as of a time (base backup + archived WAL), the service killed during it."""
+    at = _restorable_moment(t, iid)
+    point = {"instance_id": iid, "type": "timestamp", "restore_time": str(at)}
+    with t.api() as c:
+        r = c.post(
+            "/instances", json={**instance_body(f"crash-pg-t-{int(delay * 1000)}", PASSWORD), "restore_point": point}
+        )
+        assert r.status_code == 202, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason")
+    assert t.docs(r.json()["id"]) == [d["_id"] for d in DOCS]
+    t.delete(r.json()["id"])
+    _settled(t, iid, THREE)
+    return str(at)
+
+
+def _recover_in_place_as_of(t: Trial, iid: str, delay: float) -> str:
+    """The instance back to a time, in place: what was written after it is gone, the rest whole."""
+    at = _restorable_moment(t, iid)
+    with connect(t.instance(iid), PASSWORD) as client:
+        client.app.c.insert_many([{"_id": f"late-{i}"} for i in range(20)])
+    body = {
+        "source": {"instance_id": iid, "type": "timestamp", "restore_time": str(at)},
+        "target": {"instance_id": iid},
+    }
+    with t.api() as c:
+        r = c.post("/instances/recovery", json=body)
+        assert r.status_code == 200, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason")
+    _settled(t, iid, THREE)
+    return str(at)
+
+
+def _restore_collection_as_of(t: Trial, iid: str, delay: float) -> str:
+    """A collection as of a time back under a new name into the running instance."""
+    at = _restorable_moment(t, iid)
+    item = {
+        "database": "app",
+        "collections": [{"old_name": "c", "new_name": "c_back", "restore_collection_time": str(at)}],
+    }
+    with t.api() as c:
+        r = c.post(f"/instances/{iid}/restore/collections", json={"restore_collections": [item]})
+        assert r.status_code == 200, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason")
+    _settled(t, iid, THREE)
+    with connect(t.instance(iid), PASSWORD) as client:
+        assert sorted(d["_id"] for d in client.app.c_back.find()) == [d["_id"] for d in DOCS]
+        client.app.drop_collection("c_back")
+    return str(at)
+
+
 BACKUP_KINDS: dict[str, Callable[[Trial, str, float], str]] = {
     "backup": _take_backup,
     "backup-export": _export_backup,
     "restore-new": _restore_base_backup,
+    "restore-new-as-of": _restore_new_as_of,
+    "recovery-as-of": _recover_in_place_as_of,
+    "restore-collection-as-of": _restore_collection_as_of,
 }
 
 
