@@ -147,6 +147,14 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     stop()
 
 
+@pytest.fixture(scope="module")
+def pg_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A service of the test module's own whose replica sets run on PostgreSQL storage."""
+    svc, stop = run_service(test_settings(tmp_path_factory.mktemp("dds-pg"), replica_set_storage="postgresql"))
+    yield svc
+    stop()
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[dict[str, str]]:
     """A real S3-compatible server (moto in server mode) on 127.0.0.1; settings overrides to use it."""

@@ -1,18 +1,21 @@
 """Point-in-time recovery through the API: a real engine, a real archiver (Litestream) process per
 node, the local store; restores to new instances at several marks, onto the original, and of
-single collections, each checked document by document."""
+single collections, each checked document by document. The main flow runs on both storages of
+replica sets (on PostgreSQL: the WAL archiver and base backups)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.backup_helpers import backup
 from tests.conftest import PASSWORD, Service
 from tests.helpers import ServiceProcess, connect, instance_body, logs_in, process_pids, wait_job
 from tests.pitr_support import POLICY, covered, mark, now_ms, wait_covered
@@ -34,10 +37,10 @@ def state(inst: dict[str, Any]) -> dict[str, Any]:
         return out
 
 
-@pytest.fixture(scope="module")
-def source(service: Service) -> Any:
-    created = service.create_instance("pitr-src")
-    assert service.wait_job(created["job_id"])["status"] == "Completed"
+def _archived(service: Service, name: str) -> tuple[str, int]:
+    """A replica set with incremental backup on; and when archiving began."""
+    created = service.create_instance(name, mode="ReplicaSet")
+    assert service.wait_job(created["job_id"], timeout=600)["status"] == "Completed"
     iid = created["id"]
     before = now_ms()
     with service.client() as c:
@@ -48,12 +51,29 @@ def source(service: Service) -> Any:
         assert r.status_code == 200, r.text
         policy = c.get(service.path(f"/instances/{iid}/backups/policy")).json()["backup_policy"]
         assert policy["enable_incremental_backup"] is True
+    return iid, before
+
+
+@pytest.fixture(scope="module")
+def source(service: Service) -> Any:
+    iid, before = _archived(service, "pitr-src")
     yield iid, before
     service.delete_instance(iid)
 
 
-def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service: Service, source: Any) -> None:
-    iid, before_archiving = source
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def on_storage(request: pytest.FixtureRequest) -> Iterator[tuple[Service, str, int]]:
+    """A replica set with incremental backup on and a backup taken since (on PostgreSQL a restore
+    as of a time starts from one), on each storage of replica sets."""
+    service: Service = request.getfixturevalue("service" if request.param == "sqlite" else "pg_service")
+    iid, before = _archived(service, f"pitr-{request.param}")
+    backup(service, iid, f"pitr-{request.param}-base")
+    yield service, iid, before
+    service.delete_instance(iid)
+
+
+def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(on_storage: Any) -> None:
+    service, iid, before_archiving = on_storage
     inst = service.instance(iid)
     prefix = service.path("")
     with connect(inst, PASSWORD) as client, service.client() as api:
@@ -103,7 +123,7 @@ def test_point_in_time_restores_hold_exactly_the_writes_up_to_each_mark(service:
             }
             r = c.post(service.path("/instances"), json=body)
             assert r.status_code == 202, r.text
-            assert service.wait_job(r.json()["job_id"])["status"] == "Completed"
+            assert service.wait_job(r.json()["job_id"], timeout=600)["status"] == "Completed"
             restored = service.instance(r.json()["id"])
             assert state(restored) == expected
             with connect(restored, PASSWORD) as client:

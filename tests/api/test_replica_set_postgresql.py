@@ -22,7 +22,6 @@ import pytest
 from pymongo import MongoClient, ReadPreference, WriteConcern
 from pymongo.errors import NotPrimaryError, PyMongoError, ServerSelectionTimeoutError
 
-from tests import conftest
 from tests.backup_helpers import (
     backup,
     check_base_backup,
@@ -41,15 +40,6 @@ pytestmark = pytest.mark.skipif(shutil.which("pg_autoctl") is None, reason="pg_a
 
 MONGOSH = Path(__file__).resolve().parents[1] / "js" / "node_modules" / ".bin" / "mongosh"
 RESUME_WITHIN_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def pg_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    svc, stop = conftest.run_service(
-        conftest.test_settings(tmp_path_factory.mktemp("dds-pg"), replica_set_storage="postgresql")
-    )
-    yield svc
-    stop()
 
 
 @pytest.fixture(scope="module")

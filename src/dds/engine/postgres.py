@@ -99,10 +99,14 @@ def create_monitor(tools: Tools, store_dir: Path, port: int) -> Launch:
     return Launch(argv=argv, env=_env(tools, store_dir), user=tools.user)
 
 
+MONITOR_MARK = "# dds: the monitor's timings, loopback only"
+
+
 def monitor_settings_text() -> str:
     """Appended to the monitor's postgresql.conf after its creation: the timings, and loopback only
     (`create monitor` has no `--listen`)."""
-    return "listen_addresses = '127.0.0.1'\n" + "".join(f"{k} = {v}\n" for k, v in MONITOR_SETTINGS.items())
+    lines = [MONITOR_MARK, "listen_addresses = '127.0.0.1'", *(f"{k} = {v}" for k, v in MONITOR_SETTINGS.items())]
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def create_member(

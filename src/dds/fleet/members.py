@@ -96,12 +96,16 @@ def ensure_monitor(parts: Parts, inst: Instance) -> None:
     assert port is not None, f"instance {inst.id} has no monitor port"
     d, t = monitor_dir(parts, inst.id), tools(parts)
     if not created(d):
+        _stop_leftovers(d)  # a creation a crash of the service interrupted
         _fresh(d, t)
         _run_once(t, postgres.create_monitor(t, d, port), d / "monitor.log", "the monitor")
-        with open(postgres.pgdata(d) / "postgresql.conf", "a") as conf:
-            conf.write(postgres.monitor_settings_text())
     if parts.provisioner.running_pid(d, Role.MONITOR) is None:
         _reachable(d, t)
+        _let_creation_finish(d)
+        conf = postgres.pgdata(d) / "postgresql.conf"
+        if postgres.MONITOR_MARK not in conf.read_text():  # once, also after a crash right after creation
+            with open(conf, "a") as out:
+                out.write(postgres.monitor_settings_text())
         parts.provisioner.start(d, Role.MONITOR, postgres.run(t, d), d / "monitor.log")
     _wait(lambda: _monitor_answers(port), parts, "the monitor", d / "monitor.log")
 
