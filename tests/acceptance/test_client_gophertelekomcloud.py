@@ -3,7 +3,8 @@
 `tests/go` is a Go module pinned to a released SDK version; its test authenticates with a password as the
 provider does (a project-scoped and a domain-scoped client, both must succeed), finds DDS in the token
 catalog under `ddsv3`, and runs the `opentelekomcloud_dds_instance_v3` / `opentelekomcloud_dds_backup_v3`
-life cycle: create, wait, set the backup policy, read, manual backup, list, delete backup, delete instance.
+life cycle: create, wait, set the backup policy, read, manual backup, list, delete backup, delete instance;
+once more with replica sets on PostgreSQL storage (three members, a base backup).
 
 Here a real service process is started (`dds serve`), a password user is created with the admin CLI on
 the same data directory, and `go test` runs against it once per `auth_url` form users copy: the service
@@ -34,7 +35,18 @@ GO_TIMEOUT = 240  # seconds for `go test` including a first build; the test itse
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[ServiceProcess]:
+    yield from _started(tmp_path, {})
+
+
+@pytest.fixture
+def pg_process(tmp_path: Path) -> Iterator[ServiceProcess]:
+    """Replica sets on PostgreSQL storage: three members, base backups."""
+    yield from _started(tmp_path, {"DDS_REPLICA_SET_STORAGE": "postgresql"})
+
+
+def _started(tmp_path: Path, env: dict[str, str]) -> Iterator[ServiceProcess]:
     svc = ServiceProcess(tmp_path)
+    svc.env.update(env)
     svc.start()
     try:
         created = subprocess.run(
@@ -87,6 +99,14 @@ def run_go_test(env: dict[str, str]) -> tuple[int, str]:
 # `GET /` answers it by its User-Agent (the DDS document for everyone else; see routes/versions.py).
 @pytest.mark.parametrize("suffix", ["", "/v3", "/identity/v3"], ids=["root", "v3", "identity-v3"])
 def test_terraform_dds_lifecycle(service: ServiceProcess, suffix: str) -> None:
+    _lifecycle(service, suffix)
+
+
+def test_terraform_dds_lifecycle_on_postgresql_storage(pg_process: ServiceProcess) -> None:
+    _lifecycle(pg_process, "/v3")
+
+
+def _lifecycle(service: ServiceProcess, suffix: str) -> None:
     # No resource region and no OS_REGION_NAME: the region is the provider's own guess from the project
     # name, which must land on the catalog's region (the issue Terraform users met).
     env = {

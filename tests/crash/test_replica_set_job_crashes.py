@@ -139,7 +139,8 @@ def _take_backup(t: Trial, iid: str, delay: float) -> str:
 def _export_backup(t: Trial, iid: str, delay: float) -> str:
     """The export follows the backup (a job of its own, with a server of its own): killed mid-way."""
     with t.api() as c:
-        r = c.post("/backups", json={"backup": {"instance_id": iid, "name": f"crash-pg-e-{int(delay * 1000)}"}})
+        r = c.post("/backups", json={"backup": {"instance_id": iid, "name": f"crash-pg-e-{now_ms()}"}})
+        assert r.status_code == 200, r.text
         assert wait_job(c, r.json()["job_id"], timeout=180)["status"] == "Completed"
     time.sleep(delay)
     t.svc.kill9()

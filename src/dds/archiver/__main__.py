@@ -9,15 +9,13 @@ everything. S3 keys come from the environment (`DDS_ARCHIVER_S3_ACCESS_KEY`/`_SE
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 from dds.archiver.config import ArchiveConfig, add_replica_arguments, replica_from_arguments
 from dds.archiver.sidecar import Sidecar
+from dds.core.children import asked_to_stop
 
 
 def parse(argv: list[str] | None) -> ArchiveConfig:
@@ -36,11 +34,8 @@ def parse(argv: list[str] | None) -> ArchiveConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stopping = asked_to_stop()
     config = parse(argv)
-    stopping = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
     sidecar = Sidecar(config, own_group=False)
     sidecar.start()
     try:

@@ -8,12 +8,10 @@ member is primary. `pg_receivewal` stays in this process's group: stopping the g
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import threading
 from pathlib import Path
 
 from dds.archiver.config import add_replica_arguments, replica_from_arguments
+from dds.core.children import asked_to_stop
 from dds.walarchive.shipper import Shipper, WalArchiveConfig
 
 
@@ -37,11 +35,8 @@ def parse(argv: list[str] | None) -> WalArchiveConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stopping = asked_to_stop()
     config = parse(argv)
-    stopping = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
     Shipper(config).run(stopping)
     return 0
 
