@@ -6,6 +6,7 @@ writes resume, nothing acknowledged is lost, the old member comes back as a seco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -146,6 +147,56 @@ def test_a_secondary_refuses_writes_and_serves_reads(replica_set: dict[str, Any]
         while client.test.refuse.find_one({"_id": "seen"}) is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert client.test.refuse.find_one({"_id": "seen"}) == {"_id": "seen"}
+
+
+def _wal_receivers(instance_dir: Path) -> list[int]:
+    """The standbys' WAL receiver processes of the instance's members (children of a server whose
+    command line names a directory of the instance)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if not Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"postgres: walreceiver"):
+                continue
+            parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()[1])
+            if str(instance_dir).encode() in Path(f"/proc/{parent}/cmdline").read_bytes():
+                found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_w1_is_acknowledged_by_the_primary_alone_and_majority_waits(
+    pg_service: Service, replica_set: dict[str, Any]
+) -> None:
+    """With every standby's WAL receiver stopped, `w: 1` writes are acknowledged at once (the
+    primary has them) and a `w: "majority"` write waits until a standby has it."""
+    instance_dir = pg_service.parts.settings.instances_dir / replica_set["id"]
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
+        client.test.wc.insert_one({"_id": "before"})
+        receivers = _wal_receivers(instance_dir)
+        assert len(receivers) == 2, receivers
+    # A write that waits fails after the socket's timeout rather than hanging the test.
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000, socketTimeoutMS=5000) as client:
+        one = client.test.get_collection("wc", write_concern=WriteConcern(w=1))
+        majority = client.test.get_collection("wc", write_concern=WriteConcern(w="majority"))
+        done = threading.Event()
+        for pid in receivers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            one.insert_one({"_id": "w1"})
+            one.update_one({"_id": "w1"}, {"$set": {"v": 1}})
+            one.delete_one({"_id": "before"})
+            assert time.monotonic() - t0 < 1.0, "w: 1 waited for a standby"
+            waiter = threading.Thread(target=lambda: (majority.insert_one({"_id": "maj"}), done.set()), daemon=True)
+            waiter.start()
+            assert not done.wait(1.5), "w: majority was acknowledged while no standby received the WAL"
+        finally:
+            for pid in receivers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+        assert done.wait(15), "w: majority never acknowledged once the standbys received the WAL again"
+        assert sorted(d["_id"] for d in client.test.wc.find()) == ["maj", "w1"]
 
 
 def _keeper_pids(node_dir: Path) -> list[int]:

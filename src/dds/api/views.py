@@ -20,7 +20,9 @@ _WIRE_STATUS: dict[str, tuple[str, list[str]]] = {
     InstanceStatus.CREATING: ("creating", ["CREATE"]),
     InstanceStatus.REBOOTING: ("normal", ["REBOOT"]),
     InstanceStatus.RESIZING: ("normal", ["RESIZE_VOLUME"]),
-    InstanceStatus.DELETING: ("normal", ["DELETE_INSTANCE"]),
+    # No action while it is deleted: the Terraform provider waits for a deleted instance to be gone
+    # with `normal` (among others) as a pending state, and reads `normal` with actions as updating.
+    InstanceStatus.DELETING: ("normal", []),
     InstanceStatus.RESTORING: ("normal", ["RESTORING"]),
     InstanceStatus.BACKING_UP: ("normal", ["BACKUP"]),
     InstanceStatus.SWITCHING: ("normal", ["SWITCHOVER"]),
