@@ -48,3 +48,17 @@ def mark(c: httpx.Client, prefix: str, iid: str) -> int:
         if covered(c, prefix, iid, at, timeout=6):
             return at
     raise AssertionError("no restorable moment in 40 s")
+
+
+def s3_keys(s3_server: dict[str, str], prefix: str) -> list[str]:
+    """The keys under `prefix` in the test S3 server's bucket (`s3_server`: the settings overrides)."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server["s3_endpoint_url"],
+        aws_access_key_id=s3_server["s3_access_key"],
+        aws_secret_access_key=s3_server["s3_secret_key"],
+        region_name="us-east-1",
+    )
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=prefix).get("Contents", [])]

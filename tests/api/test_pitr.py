@@ -18,7 +18,7 @@ import pytest
 from tests.backup_helpers import backup
 from tests.conftest import PASSWORD, Service
 from tests.helpers import ServiceProcess, connect, instance_body, logs_in, process_pids, wait_job
-from tests.pitr_support import POLICY, covered, mark, now_ms, wait_covered
+from tests.pitr_support import POLICY, covered, mark, now_ms, s3_keys, wait_covered
 
 USER_PW = "Early#Pass_2024"
 
@@ -263,8 +263,6 @@ def test_a_period_with_archiving_off_is_a_gap_and_refused(service: Service) -> N
 
 
 def test_point_in_time_with_the_s3_store(make_service: Any, s3_server: dict[str, str]) -> None:
-    import boto3
-
     svc = make_service(**s3_server)
     created = svc.create_instance("pitr-s3")
     assert svc.wait_job(created["job_id"])["status"] == "Completed"
@@ -284,20 +282,11 @@ def test_point_in_time_with_the_s3_store(make_service: Any, s3_server: dict[str,
         assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
         with connect(svc.instance(r.json()["id"]), PASSWORD) as restored:
             assert restored.s3db.items.count_documents({}) == 30
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server["s3_endpoint_url"],
-        aws_access_key_id=s3_server["s3_access_key"],
-        aws_secret_access_key=s3_server["s3_secret_key"],
-        region_name="us-east-1",
-    )
-    keys = [
-        o["Key"] for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/").get("Contents", [])
-    ]
+    keys = s3_keys(s3_server, f"pitr/{iid}/")
     assert any("/dbs/s3db/" in k for k in keys), keys
     svc.delete_instance(r.json()["id"])
     svc.delete_instance(iid)
-    assert not s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/").get("Contents")
+    assert not s3_keys(s3_server, f"pitr/{iid}/")
 
 
 @pytest.mark.parametrize("delay", [0.3, 1.2])

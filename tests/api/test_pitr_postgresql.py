@@ -15,7 +15,7 @@ from typing import Any
 from tests.backup_helpers import backup
 from tests.conftest import PASSWORD, Service
 from tests.helpers import connect, instance_body, process_pids
-from tests.pitr_support import POLICY, mark, now_ms, ranges_on
+from tests.pitr_support import POLICY, mark, now_ms, ranges_on, s3_keys
 
 DAY_MS = 86_400_000
 
@@ -137,8 +137,6 @@ def test_point_in_time_restores_of_a_replica_set_on_postgresql(pg_service: Servi
 def test_the_wal_archive_in_s3_goes_on_after_its_archiver_is_killed(
     make_service: Any, s3_server: dict[str, str]
 ) -> None:
-    import boto3
-
     svc = make_service(**s3_server, replica_set_storage="postgresql")
     created = svc.create_instance("pitr-pg-s3", mode="ReplicaSet")
     assert svc.wait_job(created["job_id"], timeout=600)["status"] == "Completed"
@@ -176,18 +174,8 @@ def test_the_wal_archive_in_s3_goes_on_after_its_archiver_is_killed(
         assert svc.wait_job(r.json()["job_id"], timeout=600)["status"] == "Completed"
         with connect(svc.instance(r.json()["id"]), PASSWORD, timeout_ms=20000) as restored:
             assert restored.s3db.items.count_documents({}) == 40
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=s3_server["s3_endpoint_url"],
-        aws_access_key_id=s3_server["s3_access_key"],
-        aws_secret_access_key=s3_server["s3_secret_key"],
-        region_name="us-east-1",
-    )
-    keys = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/wal/").get("Contents", [])
-    ]
+    keys = s3_keys(s3_server, f"pitr/{iid}/wal/")
     assert f"pitr/{iid}/wal/coverage.json" in keys and any("/partial/" in k or "/files/" in k for k in keys), keys
     svc.delete_instance(r.json()["id"])
     svc.delete_instance(iid)
-    assert not s3.list_objects_v2(Bucket=s3_server["s3_bucket"], Prefix=f"pitr/{iid}/").get("Contents")
+    assert not s3_keys(s3_server, f"pitr/{iid}/")
