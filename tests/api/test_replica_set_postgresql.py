@@ -19,10 +19,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+import psycopg
 import pytest
 from pymongo import MongoClient, ReadPreference, WriteConcern
-from pymongo.errors import NotPrimaryError, PyMongoError, ServerSelectionTimeoutError
+from pymongo.errors import NotPrimaryError, PyMongoError, ServerSelectionTimeoutError, WriteConcernError
+from pymongo.read_concern import ReadConcern
 
+from dds.db.models import Instance
+from dds.engine import postgres
+from dds.fleet import members
 from tests.backup_helpers import (
     backup,
     check_base_backup,
@@ -197,6 +202,125 @@ def test_w1_is_acknowledged_by_the_primary_alone_and_majority_waits(
                     os.kill(pid, signal.SIGCONT)
         assert done.wait(15), "w: majority never acknowledged once the standbys received the WAL again"
         assert sorted(d["_id"] for d in client.test.wc.find()) == ["maj", "w1"]
+
+
+@contextlib.contextmanager
+def _stopped(pids: list[int]) -> Iterator[None]:
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def test_wtimeout_and_majority_reads_while_no_standby_receives(
+    pg_service: Service, replica_set: dict[str, Any]
+) -> None:
+    """With every standby's WAL receiver stopped: a `w: "majority"` write with `wtimeout` answers
+    WriteConcernFailed (64, `errInfo.wtimeout`) after about that long and the primary keeps it (as
+    MongoDB); a `readConcern: majority` read of a `w: 1` write waits until a standby has it."""
+    instance_dir = pg_service.parts.settings.instances_dir / replica_set["id"]
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000, socketTimeoutMS=20000) as client:
+        client.test.wt.insert_one({"_id": "before"})
+        receivers = _wal_receivers(instance_dir)
+        assert len(receivers) == 2, receivers
+        timed = client.test.get_collection("wt", write_concern=WriteConcern(w="majority", wtimeout=1500))
+        local = client.test.get_collection("wt", write_concern=WriteConcern(w=1))
+        majority_read = client.test.get_collection("wt", read_concern=ReadConcern("majority"))
+        seen: list[Any] = []
+        with _stopped(receivers):
+            t0 = time.monotonic()
+            with pytest.raises(WriteConcernError) as raised:
+                timed.insert_one({"_id": "timed"})
+            waited = time.monotonic() - t0
+            assert raised.value.code == 64 and raised.value.details["errInfo"] == {"wtimeout": True}
+            assert 1.4 <= waited < 5, waited
+            local.insert_one({"_id": "local"})
+            reader = threading.Thread(target=lambda: seen.append(majority_read.find_one({"_id": "local"})))
+            reader.start()
+            reader.join(1.5)
+            assert reader.is_alive(), "a majority read answered while no standby had what it read"
+        reader.join(15)
+        assert seen == [{"_id": "local"}]
+        assert sorted(d["_id"] for d in client.test.wt.find()) == ["before", "local", "timed"]
+
+
+def _member_processes(node_dir: Path) -> list[int]:
+    """Every process of a member: its keeper and its PostgreSQL server with all the server's
+    processes (the server runs in a session of its own: found by parentage, not process group)."""
+    top, parents = int((node_dir / "storage.pid").read_text()), {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[-1].split()[1])
+    found, frontier = [top], [top]
+    while frontier:
+        children = [pid for pid, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _number_sync_standbys(inst: dict[str, Any], svc: Service, value: int | None = None) -> int:
+    """The formation's `number_sync_standbys` on the instance's monitor (set first when given)."""
+    with svc.parts.db.session() as s:
+        port = s.get(Instance, inst["id"]).monitor_port
+    with psycopg.connect(postgres.monitor_url(port), autocommit=True) as conn:
+        if value is not None:
+            conn.execute("SELECT pgautofailover.set_formation_number_sync_standbys('default', %s)", (value,))
+        row = conn.execute("SELECT number_sync_standbys FROM pgautofailover.formation").fetchone()
+    return int(row[0])
+
+
+def test_majority_writes_wait_while_synchronous_replication_is_off(
+    pg_service: Service, replica_set: dict[str, Any]
+) -> None:
+    """pg_auto_failover turns synchronous replication off while the primary has no healthy standby
+    to wait for (`wait_primary`: after every failover or switchover until a standby follows the new
+    primary; here made to last by `number_sync_standbys` 0 and both standby members frozen): a
+    `w: "majority"` write is still not acknowledged (it times out with 64), a `w: 1` write is; once
+    the standbys are back, majority writes are acknowledged."""
+    with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000, socketTimeoutMS=20000) as client:
+        client.test.alone.insert_one({"_id": "before"})
+        hello = client.admin.command("hello")
+    standbys = [_node_dir(pg_service, replica_set["id"], a) for a in hello["hosts"] if a != hello["primary"]]
+    frozen = [pid for d in standbys for pid in _member_processes(d)]
+    assert len(frozen) >= 4, frozen
+    was = _number_sync_standbys(replica_set, pg_service)
+    _number_sync_standbys(replica_set, pg_service, 0)
+    try:
+        with _stopped(frozen):
+            deadline = time.monotonic() + 60
+            while "wait_primary" not in _states(pg_service, replica_set) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert "wait_primary" in _states(pg_service, replica_set), _states(pg_service, replica_set)
+            with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000, socketTimeoutMS=20000) as client:
+                t0 = time.monotonic()
+                client.test.get_collection("alone", write_concern=WriteConcern(w=1)).insert_one({"_id": "w1"})
+                assert time.monotonic() - t0 < 1.0
+                timed = client.test.get_collection("alone", write_concern=WriteConcern(w="majority", wtimeout=1000))
+                with pytest.raises(WriteConcernError) as raised:
+                    timed.insert_one({"_id": "alone"})
+                assert raised.value.code == 64
+        with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000, socketTimeoutMS=60000) as client:
+            client.test.alone.insert_one({"_id": "after"})  # w: "majority" by default: waits for a standby
+            assert sorted(d["_id"] for d in client.test.alone.find()) == ["after", "alone", "before", "w1"]
+    finally:
+        _number_sync_standbys(replica_set, pg_service, was)
+    deadline = time.monotonic() + 120
+    settled = ["primary", "secondary", "secondary"]
+    while sorted(_states(pg_service, replica_set)) != settled and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sorted(_states(pg_service, replica_set)) == settled
+
+
+def _states(svc: Service, inst: dict[str, Any]) -> list[str]:
+    """The monitor's reported state of every member."""
+    with svc.parts.db.session() as s:
+        found = members.states(svc.parts, s.get(Instance, inst["id"]))
+    return [m.reported for m in found]
 
 
 def _keeper_pids(node_dir: Path) -> list[int]:

@@ -22,6 +22,7 @@ from dds.gateway import authorize
 from dds.gateway.activity import Activity
 from dds.gateway.auth import HELLO_COMMANDS, Attempt, AuthOutcome, Guard, Identity
 from dds.gateway.config import GatewayConfig
+from dds.gateway.durability import Concern, Durability, Outcome, concern_of
 from dds.gateway.errors import ErrorCode, ProtocolError, Refusal, storage_restarting
 from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
 from dds.gateway.logs import GatewayLogs
@@ -61,6 +62,7 @@ class Gateway(Protocol):
     allow: AllowList
     roles: RolesStore | None  # None: authorization off
     user_admin: UserAdmin | None
+    durability: Durability | None  # a replica set on PostgreSQL storage: majority replies wait here
 
     def connection_refused(self, client: str, reason: str = "max_connections") -> None: ...
 
@@ -69,6 +71,9 @@ class Gateway(Protocol):
 BACKLOG_LIMIT = 1024 * 1024
 # A connection closed after a last reply waits this long for the client to read it.
 _FLUSH_TIMEOUT_S = 5.0
+# While a write whose wtimeout passed is still in the engine, its commits waiting in PostgreSQL
+# are released this often.
+_RELEASE_EVERY_S = 0.1
 _SASL_COMMANDS = frozenset({"saslStart", "saslContinue", "logout"})
 # Every authenticated user may run these and nothing about them depends on roles: not even a stat.
 _UNCHECKED = authorize.FREE - {"connectionStatus"}
@@ -88,6 +93,8 @@ class InFlight:
     followup: Request | None = None
     hello: dict[str, Any] | None = None
     after: AfterReply | None = None  # turns the engine's reply into the client's (user/role commands)
+    concern: Concern | None = None  # the reply waits for a standby's copy (majority write or read)
+    wtimer: asyncio.TimerHandle | None = None  # wtimeout: releases the engine's commit waiting in PostgreSQL
 
 
 class Forward(NamedTuple):
@@ -139,6 +146,7 @@ class ClientConnection(asyncio.Protocol):
         self._partial_timer: asyncio.TimerHandle | None = None
         self._last_progress = 0.0
         self._connect_task: asyncio.Task[None] | None = None
+        self.held: asyncio.Task[None] | None = None  # a reply waiting for a standby's copy
 
     # --- client transport callbacks -------------------------------------------------------
 
@@ -192,7 +200,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _client_data(self, data: bytes) -> None:
         try:
-            if not self.inbuf and self.inflight is None and self.engine is not None:
+            if not self.inbuf and self._idle():
                 if frame_length(data) == len(data):  # the common case: one whole message
                     self._handle_request(data)
                     return
@@ -202,7 +210,7 @@ class ClientConnection(asyncio.Protocol):
         except ProtocolError as exc:
             self._violation(exc)
             return
-        if self.inflight is None and self.engine is not None:
+        if self._idle():
             self._process()
         elif len(self.inbuf) > BACKLOG_LIMIT:
             self.pause_client("backlog")
@@ -321,7 +329,7 @@ class ClientConnection(asyncio.Protocol):
     def _process(self) -> None:
         """Handle buffered client messages until one is in flight or the buffer holds no whole message."""
         buf = self.inbuf
-        while not self.closed and self.inflight is None and self.engine is not None:
+        while not self.closed and self._idle():
             try:
                 n = frame_length(buf)
             except ProtocolError as exc:
@@ -339,8 +347,12 @@ class ClientConnection(asyncio.Protocol):
                 data = bytes(buf[:n])
                 del buf[:n]
             self._handle_request(data)
-        if self.inflight is not None and len(buf) > BACKLOG_LIMIT:
+        if not self._idle() and len(buf) > BACKLOG_LIMIT:
             self.pause_client("backlog")
+
+    def _idle(self) -> bool:
+        """The engine link is up and nothing of this connection is in flight or held."""
+        return self.inflight is None and self.held is None and self.engine is not None
 
     def _handle_request(self, data: bytes) -> None:
         try:
@@ -370,10 +382,29 @@ class ClientConnection(asyncio.Protocol):
         op = self.gateway.stats.begin(info, request.command, namespace, request.db)
         if request.db is not None and request.command not in HELLO_COMMANDS:
             info.last_db, info.last_namespace = request.db, namespace
-        self.inflight = InFlight(
+        self.inflight = flight = InFlight(
             request, forward.attempt, time.perf_counter(), op, forward.speculation, after=forward.after
         )
+        if self.gateway.durability is not None:
+            self._note_concern(flight)
         self.engine.write(forward.data)
+
+    def _note_concern(self, flight: InFlight) -> None:
+        """A majority write or read: its reply will wait; a `wtimeout` bounds the engine's wait too."""
+        request = flight.request
+        flight.concern = concern = concern_of(request.command, request.body, WRITE_COMMANDS)
+        if concern is not None and concern.timeout_s is not None:
+            flight.wtimer = asyncio.get_running_loop().call_later(concern.timeout_s, self._release_commit, flight)
+
+    def _release_commit(self, flight: InFlight) -> None:
+        if self.inflight is flight and self.gateway.durability is not None:
+            asyncio.get_running_loop().create_task(self._release_commits(flight, self.gateway.durability))
+
+    async def _release_commits(self, flight: InFlight, durability: Durability) -> None:
+        """Until the engine answers: a write may commit more than once (the oplog's entry too)."""
+        while self.inflight is flight and not self.closed:
+            await durability.release_commits()
+            await asyncio.sleep(_RELEASE_EVERY_S)
 
     def _admit(self, request: Request) -> Forward | None:
         """What to send to the engine for this request (None: answered here), and the auth attempt."""
@@ -513,11 +544,48 @@ class ClientConnection(asyncio.Protocol):
             self.inflight = flight
             self.engine.write(flight.speculation)
             return
-        elapsed_ms = (time.perf_counter() - flight.started) * 1000
+        if flight.wtimer is not None:
+            flight.wtimer.cancel()
         if flight.followup is not None:
             out, ok = self._speculative_hello(flight, reply), True
         else:
             out, ok = self._reply_bytes(flight, reply), reply.ok
+        durability = self.gateway.durability
+        if flight.concern is not None and ok and durability is not None and self.gateway.topology.writable:
+            self.held = asyncio.get_running_loop().create_task(self._hold(flight, reply, durability))
+            return
+        self._deliver(flight, reply, out, ok)
+
+    async def _hold(self, flight: InFlight, reply: Reply, durability: Durability) -> None:
+        """The reply once a standby that may be promoted has the write (or what the read saw); a
+        write concern error once `wtimeout` passes or the member stops being the primary first."""
+        concern = flight.concern
+        assert concern is not None
+        started = flight.started
+        timeout = None if concern.timeout_s is None else max(0.0, concern.timeout_s - (time.perf_counter() - started))
+        outcome = await durability.replicated(timeout, lambda: self.gateway.topology.writable)
+        self.held = None
+        if self.closed:
+            return
+        request = flight.request
+        out = without_more_to_come(reply)
+        if outcome is not Outcome.REPLICATED:
+            doc = reply.body.decode()
+            if concern.read:
+                doc = error_document(
+                    ErrorCode.InterruptedDueToReplStateChange,
+                    "the member stopped being the primary before the read was majority-committed",
+                )
+            else:
+                doc["writeConcernError"] = _write_concern_error(outcome)
+                if outcome is Outcome.STEPPED_DOWN:
+                    doc["errorLabels"] = ["RetryableWriteError"]
+            out = reply_for(request, doc, reply.header.request_id)
+        self._deliver(flight, reply, out, True)
+
+    def _deliver(self, flight: InFlight, reply: Reply, out: bytes, ok: bool) -> None:
+        request = flight.request
+        elapsed_ms = (time.perf_counter() - flight.started) * 1000
         if not request.more_to_come and self.transport is not None:
             self.transport.write(out)
         gateway = self.gateway
@@ -656,11 +724,25 @@ class ClientConnection(asyncio.Protocol):
             self._partial_timer.cancel()
             self._partial_timer = None
         if self.inflight is not None:
+            if self.inflight.wtimer is not None:
+                self.inflight.wtimer.cancel()
             self.gateway.stats.end(self.inflight.op)
             self.inflight = None
+        if self.held is not None:
+            self.held.cancel()
+            self.held = None
         if self.info is not None:
             self.gateway.stats.close(self.info)
             self.gateway.connections.discard(self)
+
+
+def _write_concern_error(outcome: Outcome) -> dict[str, Any]:
+    """MongoDB's writeConcernError: the write is kept on the primary but no standby confirmed it."""
+    if outcome is Outcome.TIMED_OUT:
+        code, message = ErrorCode.WriteConcernFailed, "waiting for replication timed out"
+        return {"code": int(code), "codeName": code.name, "errmsg": message, "errInfo": {"wtimeout": True}}
+    code, message = ErrorCode.PrimarySteppedDown, "the primary stepped down while waiting for replication"
+    return {"code": int(code), "codeName": code.name, "errmsg": message}
 
 
 def _visible_databases(reply: dict[str, Any], grants: Grants) -> dict[str, Any] | None:

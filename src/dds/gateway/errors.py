@@ -32,6 +32,9 @@ class ErrorCode(IntEnum):
     Interrupted = 11601
     NoReplicationEnabled = 76
     ShutdownInProgress = 91
+    WriteConcernFailed = 64
+    PrimarySteppedDown = 189
+    InterruptedDueToReplStateChange = 11602
     NotWritablePrimary = 10107
     NotImplemented = 238
     UnsupportedOpQueryCommand = 352

@@ -127,6 +127,11 @@ class MemberWatch:
         state = self.view.states.get(self.me)
         return state is not None and (state.writable or self.view.promoted == self.me)
 
+    def server_port(self) -> int | None:
+        """This member's PostgreSQL server port, as the monitor last gave it."""
+        state = self.view.states.get(self.me)
+        return state.port if state is not None else None
+
     def timeline(self) -> int:
         primary = self.view.primary()
         state = self.view.states.get(primary) if primary else None

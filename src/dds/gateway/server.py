@@ -21,6 +21,7 @@ from dds.gateway.auth import Guard
 from dds.gateway.config import REFUSE, ConfigError, GatewayConfig, load_config
 from dds.gateway.connection import ClientConnection
 from dds.gateway.control import ControlServer
+from dds.gateway.durability import Durability
 from dds.gateway.hello import Topology
 from dds.gateway.logs import GatewayLogs
 from dds.gateway.members import MemberWatch
@@ -52,6 +53,7 @@ class Gateway:
         self._control: ControlServer | None = None
         self.roles: RolesStore | None = None
         self.watch: MemberWatch | None = None
+        self.durability: Durability | None = None
         self.user_admin: UserAdmin | None = None
         self._apply(config)
 
@@ -86,10 +88,15 @@ class Gateway:
         if config.monitor_port is None or config.member_name is None:
             return None
         if self.watch is None or (self.watch.monitor_port, self.watch.me) != (config.monitor_port, config.member_name):
-            old, self.watch = self.watch, MemberWatch(config.monitor_port, config.member_name)
+            old, old_durability = self.watch, self.durability
+            self.watch = watch = MemberWatch(config.monitor_port, config.member_name)
+            self.durability = Durability(config.monitor_port, config.member_name, watch.server_port)
             if old is not None:
                 asyncio.get_running_loop().create_task(old.stop())
                 self.watch.start()
+            if old_durability is not None:
+                asyncio.get_running_loop().create_task(old_durability.stop())
+                self.durability.start()
         return self.watch
 
     @property
@@ -133,6 +140,8 @@ class Gateway:
         )
         if self.watch is not None:
             self.watch.start()
+        if self.durability is not None:
+            self.durability.start()
         self._tick()
 
     def _tick(self) -> None:
@@ -244,6 +253,8 @@ class Gateway:
             self._stats_timer.cancel()
         if self.watch is not None:
             await self.watch.stop()
+        if self.durability is not None:
+            await self.durability.stop()
         if self._server is not None:
             try:
                 await asyncio.wait_for(self._server.wait_closed(), timeout=5)
