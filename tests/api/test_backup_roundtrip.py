@@ -1,8 +1,12 @@
-"""Manual backup -> download link -> checksums -> restore, through real HTTP and real engines."""
+"""Manual backup -> download link -> checksums -> restore, through real HTTP and real engines, on
+both storages of a replica set: SQLite (the default) and PostgreSQL (`DDS_REPLICA_SET_STORAGE`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +16,7 @@ from dds.db.backups import Backup
 from dds.db.models import Project
 from tests.backup_helpers import (
     backup,
+    check_base_backup,
     check_manifest,
     check_physical,
     download,
@@ -26,15 +31,35 @@ from tests.backup_helpers import (
 from tests.conftest import Service
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def service(request: pytest.FixtureRequest, service: Service) -> Iterator[Service]:
+    """The shared service (replica sets on SQLite), then one whose replica sets are on PostgreSQL."""
+    yield service if request.param == "sqlite" else request.getfixturevalue("pg_service")
+
+
+def on_postgresql(svc: Service) -> bool:
+    return svc.parts.settings.replica_set_storage == "postgresql"
+
+
 @pytest.fixture(scope="module")
-def source(service: Service) -> dict:  # type: ignore[type-arg]
+def source(service: Service) -> Iterator[dict[str, Any]]:
     inst = ready_instance(service, "bk-source")
     with tenant(service, inst) as client:
         seed(client)
-    return inst
+    yield inst
+    service.delete_instance(inst["id"])
 
 
-def test_round_trip_local_store(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def _check_archive(svc: Service, archive: bytes, backup_id: str, instance_id: str, into: Path) -> dict[str, Any]:
+    """The physical archive of the storage the replica set is on."""
+    if on_postgresql(svc):
+        return check_base_backup(archive, backup_id, instance_id, into)
+    manifest = check_physical(archive, backup_id, instance_id)
+    assert {"data/shop.sqlite", "data/analytics.sqlite"} <= {f["path"] for f in manifest["files"]}
+    return manifest
+
+
+def test_round_trip_local_store(service: Service, source: dict[str, Any], tmp_path: Path) -> None:
     with tenant(service, source) as client:
         before = snapshot(client)
     assert {"shop.orders", "shop.products", "analytics.events", "analytics.empty"} <= set(before)
@@ -54,9 +79,8 @@ def test_round_trip_local_store(service: Service, source: dict) -> None:  # type
     body, archive = download(service, source["id"], backup_id)
     assert body["files"][0]["name"] == f"{backup_id}.physical.tar.zst"
     assert "/backup-files/" in body["files"][0]["download_link"]
-    manifest = check_physical(archive, backup_id, source["id"])
+    manifest = _check_archive(service, archive, backup_id, source["id"], tmp_path)
     assert manifest["consistency"] == "snapshot" and manifest["mode"] == "ReplicaSet"
-    assert {"data/shop.sqlite", "data/analytics.sqlite"} <= {f["path"] for f in manifest["files"]}
     assert set(manifest["databases"]["shop"]) == {"orders", "products"}
     files = wait_export(service, source["id"], backup_id)  # the portable copy, made in the background
     export = check_manifest(files[f"{backup_id}.mongodump.tar.gz"], backup_id, source["id"])
@@ -75,7 +99,7 @@ def test_round_trip_local_store(service: Service, source: dict) -> None:  # type
     service.delete_instance(created["id"])
 
 
-def test_range_request_and_tampering(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def test_range_request_and_tampering(service: Service, source: dict[str, Any]) -> None:
     backup_id = backup(service, source["id"], "bk-range-1")
     body, archive = download(service, source["id"], backup_id)
     link = body["files"][0]["download_link"]
@@ -97,7 +121,7 @@ def test_range_request_and_tampering(service: Service, source: dict) -> None:  #
     assert refused.status_code == 403 and refused.json()["error_code"] == "DBS.280032"
 
 
-def test_other_projects_backups_are_invisible(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def test_other_projects_backups_are_invisible(service: Service, source: dict[str, Any]) -> None:
     backup_id = backup(service, source["id"], "bk-private-1")
     rt = service.parts
     with rt.db.session() as s:
@@ -130,7 +154,7 @@ def test_other_projects_backups_are_invisible(service: Service, source: dict) ->
             b.project_id = service.project_id
 
 
-def test_bad_requests_are_dds_errors(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def test_bad_requests_are_dds_errors(service: Service, source: dict[str, Any]) -> None:
     with service.client() as c:
         r = c.post(service.path("/backups"), json={"backup": {"instance_id": source["id"], "name": "1bad"}})
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.280277"
@@ -167,7 +191,7 @@ def test_bad_requests_are_dds_errors(service: Service, source: dict) -> None:  #
         assert r.status_code == 400 and r.json()["error_code"] == "DBS.200001"
 
 
-def test_policy_round_trip(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def test_policy_round_trip(service: Service, source: dict[str, Any]) -> None:
     path = service.path(f"/instances/{source['id']}/backups/policy")
     with service.client() as c:
         r = c.put(path, json={"backup_policy": {"keep_days": "9", "start_time": "23:00-00:00", "period": "5,1,4"}})
@@ -184,7 +208,7 @@ def test_policy_round_trip(service: Service, source: dict) -> None:  # type: ign
         assert c.get(path).json() == {"backup_policy": {"keep_days": 0, "enable_incremental_backup": False}}
 
 
-def test_corrupt_archive_fails_restore_and_leaves_target(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def test_corrupt_archive_fails_restore_and_leaves_target(service: Service, source: dict[str, Any]) -> None:
     target = ready_instance(service, "bk-target-1")
     with tenant(service, target) as client:
         client.keep.me.insert_many([{"_id": i, "v": f"original {i}"} for i in range(20)])
@@ -205,9 +229,10 @@ def test_corrupt_archive_fails_restore_and_leaves_target(service: Service, sourc
         assert snapshot(client) == before
 
     restore_new(service, backup_id, "bk-from-corrupt", expect="Failed")
+    service.delete_instance(target["id"])
 
 
-def test_recovery_onto_existing_instance(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def test_recovery_onto_existing_instance(service: Service, source: dict[str, Any]) -> None:
     with tenant(service, source) as client:
         expected = snapshot(client)
     backup_id = backup(service, source["id"], "bk-recover-1")
@@ -229,11 +254,12 @@ def test_recovery_onto_existing_instance(service: Service, source: dict) -> None
     assert inst["status"] == "normal"
     with tenant(service, inst) as client:  # the tenant's own password still works on the target
         assert snapshot(client) == expected
-    node_dir = next(p for p in (service.parts.settings.instances_dir / target["id"]).iterdir() if (p / "data").is_dir())
-    assert not (node_dir / "data.pre-restore").exists()
+    left = [p.name for p in (service.parts.settings.instances_dir / target["id"]).rglob("*pre-restore*")]
+    assert not left, left  # the target's data kept aside during the restore is gone
+    service.delete_instance(target["id"])
 
 
-def test_delete_and_batch_delete(service: Service, source: dict) -> None:  # type: ignore[type-arg]
+def test_delete_and_batch_delete(service: Service, source: dict[str, Any]) -> None:
     ids = [backup(service, source["id"], f"bk-del-{i}") for i in range(3)]
     rt = service.parts
     with rt.db.session() as s:

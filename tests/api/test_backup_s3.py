@@ -1,13 +1,17 @@
-"""The same round trip with the S3 store, against a real S3-compatible server (moto, 127.0.0.1)."""
+"""The same round trip with the S3 store, against a real S3-compatible server (moto, 127.0.0.1),
+for a replica set on each storage."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.backup_helpers import (
     backup,
+    check_base_backup,
     check_manifest,
     check_physical,
     download,
@@ -20,8 +24,9 @@ from tests.backup_helpers import (
 )
 
 
-def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> None:
-    svc = make_service(**s3_server)
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str], storage: str, tmp_path: Path) -> None:
+    svc = make_service(replica_set_storage=storage, **s3_server)
     inst = ready_instance(svc, "bk-s3-source")
     with tenant(svc, inst) as client:
         seed(client, rows=120)
@@ -44,7 +49,10 @@ def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> No
     link = body["files"][0]["download_link"]
     assert link.startswith(s3_server["s3_endpoint_url"]) and "X-Amz-Signature=" in link
     assert "X-Amz-Expires=900" in link
-    check_physical(archive, backup_id, inst["id"])
+    if storage == "postgresql":
+        check_base_backup(archive, backup_id, inst["id"], tmp_path)
+    else:
+        check_physical(archive, backup_id, inst["id"])
     files = wait_export(svc, inst["id"], backup_id)
     check_manifest(files[f"{backup_id}.mongodump.tar.gz"], backup_id, inst["id"])
 
@@ -57,3 +65,5 @@ def test_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> No
     assert svc.wait_job(r.json()["job_id"])["status"] == "Completed"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3_server["s3_bucket"]).get("Contents", [])]
     assert not [k for k in keys if backup_id in k]  # the physical archive and the export
+    for iid in (created["id"], inst["id"]):
+        svc.delete_instance(iid)

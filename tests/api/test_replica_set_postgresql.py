@@ -558,6 +558,21 @@ def _members_seen(inst: dict[str, Any]) -> tuple[list[str], list[str]]:
     return hosts, states
 
 
+def _majority_is_three_of_five(svc: Service, inst: dict[str, Any]) -> None:
+    """With 5 members a `w: "majority"` write needs two standbys (the primary's synchronous
+    replication waits for one): one standby receiving is not enough, two are."""
+    receivers = _wal_receivers(svc.parts.settings.instances_dir / inst["id"])
+    assert len(receivers) == 4, receivers
+    with MongoClient(_uri(inst), serverSelectionTimeoutMS=20000, socketTimeoutMS=20000) as client:
+        timed = client.test.get_collection("five", write_concern=WriteConcern(w="majority", wtimeout=1000))
+        with _stopped(receivers[:3]):
+            with pytest.raises(WriteConcernError) as raised:
+                timed.insert_one({"_id": "one standby"})
+            assert raised.value.code == 64
+        with _stopped(receivers[:2]):
+            timed.insert_one({"_id": "two standbys"})
+
+
 def test_members_enlarged_3_5_7_and_shrunk_to_3(pg_service: Service, replica_set: dict[str, Any]) -> None:
     iid = replica_set["id"]
     with MongoClient(_uri(replica_set), serverSelectionTimeoutMS=20000) as client:
@@ -575,6 +590,8 @@ def test_members_enlarged_3_5_7_and_shrunk_to_3(pg_service: Service, replica_set
             assert sorted(n["role"] for n in nodes) == ["Primary"] + ["Secondary"] * (total - 1)
             hosts, states = _members_seen(pg_service.instance(iid))
             assert len(hosts) == total and states == ["PRIMARY"] + ["SECONDARY"] * (total - 1)
+            if total == 5:
+                _majority_is_three_of_five(pg_service, replica_set)
         too_many = c.post(pg_service.path(f"/instances/{iid}/replicaset-node"), json={"num": 2})
         assert too_many.status_code == 400 and too_many.json()["error_code"] == "DBS.280123", too_many.text
         newest = max(_nodes(pg_service, iid), key=lambda n: n["name"])

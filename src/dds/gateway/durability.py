@@ -8,7 +8,9 @@ pg_auto_failover turns synchronous replication off while the primary has no heal
 are down), so such a commit returns at once; and a commit waiting for a standby knows nothing
 of MongoDB's `wtimeout`. Read from `pg_stat_replication` on the member's own server, the
 standbys' flush positions say what a failover keeps: pg_auto_failover promotes the standby with
-the most WAL among those that may be promoted (read replicas never are: they do not count).
+the most WAL among those that may be promoted (read replicas never are: they do not count). A
+majority is MongoDB's: with 5 or 7 members, 2 or 3 standbys besides the primary, where
+pg_auto_failover's synchronous replication waits for one (`number_sync_standbys` 1).
 
 One loop per gateway serves every waiting reply: each check is one query, which gives every
 waiter registered before it its target (all the WAL flushed by then, its own commit included:
@@ -39,10 +41,11 @@ _QUORUM_SQL = (
     "SELECT 'pgautofailover_standby_' || nodeid FROM pgautofailover.node "
     "WHERE replicationquorum AND candidatepriority > 0 AND nodename <> %s"
 )
+# This server's flushed WAL, and how far the k-th most advanced of those standbys has flushed
+# (parameters: their names, k - 1).
 _CHECK_SQL = (
-    "SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn, "
-    "coalesce(max(flush_lsn) FILTER (WHERE application_name = ANY(%s)), '0/0') - '0/0'::pg_lsn "
-    "FROM pg_stat_replication"
+    "SELECT pg_current_wal_flush_lsn() - '0/0'::pg_lsn, coalesce((SELECT flush_lsn FROM pg_stat_replication "
+    "WHERE application_name = ANY(%s) ORDER BY flush_lsn DESC NULLS LAST OFFSET %s LIMIT 1), '0/0') - '0/0'::pg_lsn"
 )
 # The engine's commits waiting in PostgreSQL for a synchronous standby: cancelled, they are kept
 # (PostgreSQL has committed them locally) and return; the reply of every write that reaches the
@@ -52,7 +55,7 @@ _RELEASE_SQL = (
     "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity "
     "WHERE wait_event = 'SyncRep' AND datname = current_database()"
 )
-_QUORUM_REFRESH_S = 2.0
+_QUORUM_REFRESH_S = 1.0
 _RETRY_S = 0.002  # between checks while some reply waits
 _ERROR_PAUSE_S = 0.1
 _STEP_S = 0.2  # how often a waiting reply looks whether its member is still the primary
@@ -92,6 +95,12 @@ def concern_of(command: str, body: Fields, write_commands: frozenset[str]) -> Co
     wtimeout = wc.get("wtimeout")
     ms = wtimeout if isinstance(wtimeout, int | float) and not isinstance(wtimeout, bool) else 0
     return Concern(ms / 1000 if ms > 0 else None)
+
+
+def _standbys_for_majority(quorum: list[str]) -> int:
+    """How many standbys must hold a write besides the primary for a majority of the members that
+    vote (read replicas do not): 1 of a 3-member set's, 2 of 5, 3 of 7."""
+    return (len(quorum) + 1) // 2
 
 
 @dataclass(eq=False)
@@ -192,9 +201,11 @@ class Durability:
     async def _check(self, conn: psycopg.AsyncConnection[Any]) -> None:
         quorum = await self._quorum_names()
         pending = [w for w in self._waiters if w.target is None]
-        row = await (await conn.execute(_CHECK_SQL, (quorum,))).fetchone()
+        needed = _standbys_for_majority(quorum)
+        row = await (await conn.execute(_CHECK_SQL, (quorum, max(needed - 1, 0)))).fetchone()
         assert row is not None
-        flushed, standby = int(row[0]), int(row[1])
+        flushed = int(row[0])
+        standby = int(row[1]) if needed else flushed  # a member alone is its own majority
         for waiter in pending:
             waiter.target = flushed
         for waiter in self._waiters:
