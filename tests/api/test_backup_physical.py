@@ -3,6 +3,7 @@ old mongodump-layout archives, stopping a backup, and the backup download policy
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,6 +16,7 @@ from dds.store.local import LocalStore
 from dds.store.s3 import S3Store
 from tests.backup_helpers import (
     backup,
+    check_base_backup,
     check_physical,
     download,
     download_body,
@@ -38,7 +40,7 @@ def _reset_password(svc: Service, instance_id: str, password: str) -> None:
     assert r.status_code == 200, r.text
 
 
-def _round_trip(svc: Service, tag: str) -> None:
+def _round_trip(svc: Service, tag: str, scratch: Path) -> None:
     """Backup -> restore to a new instance -> recovery onto a third instance with other users."""
     source = ready_instance(svc, f"ph-src-{tag}")
     with tenant(svc, source) as client:
@@ -47,7 +49,10 @@ def _round_trip(svc: Service, tag: str) -> None:
         before = snapshot(client)
     backup_id = backup(svc, source["id"], f"ph-bk-{tag}")
     _, archive = download(svc, source["id"], backup_id)
-    manifest = check_physical(archive, backup_id, source["id"])
+    if svc.parts.settings.replica_set_storage == "postgresql":
+        manifest = check_base_backup(archive, backup_id, source["id"], scratch)
+    else:
+        manifest = check_physical(archive, backup_id, source["id"])
     assert manifest["point_in_time"]
 
     created = restore_new(svc, backup_id, f"ph-new-{tag}")
@@ -70,8 +75,8 @@ def _round_trip(svc: Service, tag: str) -> None:
     assert not logs_in(inst, "rwuser", PASSWORD)  # the source's rwuser password does not open the target
     with svc.client() as c:  # the service still manages it with its own login
         assert c.get(svc.path(f"/instances/{target['id']}/disk-usage")).status_code == 200
-    node_dir = next(p for p in (svc.parts.settings.instances_dir / target["id"]).iterdir() if (p / "data").is_dir())
-    assert sorted(p.name for p in node_dir.iterdir() if p.name.startswith("data")) == ["data"]
+    left = [p.name for p in (svc.parts.settings.instances_dir / target["id"]).rglob("*pre-restore*")]
+    assert not left, left  # the target's data kept aside during the restore is gone
 
     with tenant(svc, source) as client:  # recovery onto the original: later changes are undone
         client.shop.orders.delete_many({"n": {"$lt": 50}})
@@ -87,13 +92,20 @@ def _round_trip(svc: Service, tag: str) -> None:
         svc.delete_instance(iid)
 
 
-def test_physical_round_trip_local_store(service: Service) -> None:
-    _round_trip(service, "local")
+STORAGES = ["sqlite", "postgresql"]
 
 
-def test_physical_round_trip_s3_store(make_service: Any, s3_server: dict[str, str]) -> None:
-    svc = make_service(**s3_server)
-    _round_trip(svc, "s3")
+@pytest.mark.parametrize("storage", STORAGES)
+def test_physical_round_trip_local_store(make_service: Any, storage: str, tmp_path: Path) -> None:
+    _round_trip(make_service(replica_set_storage=storage), "local", tmp_path)
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_physical_round_trip_s3_store(
+    make_service: Any, s3_server: dict[str, str], storage: str, tmp_path: Path
+) -> None:
+    svc = make_service(replica_set_storage=storage, **s3_server)
+    _round_trip(svc, "s3", tmp_path)
 
 
 def test_old_mongodump_archive_still_restores(service: Service) -> None:

@@ -1,5 +1,7 @@
 """Users and roles travel with backups: a restore brings back the backup's users with their
-grants and custom roles, except the service's login and rwuser, which keep the target's."""
+grants and custom roles, except the service's login and rwuser, which keep the target's; on both
+storages of a replica set (on PostgreSQL storage a restore onto the instance goes through the wire
+and brings the users' rows along: `backup/users.py`)."""
 
 from __future__ import annotations
 
@@ -41,7 +43,13 @@ def _check_backup_grants(svc: Service, inst: dict[str, Any]) -> None:
     assert [r["role"] for r in json.loads(roles["roles"])] == ["ordersReader"]
 
 
-def test_users_and_roles_come_back_with_the_backup(service: Service) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def svc(request: pytest.FixtureRequest, service: Service) -> Service:
+    return service if request.param == "sqlite" else request.getfixturevalue("pg_service")
+
+
+def test_users_and_roles_come_back_with_the_backup(svc: Service) -> None:
+    service = svc
     source = ready_instance(service, "users-src")
     with connect(source, PASSWORD) as root:
         root.shop.orders.insert_many([{"i": i} for i in range(5)])

@@ -28,7 +28,7 @@ from dds.engine import postgres
 USER_ID = "admin.dds_service"  # the service user's `_id` in admin's system.users
 TENANT_ID = "admin.rwuser"
 MECHANISM = "SCRAM-SHA-256"
-_USERS_TABLE = "SELECT _jsonb->>'table' FROM admin._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'system.users'"
+USERS_TABLE_SQL = "SELECT _jsonb->>'table' FROM admin._ferretdb_database_metadata WHERE _jsonb->>'_id' = 'system.users'"
 
 
 def fresh_password() -> str:
@@ -58,7 +58,7 @@ def reset_in_postgresql(port: int, password: str, user_id: str = USER_ID, requir
     """On a server brought up from a base backup (writable: it is the copy's own). A user that is
     not there is an error unless not `required`."""
     with psycopg.connect(postgres.member_url(port), connect_timeout=5) as conn:
-        found = conn.execute(_USERS_TABLE).fetchone()
+        found = conn.execute(USERS_TABLE_SQL).fetchone()
         if found is None:
             raise BackupCorrupt("The copy has no users.")
         table = sql.Identifier("admin", str(found[0]))

@@ -11,7 +11,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from dds.backup import base_backup, logins, physical
+from dds.backup import base_backup, logins, physical, users
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
 from dds.backup.physical import Source
 from dds.engine import postgres
@@ -77,11 +77,17 @@ def serve_archive(
 
 
 @contextlib.contextmanager
-def serve_base_backup(parts: Parts, instance_id: str, copy: Path) -> Iterator[nodes.AdminClient]:
+def serve_base_backup(
+    parts: Parts, instance_id: str, copy: Path, users_into: Path | None = None
+) -> Iterator[nodes.AdminClient]:
     """`serve_copy` on a base backup unpacked into `copy/pgdata`: brought up by a PostgreSQL
-    server of its own, its service user given a one-time password."""
+    server of its own, its service user given a one-time password; its users kept in
+    `users_into` (`backup.users`) when given."""
     password = logins.fresh_password()
     with staging_server.serving(parts, copy / base_backup.PGDATA) as port:
+        if users_into is not None:
+            users_into.mkdir(parents=True, exist_ok=True)
+            users.save(port, users_into)  # before the one-time password: the backup's own rows
         logins.reset_in_postgresql(port, password)
         with serve_copy(parts, instance_id, copy, password, postgres.member_url(port)) as client:
             yield client

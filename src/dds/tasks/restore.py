@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dds.backup import archive, base_backup, dump, load, logins, physical
+from dds.backup import archive, base_backup, dump, load, logins, physical, users
 from dds.backup.hashed import HashedStream
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
 from dds.core.errors import BackupCorrupt, BackupNotFound, InstanceNotFound
@@ -160,18 +160,21 @@ def _open_base_backup(ctx: JobContext) -> None:
 
 def _dump_base_backup(ctx: JobContext, instance_id: str, key: str, size: int, digest: str, work: Path) -> None:
     """A base backup (PostgreSQL storage) is restored through the wire (`_dump_copy`)."""
-    HashedStream(ctx.parts.store.read(key), size, digest).unpacked(lambda r: base_backup.unpack(r, work / "pg"))
-    _dump_copy(ctx, instance_id, work)
+    stream = HashedStream(ctx.parts.store.read(key), size, digest)
+    manifest = stream.unpacked(lambda r: base_backup.unpack(r, work / "pg"))
+    _dump_copy(ctx, instance_id, work, manifest.authorization)
 
 
-def _dump_copy(ctx: JobContext, instance_id: str, work: Path) -> None:
+def _dump_copy(ctx: JobContext, instance_id: str, work: Path, grants: dict[str, Any] | None) -> None:
     """The copy in `work/pg/pgdata` is brought up by a server of its own, dumped by a temporary
-    engine in the mongodump layout and loaded like a dump. The target's users stay (as for
-    mongodump-layout backups)."""
-    with temporary.serve_base_backup(ctx.parts, instance_id, work / "pg") as client:
-        dump.dump(client, work / "x" / "dump")
+    engine in the mongodump layout and loaded like a dump. Its users (`backup.users`) and
+    `grants` come along into a target on PostgreSQL storage (`_take_users`)."""
+    dumped = work / "x" / "dump"
+    with temporary.serve_base_backup(ctx.parts, instance_id, work / "pg", users_into=dumped) as client:
+        dump.dump(client, dumped)
     archive.clear(work / "pg")
     ctx.payload["format"] = DUMP
+    ctx.payload["authorization"] = grants
 
 
 def fetch_as_of_new(ctx: JobContext) -> None:
@@ -203,8 +206,9 @@ def fetch_as_of(ctx: JobContext) -> None:
     p = ctx.payload
     if _source_on_postgresql(ctx):
         work = _fresh_staging(ctx)
-        as_of.recover(parts, str(p["source_instance_id"]), int(p["restore_time_ms"]), work / "pg")
-        _dump_copy(ctx, str(p["source_instance_id"]), work)
+        source, at = str(p["source_instance_id"]), int(p["restore_time_ms"])
+        as_of.recover(parts, source, at, work / "pg")
+        _dump_copy(ctx, source, work, authorization.as_of(parts.settings, source, at))
         return
     archive.clear(layout.staging(parts.settings, ctx.job_id))
     pitr.restore_into(parts, p["source_instance_id"], int(p["restore_time_ms"]), staged_dir(parts, ctx) / physical.DATA)
@@ -384,6 +388,7 @@ def _dump_aside(parts: Parts, ctx: JobContext, inst: Instance) -> None:
     archive.clear(partial)
     with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
         dump.dump(client, partial)
+    users.save(members.wait_primary(parts, inst).port, partial)
     partial.rename(aside)
 
 
@@ -395,6 +400,9 @@ def _put_aside_back(parts: Parts, inst: Instance) -> None:
     with nodes.admin_client(parts, inst, timeout_ms=30000) as client:
         load.clear_tenant_data(client)
         load.load(client, aside)
+    rows = users.saved(aside)
+    if rows is not None:
+        users.replace(members.wait_primary(parts, inst).port, rows, kept=())
     archive.clear(aside)
 
 
@@ -414,6 +422,17 @@ def _load(ctx: JobContext) -> None:
         load.clear_tenant_data(client)
         counts = load.load(client, root)
     ctx.payload["documents"] = counts["documents"]
+    _take_users(ctx, inst, root)
+
+
+def _take_users(ctx: JobContext, inst: Instance, root: Path) -> None:
+    """A dump of a copy on PostgreSQL storage loaded into a target on it: the copy's users (but the
+    kept ones) and its grants, as a physical restore brings them. Other dumps keep the target's."""
+    rows, wanted = users.saved(root), ctx.payload.get("authorization")
+    if rows is None or wanted is None or not members.uses_postgresql(inst):
+        return
+    found = users.replace(members.wait_primary(ctx.parts, inst).port, rows, _KEPT)
+    authorization.replace(ctx.parts.settings, inst.id, wanted, found)
 
 
 def _apply(ctx: JobContext) -> None:
