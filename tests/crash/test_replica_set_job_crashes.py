@@ -167,6 +167,26 @@ def _restore_base_backup(t: Trial, iid: str, delay: float) -> str:
     return backup_id
 
 
+def _recover_in_place(t: Trial, iid: str, delay: float) -> str:
+    """A base backup restored onto its own instance through the wire (the target's data and users
+    set aside first), the service killed during it: later writes gone, the rest whole."""
+    with t.api() as c:
+        r = c.post("/backups", json={"backup": {"instance_id": iid, "name": f"crash-pg-rb-{now_ms()}"}})
+        assert r.status_code == 200, r.text
+        assert wait_job(c, r.json()["job_id"], timeout=180)["status"] == "Completed"
+        backup_id = str(r.json()["backup_id"])
+    with connect(t.instance(iid), PASSWORD) as client:
+        client.app.c.insert_many([{"_id": f"late-{i}"} for i in range(20)])
+    body = {"source": {"instance_id": iid, "type": "backup", "backup_id": backup_id}, "target": {"instance_id": iid}}
+    with t.api() as c:
+        r = c.post("/instances/recovery", json=body)
+        assert r.status_code == 200, r.text
+    job = t.crash_during(r.json()["job_id"], delay)
+    assert job["status"] == "Completed", job.get("fail_reason")
+    _settled(t, iid, THREE)
+    return backup_id
+
+
 def _restorable_moment(t: Trial, iid: str) -> int:
     """Incremental backup on (the WAL archiver runs), a base backup taken since, and a moment the
     archive shows covered, with the instance holding DOCS then."""
@@ -237,6 +257,7 @@ BACKUP_KINDS: dict[str, Callable[[Trial, str, float], str]] = {
     "backup": _take_backup,
     "backup-export": _export_backup,
     "restore-new": _restore_base_backup,
+    "recovery": _recover_in_place,
     "restore-new-as-of": _restore_new_as_of,
     "recovery-as-of": _recover_in_place_as_of,
     "restore-collection-as-of": _restore_collection_as_of,
