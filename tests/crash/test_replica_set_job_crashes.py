@@ -175,16 +175,22 @@ def _recover_in_place(t: Trial, iid: str, delay: float) -> str:
         assert r.status_code == 200, r.text
         assert wait_job(c, r.json()["job_id"], timeout=180)["status"] == "Completed"
         backup_id = str(r.json()["backup_id"])
+    _recover_in_place_from(t, iid, {"type": "backup", "backup_id": backup_id}, delay)
+    return backup_id
+
+
+def _recover_in_place_from(t: Trial, iid: str, source: dict[str, Any], delay: float) -> None:
+    """Writes after the restore point, then the instance restored onto itself from `source`, the
+    service killed during it: the later writes gone, the rest whole."""
     with connect(t.instance(iid), PASSWORD) as client:
         client.app.c.insert_many([{"_id": f"late-{i}"} for i in range(20)])
-    body = {"source": {"instance_id": iid, "type": "backup", "backup_id": backup_id}, "target": {"instance_id": iid}}
+    body = {"source": {"instance_id": iid, **source}, "target": {"instance_id": iid}}
     with t.api() as c:
         r = c.post("/instances/recovery", json=body)
         assert r.status_code == 200, r.text
     job = t.crash_during(r.json()["job_id"], delay)
     assert job["status"] == "Completed", job.get("fail_reason")
     _settled(t, iid, THREE)
-    return backup_id
 
 
 def _restorable_moment(t: Trial, iid: str) -> int:
@@ -219,18 +225,7 @@ def _restore_new_as_of(t: Trial, iid: str, delay: float) -> str:
 def _recover_in_place_as_of(t: Trial, iid: str, delay: float) -> str:
     """The instance back to a time, in place: what was written after it is gone, the rest whole."""
     at = _restorable_moment(t, iid)
-    with connect(t.instance(iid), PASSWORD) as client:
-        client.app.c.insert_many([{"_id": f"late-{i}"} for i in range(20)])
-    body = {
-        "source": {"instance_id": iid, "type": "timestamp", "restore_time": str(at)},
-        "target": {"instance_id": iid},
-    }
-    with t.api() as c:
-        r = c.post("/instances/recovery", json=body)
-        assert r.status_code == 200, r.text
-    job = t.crash_during(r.json()["job_id"], delay)
-    assert job["status"] == "Completed", job.get("fail_reason")
-    _settled(t, iid, THREE)
+    _recover_in_place_from(t, iid, {"type": "timestamp", "restore_time": str(at)}, delay)
     return str(at)
 
 

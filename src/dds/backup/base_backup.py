@@ -130,10 +130,11 @@ def write(
     manifest.files = []
     cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
     with (
-        tarfile.open(fileobj=source, mode="r|") as base,
+        tarfile.open(fileobj=source, mode="r|", bufsize=CHUNK) as base,
         cctx.stream_writer(cast(IO[bytes], out), closefd=False, write_size=CHUNK) as zw,
-        tarfile.open(fileobj=zw, mode="w|") as tar,
+        tarfile.open(fileobj=zw, mode="w|", bufsize=CHUNK) as tar,
     ):
+        tar.copybufsize = CHUNK  # type: ignore[attr-defined]  # else 16 KiB a copy (not in typeshed)
         for member in base:
             info = member.replace(name=f"{PGDATA}/{_relative(member.name)}", deep=False)
             info.uname = info.gname = ""
@@ -187,7 +188,7 @@ def unpack(stream: Source, dest: Path) -> Manifest:
     try:
         with (
             zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], stream), read_size=CHUNK) as zr,
-            tarfile.open(fileobj=zr, mode="r|") as tar,
+            tarfile.open(fileobj=zr, mode="r|", bufsize=CHUNK) as tar,
         ):
             for member in tar:
                 if member.name == MANIFEST_NAME:

@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 
 from dds.engine import postgres
+from dds.gateway.background import BackgroundLoop
 from dds.gateway.fields import Fields
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ class _Waiter:
 
 
 @dataclass
-class Durability:
+class Durability(BackgroundLoop):
     """The waiting replies of one gateway and the loop that releases them. `member_port` gives this
     member's server port (from the monitor's view; None while unknown)."""
 
@@ -119,18 +120,8 @@ class Durability:
     member_port: Callable[[], int | None]
     _waiters: list[_Waiter] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
     _quorum: list[str] = field(default_factory=list)
     _quorum_at: float = 0.0
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def replicated(self, timeout_s: float | None, primary: Callable[[], bool]) -> Outcome:
         """Until a standby that may be promoted holds what was flushed on this member so far,

@@ -21,6 +21,7 @@ import psycopg
 
 from dds.engine import postgres
 from dds.engine.postgres import MemberState
+from dds.gateway.background import BackgroundLoop
 from dds.gateway.user_admin import UserAdmin
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class View:
         return None if any(s.writable for s in self.states.values()) else state
 
 
-class MemberWatch:
+class MemberWatch(BackgroundLoop):
     """Polls the monitor; `view` is the latest answer, `changes` counts the changes of who is
     primary (drivers see it as `topologyVersion.counter`)."""
 
@@ -103,16 +104,6 @@ class MemberWatch:
         self.me = me
         self.view = View()
         self.changes = 0
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def wait_change(self, seen: int, timeout: float) -> None:
         """Until `changes` moves past `seen`, or `timeout` seconds."""
