@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session, selectinload
 
 from dds.background.periodic import Periodic
+from dds.core.errors import Conflict
 from dds.db.models import Instance, Job, Node
 from dds.domain.states import InstanceStatus, JobStatus, NodeStatus, settled, transition
 from dds.fleet import gateways, integrity, layout, members, nodes
@@ -232,7 +233,11 @@ class Supervisor(Periodic):
             integrity.record_fault(inst, node, reason, 0, recovery=f"none: {left}")
             return
         payload, source = found
-        job = recovery.start(parts, s, inst, payload, source)
+        try:
+            job = recovery.start(parts, s, inst, payload, source)
+        except Conflict as exc:  # a job the service was killed in still holds it: the next look retries
+            log.warning("instance %s: its recovery waits: %s", inst.id, exc)
+            return
         integrity.record_fault(inst, node, reason, 0, recovery=f"job {job.id} from {source}")
         log.warning("recovering instance %s from %s (job %s)", inst.id, source, job.id)
         integrity.note(parts, node, f"recovering from {source} (job {job.id}); later writes cannot be recovered")
