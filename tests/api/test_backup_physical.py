@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from dds.backup import manifest as manifest_mod
 from dds.db.backups import Backup
@@ -29,7 +31,7 @@ from tests.backup_helpers import (
     wait_export,
 )
 from tests.conftest import PASSWORD, Service
-from tests.helpers import connect, logs_in
+from tests.helpers import connect, logs_in, wait_for
 
 TARGET_PASSWORD = "Target#Pass_02"
 
@@ -38,6 +40,17 @@ def _reset_password(svc: Service, instance_id: str, password: str) -> None:
     with svc.client() as c:
         r = c.put(svc.path(f"/instances/{instance_id}/reset-password"), json={"user_pwd": password})
     assert r.status_code == 200, r.text
+
+
+def _every_member_serves(inst: dict[str, Any], doc: dict[str, Any]) -> None:
+    """Each member, asked directly, has the write: the standbys started from copies of the
+    restored server directory follow the primary (PostgreSQL storage; one node on SQLite)."""
+    port = int(inst["port"])
+    hosts = [n["private_ip"] for g in inst["groups"] for n in g["nodes"] if n.get("role") != "ReadOnly"]
+    for host in hosts:
+        url = f"mongodb://rwuser:{quote_plus(PASSWORD)}@{host}:{port}/?authSource=admin&directConnection=true"
+        with MongoClient(url, serverSelectionTimeoutMS=5000, readPreference="secondaryPreferred") as client:
+            wait_for(lambda c=client: c.shop.orders.find_one(doc) == doc, timeout=30, what=f"the write on {host}")
 
 
 def _round_trip(svc: Service, tag: str, scratch: Path) -> None:
@@ -61,6 +74,7 @@ def _round_trip(svc: Service, tag: str, scratch: Path) -> None:
     with tenant(svc, restored) as client:
         assert snapshot(client) == before  # documents byte for byte, and every index
         client.shop.orders.insert_one({"_id": "written after restore"})  # a writable instance
+    _every_member_serves(restored, {"_id": "written after restore"})
     assert logs_in(restored, "appuser", "App#Pass_01")  # the backup's users come back
 
     target = ready_instance(svc, f"ph-tgt-{tag}")
@@ -148,10 +162,18 @@ def _store_keys(svc: Service, s3: Any, bucket: str | None) -> list[str]:
     return keys + [f"(upload) {u['Key']}" for u in uploads]
 
 
+def _mode(storage: str) -> str:
+    """Single instances are SQLite on either setting: a replica set tries PostgreSQL storage."""
+    return "Single" if storage == "sqlite" else "ReplicaSet"
+
+
+@pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("store", ["local", "s3"])
-def test_stop_backup_leaves_nothing_in_the_store(make_service: Any, s3_server: dict[str, str], store: str) -> None:
-    bucket = "dds-stop-test" if store == "s3" else None
-    svc = make_service(**({**s3_server, "s3_bucket": bucket} if bucket else {}))
+def test_stop_backup_leaves_nothing_in_the_store(
+    make_service: Any, s3_server: dict[str, str], store: str, storage: str
+) -> None:
+    bucket = f"dds-stop-{storage}" if store == "s3" else None
+    svc = make_service(replica_set_storage=storage, **({**s3_server, "s3_bucket": bucket} if bucket else {}))
     s3 = None
     if bucket:
         s3 = boto3.client(
@@ -161,7 +183,7 @@ def test_stop_backup_leaves_nothing_in_the_store(make_service: Any, s3_server: d
             aws_secret_access_key="testing",
             region_name="us-east-1",
         )
-    inst = ready_instance(svc, f"ph-stop-{store}", mode="Single")
+    inst = ready_instance(svc, f"ph-stop-{store}", mode=_mode(storage))
     with tenant(svc, inst) as client:
         client.big.docs.insert_many([{"i": i, "pad": "p" * 500} for i in range(3000)])
     kept = backup(svc, inst["id"], f"ph-kept-{store}")  # a completed backup stays untouched
@@ -248,9 +270,11 @@ def test_download_policy_is_enforced(make_service: Any) -> None:
     download(svc, inst["id"], backup_id)
 
 
-def test_export_job_runs_beside_backups(service: Service) -> None:
+@pytest.mark.parametrize("storage", STORAGES)
+def test_export_job_runs_beside_backups(make_service: Any, storage: str) -> None:
     """The backup is COMPLETED (and restorable) before its export exists; deleting it deletes both."""
-    inst = ready_instance(service, "ph-export", mode="Single")
+    service = make_service(replica_set_storage=storage)
+    inst = ready_instance(service, "ph-export", mode=_mode(storage))
     with tenant(service, inst) as client:
         client.a.b.insert_many([{"_id": i} for i in range(10)])
     backup_id = backup(service, inst["id"], "ph-export-bk")

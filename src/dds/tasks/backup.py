@@ -163,16 +163,19 @@ def _base_backup(
 ) -> tuple[int, str]:
     """PostgreSQL storage: a base backup of a caught-up standby (the primary when none is), so the
     primary is not slowed, streamed into the store. The point in time is the backup's end."""
-    check()
-    found = members.states(parts, inst)
-    source = next((m for m in found if m.caught_up), None) or next((m for m in found if m.primary), None)
-    if source is None:
-        raise InternalError(f"No member of instance {inst.id} can be backed up now (no primary, no secondary).")
-    node = next(n for n in inst.nodes if n.id == source.name)
-    # A standby's base backup starts at the last checkpoint it replayed: one made on the primary
-    # now keeps the WAL the backup carries (and a restore replays) to what is written during it.
-    members.hurry([m.port for m in found if m.primary])
-    manifest.authorization = authorization.current(parts.settings, inst.id)
+    # Under the instance's lock, as on SQLite storage: the supervisor does not rebuild the member
+    # while it is picked, and the grants recorded are those of one moment.
+    with parts.locks.of(inst.id):
+        check()
+        found = members.states(parts, inst)
+        source = next((m for m in found if m.caught_up), None) or next((m for m in found if m.primary), None)
+        if source is None:
+            raise InternalError(f"No member of instance {inst.id} can be backed up now (no primary, no secondary).")
+        node = next(n for n in inst.nodes if n.id == source.name)
+        # A standby's base backup starts at the last checkpoint it replayed: one made on the primary
+        # now keeps the WAL the backup carries (and a restore replays) to what is written during it.
+        members.hurry([m.port for m in found if m.primary])
+        manifest.authorization = authorization.current(parts.settings, inst.id)
     settings = parts.settings
     log = layout.node_dir(settings, node) / "base-backup.log"
 

@@ -19,6 +19,7 @@ from typing import Any
 from dds.backup import archive, base_backup, dump, load, logins, physical, users
 from dds.backup.hashed import HashedStream
 from dds.backup.manifest import PHYSICAL_POSTGRESQL
+from dds.core import copies
 from dds.core.errors import BackupCorrupt, BackupNotFound, InstanceNotFound
 from dds.db.models import Instance
 from dds.domain.jobs import JobName
@@ -118,23 +119,27 @@ def _seed_from_base_backup(ctx: JobContext) -> None:
 def _seed(ctx: JobContext, work: Path, grants: dict[str, Any] | None) -> None:
     """The copy in `work/pgdata` is brought up once by a server of our own (the WAL it carries
     replayed; the service user and rwuser given the new instance's passwords), stopped cleanly
-    and left where the first member is created from (`members.seed_dir`); pg_auto_failover
-    registers it as the primary and the other members are base-backed-up from it."""
+    and left where every member is created from (`members.seed_dir`): pg_auto_failover registers
+    the first as the primary and the others as its standbys, which start from their copies
+    instead of a base backup each over the replication protocol (measured: restoring 339 MB of
+    server files, the members took 16.9 s with two base backups and 7.9 s with copies)."""
     parts = ctx.parts
     with parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
         if inst is None:
             raise BackupNotFound("The target instance no longer exists.")
-        seed = members.seed_dir(parts, inst.nodes[0])
+        seeds = [members.seed_dir(parts, n) for n in inst.nodes]
     pgdata = work / base_backup.PGDATA
     settings = parts.settings
     with staging_server.serving(parts, pgdata) as port:
         logins.reset_in_postgresql(port, secrets.service_password(settings, ctx.instance_id))
         tenant = secrets.pending_password(settings, ctx.instance_id)
         logins.reset_in_postgresql(port, tenant, logins.TENANT_ID, required=False)
-    archive.clear(seed)
-    seed.mkdir(parents=True)
-    pgdata.rename(seed / base_backup.PGDATA)
+    for seed in seeds:
+        archive.clear(seed)
+        seed.mkdir(parents=True)
+    copies.copy_synced(pgdata, [seed / base_backup.PGDATA for seed in seeds[1:]])
+    pgdata.rename(seeds[0] / base_backup.PGDATA)
     ctx.payload["format"] = BASE
     ctx.payload["authorization"] = grants
 
