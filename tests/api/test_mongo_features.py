@@ -284,3 +284,36 @@ def test_facet_bucket_lookup_union_and_sample(db: Any) -> None:
     assert len(list(union)) == 3 + 6
     sample = list(db.inventory.aggregate([{"$sample": {"size": 3}}]))
     assert len(sample) == 3 and len({d["_id"] for d in sample}) == 3
+
+
+# MongoDB's "Query an Array of Embedded Documents" page: its inventory and the counts it documents.
+INVENTORY = [
+    {"item": "journal", "instock": [{"warehouse": "A", "qty": 5}, {"warehouse": "C", "qty": 15}]},
+    {"item": "notebook", "instock": [{"warehouse": "C", "qty": 5}]},
+    {"item": "paper", "instock": [{"warehouse": "A", "qty": 60}, {"warehouse": "B", "qty": 15}]},
+    {"item": "planner", "instock": [{"warehouse": "A", "qty": 40}, {"warehouse": "B", "qty": 5}]},
+    {"item": "postcard", "instock": [{"warehouse": "B", "qty": 15}, {"warehouse": "C", "qty": 35}]},
+]
+EMBEDDED_ARRAY_QUERIES: list[tuple[dict[str, Any], list[str]]] = [
+    ({"instock": {"warehouse": "A", "qty": 5}}, ["journal"]),
+    ({"instock": {"qty": 5, "warehouse": "A"}}, []),  # field order matters for a whole document
+    ({"instock.0.qty": {"$lte": 20}}, ["journal", "notebook", "postcard"]),
+    ({"instock.qty": {"$lte": 20}}, ["journal", "notebook", "paper", "planner", "postcard"]),
+    ({"instock": {"$elemMatch": {"qty": 5, "warehouse": "A"}}}, ["journal"]),
+    ({"instock": {"$elemMatch": {"qty": {"$gt": 10, "$lte": 20}}}}, ["journal", "paper", "postcard"]),
+    # each operator matched by some element, not necessarily the same (patch 0023): planner's 40 and 5
+    ({"instock.qty": {"$gt": 10, "$lte": 20}}, ["journal", "paper", "planner", "postcard"]),
+    ({"instock.qty": 5, "instock.warehouse": "A"}, ["journal", "planner"]),
+    ({"instock.qty": {"$ne": 5}}, ["paper", "postcard"]),  # no element is 5
+]
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_query_an_array_of_embedded_documents(make_service: Any, storage: str) -> None:
+    svc = make_service(replica_set_storage=storage)
+    with svc.ready_instance(f"embedded-{storage}", mode="ReplicaSet") as inst, connect(inst, PASSWORD) as client:
+        inventory = client.features.inventory
+        inventory.insert_many([dict(d) for d in INVENTORY])
+        for query, items in EMBEDDED_ARRAY_QUERIES:
+            assert sorted(d["item"] for d in inventory.find(query)) == items, query
+            assert inventory.count_documents(query) == len(items), query
