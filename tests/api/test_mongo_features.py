@@ -317,3 +317,43 @@ def test_query_an_array_of_embedded_documents(make_service: Any, storage: str) -
         for query, items in EMBEDDED_ARRAY_QUERIES:
             assert sorted(d["item"] for d in inventory.find(query)) == items, query
             assert inventory.count_documents(query) == len(items), query
+
+
+def test_comments_of_any_type(db: Any) -> None:
+    """A `comment` may be any BSON value (patch 0024): pymongo's unified CRUD tests send documents."""
+    coll = db.commented
+    coll.insert_one({"_id": 1, "x": 1}, comment={"key": "value"})
+    assert coll.find_one({"_id": 1}, comment={"key": "value"}) == {"_id": 1, "x": 1}
+    assert coll.count_documents({}, comment=["a", 1]) == 1
+    assert coll.distinct("x", comment=42) == [1]
+    assert coll.update_one({"_id": 1}, {"$set": {"x": 2}}, comment={"k": 1}).modified_count == 1
+    assert coll.find_one_and_update({"_id": 1}, {"$inc": {"x": 1}}, comment={"k": 2})["x"] == 2
+    assert list(coll.find({}, comment="a string still works")) == [{"_id": 1, "x": 3}]
+    assert coll.delete_one({"_id": 1}, comment={"k": 3}).deleted_count == 1
+
+
+def test_slice_projection(db: Any) -> None:
+    """MongoDB's "Project Fields to Return from Query" page, `$slice` (patch 0025)."""
+    db.drop_collection("sliced")
+    db.sliced.insert_many(
+        [
+            {"_id": 1, "item": "journal", "status": "A", "instock": [{"w": "A", "qty": 5}]},
+            {"_id": 2, "item": "postcard", "status": "A", "instock": [{"w": "B", "qty": 15}, {"w": "C", "qty": 35}]},
+        ]
+    )
+    got = list(db.sliced.find({"status": "A"}, {"item": 1, "status": 1, "instock": {"$slice": -1}}))
+    assert got == [
+        {"_id": 1, "item": "journal", "status": "A", "instock": [{"w": "A", "qty": 5}]},
+        {"_id": 2, "item": "postcard", "status": "A", "instock": [{"w": "C", "qty": 35}]},
+    ]
+    only = db.sliced.find_one({"_id": 2}, {"instock": {"$slice": [1, 1]}})  # every other field too
+    assert only == {"_id": 2, "item": "postcard", "status": "A", "instock": [{"w": "C", "qty": 35}]}
+    assert db.sliced.find_one({"_id": 2}, {"status": 0, "instock": {"$slice": 1}}) == {
+        "_id": 2,
+        "item": "postcard",
+        "instock": [{"w": "B", "qty": 15}],
+    }
+    with pytest.raises(OperationFailure) as bad:
+        db.sliced.find_one({}, {"instock": {"$slice": [1, 0]}})
+    assert bad.value.code == 2
+    assert db.sliced.find_one({"_id": 1}) is not None  # the connection stays usable
