@@ -357,3 +357,61 @@ def test_slice_projection(db: Any) -> None:
         db.sliced.find_one({}, {"instock": {"$slice": [1, 0]}})
     assert bad.value.code == 2
     assert db.sliced.find_one({"_id": 1}) is not None  # the connection stays usable
+
+
+def test_lookup_with_let(db: Any) -> None:
+    """MongoDB's `$lookup` page, "Join Conditions and Subqueries" (patch 0026)."""
+    for name in ("orders_let", "warehouses_let"):
+        db.drop_collection(name)
+    db.orders_let.insert_many(
+        [
+            {"_id": 1, "item": "almonds", "price": 12, "ordered": 2},
+            {"_id": 2, "item": "pecans", "price": 20, "ordered": 1},
+            {"_id": 3, "item": "cookies", "price": 10, "ordered": 60},
+        ]
+    )
+    db.warehouses_let.insert_many(
+        [
+            {"_id": 1, "stock_item": "almonds", "warehouse": "A", "instock": 120},
+            {"_id": 2, "stock_item": "pecans", "warehouse": "A", "instock": 80},
+            {"_id": 3, "stock_item": "almonds", "warehouse": "B", "instock": 60},
+            {"_id": 4, "stock_item": "cookies", "warehouse": "B", "instock": 40},
+            {"_id": 5, "stock_item": "cookies", "warehouse": "A", "instock": 80},
+        ]
+    )
+    match = {"$expr": {"$and": [{"$eq": ["$stock_item", "$$order_item"]}, {"$gte": ["$instock", "$$order_qty"]}]}}
+    lookup = {
+        "from": "warehouses_let",
+        "let": {"order_item": "$item", "order_qty": "$ordered"},
+        "pipeline": [{"$match": match}, {"$project": {"stock_item": 0, "_id": 0}}],
+        "as": "stockdata",
+    }
+    got = {d["item"]: d["stockdata"] for d in db.orders_let.aggregate([{"$lookup": lookup}])}
+    assert got == {
+        "almonds": [{"warehouse": "A", "instock": 120}, {"warehouse": "B", "instock": 60}],
+        "pecans": [{"warehouse": "A", "instock": 80}],
+        "cookies": [{"warehouse": "A", "instock": 80}],
+    }
+    with pytest.raises(OperationFailure) as bad:
+        db.orders_let.aggregate([{"$lookup": {**lookup, "let": {"Order": "$item"}}}])
+    assert bad.value.code == 16867
+
+
+def test_command_let(db: Any) -> None:
+    """`let` on find, update, delete and findAndModify (patch 0027): variables for `$expr` and
+    for update pipelines; elsewhere in a query "$$name" is a string, as in MongoDB."""
+    db.drop_collection("let_cmd")
+    db.let_cmd.insert_many([{"_id": 1, "s": "$$id"}, {"_id": 2, "s": "b"}, {"_id": 3, "s": "c"}])
+    expr = {"$expr": {"$eq": ["$_id", "$$id"]}}
+    assert [d["_id"] for d in db.let_cmd.find(expr, let={"id": 2})] == [2]
+    assert [d["_id"] for d in db.let_cmd.find({"s": "$$id"}, let={"id": 2})] == [1]
+    assert [d["_id"] for d in db.let_cmd.find({"$expr": {"$eq": ["$_id", "$$n"]}}, let={"n": {"$add": [1, 2]}})] == [3]
+    done = db.let_cmd.update_one(expr, [{"$set": {"s": "$$v"}}], let={"id": 2, "v": "updated"})
+    assert done.modified_count == 1 and db.let_cmd.find_one({"_id": 2})["s"] == "updated"
+    found = db.let_cmd.find_one_and_update(expr, [{"$set": {"t": "$$id"}}], let={"id": 3}, return_document=True)
+    assert found == {"_id": 3, "s": "c", "t": 3}
+    assert db.let_cmd.delete_many(expr, let={"id": 1}).deleted_count == 1
+    with pytest.raises(OperationFailure) as bad:
+        db.let_cmd.find_one(expr, let={"id": "$s"})  # no document to read a field path from
+    assert bad.value.code == 2
+    assert db.let_cmd.count_documents({}) == 2  # the connection stays usable
