@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from pymongo.collection import Collection
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, WriteConcernError
+from pymongo.write_concern import WriteConcern
 
 from tests.conftest import PASSWORD, Service
 from tests.helpers import connect
@@ -415,3 +416,29 @@ def test_command_let(db: Any) -> None:
         db.let_cmd.find_one(expr, let={"id": "$s"})  # no document to read a field path from
     assert bad.value.code == 2
     assert db.let_cmd.count_documents({}) == 2  # the connection stays usable
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_unsatisfiable_write_concerns(make_service: Any, storage: str) -> None:
+    """A write concern no member set of this size can satisfy answers at once with MongoDB's
+    writeConcernError, the write applied: `w` above the members (100), an unknown tag set (79).
+    pymongo's own tests use `w` = members + 1 to get one (its `write_concern_collection`)."""
+    svc = make_service(replica_set_storage=storage)
+    with svc.ready_instance(f"wc-{storage}", mode="ReplicaSet") as inst, connect(inst, PASSWORD) as client:
+        members = len([n for g in inst["groups"] for n in g["nodes"] if n.get("role") != "ReadOnly"])
+        too_many = client.features.get_collection("wc", write_concern=WriteConcern(w=members + 1))
+        with pytest.raises(WriteConcernError) as err:
+            too_many.insert_one({"_id": 1})
+        assert err.value.code == 100 and err.value.details["codeName"] == "UnsatisfiableWriteConcern"
+        assert client.features.wc.find_one({"_id": 1}) == {"_id": 1}  # applied, as MongoDB applies it
+        with pytest.raises(WriteConcernError) as err:
+            too_many.create_index("x")
+        assert err.value.code == 100
+        tagged = client.features.get_collection("wc", write_concern=WriteConcern(w="dc1"))
+        with pytest.raises(WriteConcernError) as err:
+            tagged.update_one({"_id": 1}, {"$set": {"x": 1}})
+        assert err.value.code == 79
+        enough = client.features.get_collection("wc", write_concern=WriteConcern(w=members, wtimeout=20000))
+        assert enough.insert_one({"_id": 2}).acknowledged  # w = members is satisfiable
+        majority = client.features.get_collection("wc", write_concern=WriteConcern(w="majority"))
+        assert majority.delete_many({}).deleted_count == 2

@@ -7,7 +7,7 @@ from typing import Any
 import bson
 import pytest
 
-from dds.gateway.durability import Concern, _standbys_for_majority, concern_of
+from dds.gateway.durability import Concern, _standbys_for_majority, concern_of, unsatisfiable
 from dds.gateway.fields import Fields
 from dds.gateway.members import WRITE_COMMANDS
 
@@ -40,3 +40,22 @@ def test_concern_of(command: str, fields: dict[str, Any], expected: Concern | No
 
 def test_a_majority_counts_the_members_that_vote() -> None:
     assert [_standbys_for_majority(["s"] * n) for n in (0, 2, 4, 6)] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("command", "w", "members", "code"),
+    [
+        ("insert", 2, 1, 100),
+        ("insert", 3, 3, None),
+        ("createIndexes", 4, 3, 100),
+        ("aggregate", 2, 1, 100),  # $out / $merge
+        ("update", "dc1", 3, 79),
+        ("delete", "majority", 1, None),
+        ("insert", True, 1, None),
+        ("find", 5, 1, None),
+    ],
+)
+def test_unsatisfiable_write_concerns(command: str, w: Any, members: int, code: int | None) -> None:
+    body = Fields(bson.encode({command: "c", "writeConcern": {"w": w}, "$db": "test"}))
+    error = unsatisfiable(command, body, members, WRITE_COMMANDS)
+    assert (error or {}).get("code") == code

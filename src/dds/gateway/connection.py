@@ -22,7 +22,7 @@ from dds.gateway import authorize
 from dds.gateway.activity import Activity
 from dds.gateway.auth import HELLO_COMMANDS, Attempt, AuthOutcome, Guard, Identity
 from dds.gateway.config import GatewayConfig
-from dds.gateway.durability import Concern, Durability, Outcome, concern_of
+from dds.gateway.durability import Concern, Durability, Outcome, concern_of, unsatisfiable
 from dds.gateway.errors import ErrorCode, ProtocolError, Refusal, storage_restarting
 from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
 from dds.gateway.logs import GatewayLogs
@@ -550,11 +550,28 @@ class ClientConnection(asyncio.Protocol):
             out, ok = self._speculative_hello(flight, reply), True
         else:
             out, ok = self._reply_bytes(flight, reply), reply.ok
+            if ok and flight.after is None:
+                out = self._unsatisfiable(flight, reply, out)
         durability = self.gateway.durability
         if flight.concern is not None and ok and durability is not None and self.gateway.topology.writable:
             self.held = asyncio.get_running_loop().create_task(self._hold(flight, reply, durability))
             return
         self._deliver(flight, reply, out, ok)
+
+    def _unsatisfiable(self, flight: InFlight, reply: Reply, out: bytes) -> bytes:
+        """A write concern this set can never satisfy: the write's reply at once, with MongoDB's
+        writeConcernError (a replica set only: a standalone refuses such a concern itself)."""
+        topology = self.gateway.topology
+        if topology.repl_set_name is None:
+            return out
+        request = flight.request
+        error = unsatisfiable(request.command, request.body, len(topology.members) or 1, WRITE_COMMANDS)
+        if error is None:
+            return out
+        flight.concern = None  # nothing to wait for
+        doc = reply.body.decode()
+        doc["writeConcernError"] = error
+        return reply_for(request, doc, reply.header.request_id)
 
     async def _hold(self, flight: InFlight, reply: Reply, durability: Durability) -> None:
         """The reply once a standby that may be promoted has the write (or what the read saw); a

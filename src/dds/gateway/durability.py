@@ -33,6 +33,7 @@ import psycopg
 
 from dds.engine import postgres
 from dds.gateway.background import BackgroundLoop
+from dds.gateway.errors import ErrorCode
 from dds.gateway.fields import Fields
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,26 @@ def concern_of(command: str, body: Fields, write_commands: frozenset[str]) -> Co
     wtimeout = wc.get("wtimeout")
     ms = wtimeout if isinstance(wtimeout, int | float) and not isinstance(wtimeout, bool) else 0
     return Concern(ms / 1000 if ms > 0 else None)
+
+
+def unsatisfiable(command: str, body: Fields, members: int, write_commands: frozenset[str]) -> dict[str, Any] | None:
+    """MongoDB's writeConcernError for a write concern no member set of this size can satisfy:
+    `w` above the data-bearing members (UnsatisfiableWriteConcern, 100) or a tag set the set has
+    none of (UnknownReplWriteConcern, 79). The write itself is applied, as MongoDB applies it, and
+    its reply does not wait. `aggregate` writes only with `$out`/`$merge`, the only time drivers
+    send it a write concern."""
+    if command not in write_commands and command != "aggregate":
+        return None
+    wc = body.sub("writeConcern")
+    w = None if wc is None else wc.get("w")
+    if isinstance(w, int | float) and not isinstance(w, bool) and w > members:
+        code, message = ErrorCode.UnsatisfiableWriteConcern, "Not enough data-bearing nodes"
+    elif isinstance(w, str) and w != "majority":
+        code = ErrorCode.UnknownReplWriteConcern
+        message = f"No write concern mode named '{w}' found in replica set configuration"
+    else:
+        return None
+    return {"code": int(code), "codeName": code.name, "errmsg": message}
 
 
 def _standbys_for_majority(quorum: list[str]) -> int:

@@ -33,6 +33,8 @@ class ErrorCode(IntEnum):
     NoReplicationEnabled = 76
     ShutdownInProgress = 91
     WriteConcernFailed = 64
+    UnknownReplWriteConcern = 79
+    UnsatisfiableWriteConcern = 100
     PrimarySteppedDown = 189
     InterruptedDueToReplStateChange = 11602
     NotWritablePrimary = 10107
