@@ -442,3 +442,11 @@ def test_unsatisfiable_write_concerns(make_service: Any, storage: str) -> None:
         assert enough.insert_one({"_id": 2}).acknowledged  # w = members is satisfiable
         majority = client.features.get_collection("wc", write_concern=WriteConcern(w="majority"))
         assert majority.delete_many({}).deleted_count == 2
+
+
+def test_build_info_is_stable(db: Any) -> None:
+    """Two buildInfo answers are equal (patch 0028: the stage list came from a Go map's order)."""
+    first = db.client.admin.command("buildInfo")
+    assert all(db.client.admin.command("buildInfo") == first for _ in range(5))
+    stages = first["ferretdbFeatures"]["aggregationStages"]
+    assert stages == sorted(stages) and "$lookup" in stages
