@@ -5,6 +5,7 @@ index; a range with a sort and a limit is answered in order)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -450,3 +451,11 @@ def test_build_info_is_stable(db: Any) -> None:
     assert all(db.client.admin.command("buildInfo") == first for _ in range(5))
     stages = first["ferretdbFeatures"]["aggregationStages"]
     assert stages == sorted(stages) and "$lookup" in stages
+
+
+def test_python_patterns_as_regexes(db: Any) -> None:
+    """A compiled Python pattern is sent with its flags; re.UNICODE is 'u' (patch 0029)."""
+    db.drop_collection("patterns")
+    db.patterns.insert_many([{"_id": 1, "s": "Ünïcode"}, {"_id": 2, "s": "ascii"}])
+    assert [d["_id"] for d in db.patterns.find({"s": re.compile("^ünï", re.IGNORECASE)})] == [1]
+    assert [d["_id"] for d in db.patterns.find({"s": {"$regex": "^as", "$options": "u"}})] == [2]
