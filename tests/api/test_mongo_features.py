@@ -1,7 +1,9 @@
 """MongoDB features the engine patches add, through a real instance (its gateway) with pymongo:
 the `$group` accumulators and the stages of patch 0007 (MongoDB's documentation examples and
 their documented answers), and what patch 0003 changes that a client can see (explain names the
-index; a range with a sort and a limit is answered in order)."""
+index; a range with a sort and a limit is answered in order); and what later patches (0023-0029) and
+the gateway's write concern errors change, each through MongoDB's documented example where one
+exists, the embedded-documents query and the write concerns on both storages."""
 
 from __future__ import annotations
 
