@@ -461,3 +461,12 @@ def test_python_patterns_as_regexes(db: Any) -> None:
     db.patterns.insert_many([{"_id": 1, "s": "Ünïcode"}, {"_id": 2, "s": "ascii"}])
     assert [d["_id"] for d in db.patterns.find({"s": re.compile("^ünï", re.IGNORECASE)})] == [1]
     assert [d["_id"] for d in db.patterns.find({"s": {"$regex": "^as", "$options": "u"}})] == [2]
+
+
+def test_fsync(db: Any) -> None:
+    """`fsync` answered by the gateway (writes are on disk when acknowledged); `lock` refused."""
+    assert db.client.admin.command("fsync")["ok"] == 1
+    with pytest.raises(OperationFailure) as refused:
+        db.client.admin.command("fsync", lock=True)
+    assert refused.value.code == 238 and "lock" in str(refused.value)
+    assert db.client.admin.command("ping")["ok"] == 1  # the connection stays usable

@@ -24,6 +24,7 @@ from dds.gateway.auth import HELLO_COMMANDS, Attempt, AuthOutcome, Guard, Identi
 from dds.gateway.config import GatewayConfig
 from dds.gateway.durability import Concern, Durability, Outcome, concern_of, unsatisfiable
 from dds.gateway.errors import ErrorCode, ProtocolError, Refusal, storage_restarting
+from dds.gateway.fsync import fsync_reply
 from dds.gateway.hello import LOCAL_COMMANDS, Topology, local_reply, rewrite_hello
 from dds.gateway.logs import GatewayLogs
 from dds.gateway.members import WRITE_COMMANDS
@@ -433,6 +434,9 @@ class ClientConnection(asyncio.Protocol):
                 return Forward(data, after=handled.after)
         if command in LOCAL_COMMANDS:
             self._answer(request, local_reply(command, gateway.topology))
+            return None
+        if command == "fsync":
+            self._answer(request, fsync_reply(request.body))
             return None
         if command in HELLO_COMMANDS and "speculativeAuthenticate" in request.body:
             return self._admit_speculative(request)
