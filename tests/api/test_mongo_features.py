@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure, WriteConcernError
 from pymongo.write_concern import WriteConcern
@@ -470,3 +471,21 @@ def test_fsync(db: Any) -> None:
         db.client.admin.command("fsync", lock=True)
     assert refused.value.code == 238 and "lock" in str(refused.value)
     assert db.client.admin.command("ping")["ok"] == 1  # the connection stays usable
+
+
+def test_hint(db: Any) -> None:
+    """find's hint names an existing index (else BadValue 2, in explain too), and a hinted find
+    without a sort reads in the index's order (patch 0030; pymongo's own test_hint)."""
+    db.drop_collection("hinted")
+    db.hinted.insert_many([{"num": i, "foo": i} for i in range(20)])
+    with pytest.raises(OperationFailure) as missing:
+        db.hinted.find({"num": 17}).hint([("num", ASCENDING)]).explain()
+    assert missing.value.code == 2 and "hint provided does not correspond" in str(missing.value)
+    db.hinted.create_index([("num", DESCENDING)], name="num_down")
+    assert next(db.hinted.find())["num"] == 0
+    assert next(db.hinted.find().hint([("num", DESCENDING)]))["num"] == 19
+    assert next(db.hinted.find().hint("num_down"))["num"] == 19
+    assert next(db.hinted.find().hint("num_down").sort("num", ASCENDING))["num"] == 0  # a sort wins
+    with pytest.raises(OperationFailure):
+        next(db.hinted.find().hint("no_such_index"))
+    assert len(list(db.hinted.find().hint([("$natural", 1)]))) == 20
