@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
-from pymongo.errors import OperationFailure, WriteConcernError
+from pymongo.errors import OperationFailure, WriteConcernError, WriteError
 from pymongo.write_concern import WriteConcern
 
 from tests.conftest import PASSWORD, Service
@@ -489,3 +489,31 @@ def test_hint(db: Any) -> None:
     with pytest.raises(OperationFailure):
         next(db.hinted.find().hint("no_such_index"))
     assert len(list(db.hinted.find().hint([("$natural", 1)]))) == 20
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_field_names_with_dots_and_dollars(make_service: Any, storage: str) -> None:
+    """MongoDB 5.0's "Field Names with Periods and Dollar Signs" (patch 0031), on both storages:
+    stored and returned as they are, reached by $getField/$setField, `$` refused inside `_id`,
+    and the one name the storage reserves ("$s" at the top level) refused."""
+    svc = make_service(replica_set_storage=storage)
+    with svc.ready_instance(f"keys-{storage}", mode="ReplicaSet") as inst, connect(inst, PASSWORD) as client:
+        coll = client.features.keys
+        doc = {"_id": 1, "a.b": 1, "$c": 2, "e": {"$db": "foo", "f.g": 3, "$s": 4}}
+        coll.insert_one(doc)
+        assert coll.find_one({"_id": 1}) == doc
+        assert list(coll.find({"a.b": 1})) == []  # a dotted query path does not reach a dotted name
+        set_x = {"$setField": {"field": {"$literal": "$x"}, "value": 9, "input": "$$ROOT"}}
+        assert coll.update_one({"_id": 1}, [{"$replaceWith": set_x}]).modified_count == 1
+        assert coll.find_one({"_id": 1})["$x"] == 9
+        got = coll.aggregate(
+            [{"$project": {"_id": 0, "v": {"$getField": "a.b"}, "w": {"$getField": {"$literal": "$c"}}}}]
+        )
+        assert list(got) == [{"v": 1, "w": 2}]
+        with pytest.raises(WriteError) as refused:
+            coll.insert_one({"_id": {"$a": 1}})
+        assert refused.value.code == 52
+        with pytest.raises(WriteError) as reserved:
+            coll.insert_one({"_id": 2, "$s": 1})
+        assert reserved.value.code == 2 and "reserved" in str(reserved.value)
+        assert coll.count_documents({}) == 1
